@@ -1,0 +1,505 @@
+//! Options, their defaults, and their validation.
+//!
+//! All options go through [`Builder`]; [`Builder::validate`] checks every one of them and
+//! names the field, the value and what is allowed, so a misconfiguration fails at start-up
+//! with a message that says how to fix it rather than as a strange lock failure later.
+//! Server URLs are parsed here and kept with a redacted form for messages and `Debug`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::protocol::{self, RetryPolicy};
+
+/// Default lease time to live.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
+/// Default time `acquire` keeps retrying.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+/// Default drift factor.
+pub const DEFAULT_DRIFT_FACTOR: f64 = 0.01;
+/// Default key prefix.
+pub const DEFAULT_KEY_PREFIX: &str = "redlease:";
+/// Default upper bound on any TTL.
+pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(300);
+/// Longest resource name accepted, in bytes.
+pub const MAX_RESOURCE_LEN: usize = 1024;
+/// Longest key prefix accepted, in bytes.
+pub const MAX_PREFIX_LEN: usize = 256;
+/// Largest drift factor accepted.
+pub const MAX_DRIFT_FACTOR: f64 = 0.5;
+
+const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P]";
+
+/// Configures and builds a [`crate::LockManager`].
+///
+/// Every option has a default, given next to its setter.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), redlease::Error> {
+/// use std::time::Duration;
+/// let manager = redlease::LockManager::builder()
+///     .servers(["redis://127.0.0.1:7001", "redis://127.0.0.1:7002", "redis://127.0.0.1:7003"])
+///     .ttl(Duration::from_secs(10))
+///     .wait(Duration::from_secs(5))
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Builder {
+    pub(crate) servers: Vec<String>,
+    pub(crate) ttl: Duration,
+    pub(crate) wait: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) drift_factor: f64,
+    pub(crate) node_timeout: Option<Duration>,
+    pub(crate) key_prefix: String,
+    pub(crate) max_ttl: Duration,
+    pub(crate) fencing: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            servers: Vec::new(),
+            ttl: DEFAULT_TTL,
+            wait: DEFAULT_WAIT,
+            retry: RetryPolicy::default(),
+            drift_factor: DEFAULT_DRIFT_FACTOR,
+            node_timeout: None,
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            max_ttl: DEFAULT_MAX_TTL,
+            fencing: true,
+        }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let servers: Vec<String> = self.servers.iter().map(|s| redact(s)).collect();
+        f.debug_struct("Builder")
+            .field("servers", &servers)
+            .field("ttl", &self.ttl)
+            .field("wait", &self.wait)
+            .field("retry", &self.retry)
+            .field("drift_factor", &self.drift_factor)
+            .field("node_timeout", &self.node_timeout)
+            .field("key_prefix", &self.key_prefix)
+            .field("max_ttl", &self.max_ttl)
+            .field("fencing", &self.fencing)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// The Redis nodes, as URLs. One URL is the single-instance lock; N > 1 independent
+    /// masters is Redlock with quorum `N/2 + 1`. No default: at least one is required.
+    ///
+    /// Accepted forms: `redis://[user:password@]host[:port][/db]`, `rediss://...` (with the
+    /// `tls` feature), `unix:///path/to/socket[?db=N]`.
+    pub fn servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.servers = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Time to live of a lease on each node. Default 10 s. Must be at most `max_ttl`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long [`crate::LockManager::acquire`] keeps retrying. Default 10 s.
+    /// `Duration::ZERO` makes one attempt; `Duration::MAX` retries forever.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Delay between attempts. Default: uniform in `[c/2, c]` with a ceiling `c` of
+    /// 10 ms doubling per attempt up to 250 ms.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Clock drift factor: the lease counts as gone `ttl * factor + 2 ms` before its
+    /// TTL. Default 0.01 (a node's clock may run 1 % fast). Allowed: 0 to 0.5.
+    pub fn drift_factor(mut self, factor: f64) -> Self {
+        self.drift_factor = factor;
+        self
+    }
+
+    /// How long to wait for one node's answer (connect included) before counting it as a
+    /// failed vote. Default: 1 % of the ttl, clamped to 10-250 ms. Must be smaller than
+    /// the ttl.
+    pub fn node_timeout(mut self, timeout: Duration) -> Self {
+        self.node_timeout = Some(timeout);
+        self
+    }
+
+    /// Prefix of every key. Default `redlease:`. May not contain `{` or `}` (the
+    /// resource is the key's hash tag); at most 256 bytes.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Upper bound on any ttl, in acquire or extend. Default 5 min.
+    pub fn max_ttl(mut self, max_ttl: Duration) -> Self {
+        self.max_ttl = max_ttl;
+        self
+    }
+
+    /// Whether acquisitions mint fencing tokens (one extra round trip). Default true.
+    /// Without, [`crate::Lease::fencing_token`] is 0.
+    pub fn fencing(mut self, enabled: bool) -> Self {
+        self.fencing = enabled;
+        self
+    }
+
+    /// Check every option and return the validated configuration.
+    pub(crate) fn validate(self) -> Result<Config, Error> {
+        let servers = parse_servers(&self.servers)?;
+        check_prefix(&self.key_prefix)?;
+        if !(self.drift_factor.is_finite() && (0.0..=MAX_DRIFT_FACTOR).contains(&self.drift_factor))
+        {
+            return Err(Error::invalid(
+                "drift_factor",
+                self.drift_factor,
+                "out of range",
+                "a number from 0.0 to 0.5 (default 0.01)",
+            ));
+        }
+        if self.max_ttl < Duration::from_millis(1) {
+            return Err(Error::invalid(
+                "max_ttl",
+                self.max_ttl,
+                "must be at least 1 ms",
+                "1 ms or more (default 5 min)",
+            ));
+        }
+        check_ttl("ttl", self.ttl, self.max_ttl, self.drift_factor)?;
+        let node_timeout = self.node_timeout.unwrap_or_else(|| default_node_timeout(self.ttl));
+        if node_timeout.is_zero() || node_timeout >= self.ttl {
+            return Err(Error::invalid(
+                "node_timeout",
+                node_timeout,
+                format!("must be positive and smaller than the ttl ({:?})", self.ttl),
+                "0 < node_timeout < ttl; a few ms to a few % of the ttl is typical",
+            ));
+        }
+        if self.retry.base.is_zero() || self.retry.max < self.retry.base {
+            return Err(Error::invalid(
+                "retry",
+                self.retry,
+                "base must be positive and max at least base",
+                "base > 0 and max >= base (default base 10 ms, max 250 ms)",
+            ));
+        }
+        Ok(Config {
+            servers,
+            ttl: self.ttl,
+            wait: self.wait,
+            retry: self.retry,
+            drift_factor: self.drift_factor,
+            node_timeout,
+            key_prefix: self.key_prefix,
+            max_ttl: self.max_ttl,
+            fencing: self.fencing,
+        })
+    }
+}
+
+/// The default per-node timeout for a ttl: 1 % of it, clamped to 10-250 ms.
+pub(crate) fn default_node_timeout(ttl: Duration) -> Duration {
+    (ttl / 100).clamp(Duration::from_millis(10), Duration::from_millis(250))
+}
+
+/// The validated configuration a manager runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub servers: Vec<Server>,
+    pub ttl: Duration,
+    pub wait: Duration,
+    pub retry: RetryPolicy,
+    pub drift_factor: f64,
+    pub node_timeout: Duration,
+    pub key_prefix: String,
+    pub max_ttl: Duration,
+    pub fencing: bool,
+}
+
+/// One parsed server URL, with its redacted form.
+#[derive(Clone)]
+pub(crate) struct Server {
+    pub info: redis::ConnectionInfo,
+    pub redacted: String,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// Check a ttl for acquire or extend: positive whole milliseconds, above the drift
+/// allowance, at most `max_ttl`.
+pub(crate) fn check_ttl(
+    field: &str,
+    ttl: Duration,
+    max_ttl: Duration,
+    drift_factor: f64,
+) -> Result<(), Error> {
+    let allowed = format!("more than the drift allowance (ttl * drift_factor + 2 ms) and at most max_ttl ({max_ttl:?})");
+    if ttl > max_ttl {
+        return Err(Error::invalid(field, ttl, "above max_ttl", allowed));
+    }
+    if ttl <= protocol::drift(ttl, drift_factor) {
+        return Err(Error::invalid(
+            field,
+            ttl,
+            "too short to leave any validity after the drift allowance",
+            allowed,
+        ));
+    }
+    Ok(())
+}
+
+/// Check a resource name.
+pub(crate) fn check_resource(resource: &str) -> Result<(), Error> {
+    let allowed = format!("a non-empty string of at most {MAX_RESOURCE_LEN} bytes");
+    if resource.is_empty() {
+        return Err(Error::invalid("resource", resource, "is empty", allowed));
+    }
+    if resource.len() > MAX_RESOURCE_LEN {
+        let shown: String = resource.chars().take(32).collect();
+        return Err(Error::invalid(
+            "resource",
+            format_args!("{shown}... ({} bytes)", resource.len()),
+            "too long",
+            allowed,
+        ));
+    }
+    Ok(())
+}
+
+fn check_prefix(prefix: &str) -> Result<(), Error> {
+    let allowed = format!(
+        "at most {MAX_PREFIX_LEN} bytes without '{{' or '}}' (the resource is the key's hash tag)"
+    );
+    if prefix.contains(['{', '}']) {
+        return Err(Error::invalid(
+            "key_prefix",
+            prefix,
+            "contains a brace",
+            allowed,
+        ));
+    }
+    if prefix.len() > MAX_PREFIX_LEN {
+        return Err(Error::invalid("key_prefix", prefix, "too long", allowed));
+    }
+    Ok(())
+}
+
+fn parse_servers(urls: &[String]) -> Result<Vec<Server>, Error> {
+    if urls.is_empty() {
+        return Err(Error::invalid(
+            "servers",
+            Vec::<String>::new(),
+            "no servers given",
+            format!("one or more URLs: {URL_FORMS}"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut servers = Vec::with_capacity(urls.len());
+    for (i, url) in urls.iter().enumerate() {
+        let server = parse_server(i, url)?;
+        if !seen.insert(server.redacted.clone()) {
+            return Err(Error::invalid(
+                format!("servers[{i}]"),
+                &server.redacted,
+                "appears twice; one node counted twice would break the quorum",
+                "each node once",
+            ));
+        }
+        servers.push(server);
+    }
+    Ok(servers)
+}
+
+fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
+    let field = format!("servers[{i}]");
+    let redacted = redact(url);
+    let bad = |problem: String| Error::invalid(&field, &redacted, problem, URL_FORMS);
+    let parsed = url::Url::parse(url.trim()).map_err(|e| bad(format!("not a URL ({e})")))?;
+    match parsed.scheme() {
+        "redis" | "unix" | "redis+unix" => {}
+        "rediss" if cfg!(feature = "tls") => {}
+        "rediss" => {
+            return Err(bad(
+                "TLS needs redlease built with the `tls` feature".to_owned()
+            ));
+        }
+        other => return Err(bad(format!("unsupported scheme {other:?}"))),
+    }
+    if matches!(parsed.scheme(), "redis" | "rediss") && parsed.host_str().is_none_or(str::is_empty)
+    {
+        return Err(bad("has no host".to_owned()));
+    }
+    if matches!(parsed.scheme(), "unix" | "redis+unix") && parsed.path().is_empty() {
+        return Err(bad("has no socket path".to_owned()));
+    }
+    let info = redis::IntoConnectionInfo::into_connection_info(parsed)
+        .map_err(|e| bad(format!("rejected by the Redis client ({})", e.kind_description())))?;
+    Ok(Server { info, redacted })
+}
+
+/// A URL with its password (userinfo password, or `pass`/`password` query parameter)
+/// replaced by `***`. Unparseable input is reduced to its scheme, so nothing secret can
+/// leak through an error message.
+pub(crate) fn redact(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url.trim()) else {
+        return match url.split_once("://") {
+            Some((_, rest)) if !rest.contains('@') => url.to_owned(),
+            Some((scheme, _)) => format!("{scheme}://***"),
+            None if url.contains('@') => "***".to_owned(),
+            None => url.to_owned(),
+        };
+    };
+    if parsed.cannot_be_a_base() {
+        // `scheme:anything` without `//`: no structure to redact selectively.
+        return format!("{}:***", parsed.scheme());
+    }
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = matches!(k.as_ref(), "pass" | "password");
+            (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+        })
+        .collect();
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+trait KindDescription {
+    fn kind_description(&self) -> String;
+}
+
+impl KindDescription for redis::RedisError {
+    fn kind_description(&self) -> String {
+        // The error's Display may echo parts of the URL; only its category and static
+        // description are safe to show.
+        format!("{:?}", self.kind())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> Builder {
+        Builder::default().servers(["redis://127.0.0.1:6379"])
+    }
+
+    fn invalid_field(b: Builder) -> String {
+        match b.validate() {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("expected an invalid argument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = builder().validate().expect("defaults");
+        assert_eq!(c.ttl, DEFAULT_TTL);
+        assert_eq!(c.node_timeout, Duration::from_millis(100));
+        assert!(c.fencing);
+    }
+
+    #[test]
+    fn every_bad_option_names_its_field() {
+        assert_eq!(invalid_field(Builder::default()), "servers");
+        assert_eq!(invalid_field(builder().ttl(Duration::ZERO)), "ttl");
+        assert_eq!(invalid_field(builder().ttl(Duration::from_millis(2))), "ttl");
+        assert_eq!(invalid_field(builder().ttl(Duration::from_secs(301))), "ttl");
+        assert_eq!(invalid_field(builder().drift_factor(-0.1)), "drift_factor");
+        assert_eq!(invalid_field(builder().drift_factor(0.6)), "drift_factor");
+        assert_eq!(invalid_field(builder().drift_factor(f64::NAN)), "drift_factor");
+        assert_eq!(invalid_field(builder().key_prefix("a{b")), "key_prefix");
+        assert_eq!(invalid_field(builder().key_prefix("}")), "key_prefix");
+        assert_eq!(invalid_field(builder().key_prefix("x".repeat(300))), "key_prefix");
+        assert_eq!(
+            invalid_field(builder().node_timeout(Duration::from_secs(10))),
+            "node_timeout"
+        );
+        assert_eq!(invalid_field(builder().node_timeout(Duration::ZERO)), "node_timeout");
+        assert_eq!(invalid_field(builder().max_ttl(Duration::ZERO)), "max_ttl");
+        assert_eq!(
+            invalid_field(builder().retry(RetryPolicy {
+                base: Duration::ZERO,
+                max: Duration::ZERO
+            })),
+            "retry"
+        );
+        assert_eq!(
+            invalid_field(builder().servers(["redis://a:1", "not a url"])),
+            "servers[1]"
+        );
+        assert_eq!(invalid_field(builder().servers(["http://a:1"])), "servers[0]");
+        assert_eq!(invalid_field(builder().servers(["redis://"])), "servers[0]");
+        assert_eq!(invalid_field(builder().servers(["redis://a:1", "redis://a:1"])), "servers[1]");
+        assert_eq!(invalid_field(builder().servers(["redis://a:99999"])), "servers[0]");
+    }
+
+    #[test]
+    fn accepted_url_forms() {
+        let b = Builder::default().servers([
+            "redis://127.0.0.1:7001",
+            "redis://user:secret@127.0.0.1:7002/3",
+            "redis://:secret@localhost",
+            "unix:///tmp/redis.sock",
+            "unix:///tmp/other.sock?db=2",
+        ]);
+        let c = b.validate().expect("valid");
+        assert_eq!(c.servers.len(), 5);
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let b = Builder::default().servers([
+            "redis://user:hunter2@127.0.0.1:7002/3",
+            "unix:///tmp/s.sock?pass=hunter2&db=1",
+            "redis://user:hunter2@127.0.0.1:7002/notadb",
+        ]);
+        assert!(!format!("{b:?}").contains("hunter2"), "{b:?}");
+        let err = b.clone().validate().expect_err("bad db").to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("***"), "{err}");
+        let ok = Builder::default()
+            .servers(["redis://user:hunter2@127.0.0.1:7002/3"])
+            .validate()
+            .expect("valid");
+        assert!(!format!("{ok:?}").contains("hunter2"));
+        assert_eq!(redact("garbage:hunter2@x"), "garbage:***");
+        assert_eq!(redact("redis//u:hunter2@x"), "***");
+    }
+
+    #[test]
+    fn resources() {
+        assert!(check_resource("orders:42").is_ok());
+        assert!(check_resource("").is_err());
+        assert!(check_resource(&"x".repeat(MAX_RESOURCE_LEN)).is_ok());
+        let e = check_resource(&"x".repeat(MAX_RESOURCE_LEN + 1)).expect_err("too long");
+        assert!(e.to_string().contains("1025 bytes"), "{e}");
+    }
+}

@@ -1,0 +1,383 @@
+//! A held lease: its identity, its validity deadline, extend and release.
+//!
+//! The deadline lives on the client's monotonic clock and is the only source of truth for
+//! "do I still hold it": [`Lease::remaining`] is zero once it has passed, whatever Redis
+//! may still have stored. The state is kept in a `watch` channel so that every party (the
+//! holder, a renewal task, a [`Lease::lost`] future) sees a loss at once.
+//!
+//! Extend is compare-and-pexpire on every node: it needs a quorum of confirmations inside
+//! the current validity and computes the new deadline from its own start. A failed extend
+//! never releases a lease that is still valid, and never re-creates a key that is gone.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::config;
+use crate::error::{Error, LostReason};
+use crate::manager::{Shared, release_everywhere};
+use crate::protocol::{Decision, Tally, Vote};
+use crate::round::{Request, Round, Target};
+use crate::scripts::{self, ExtendReply};
+
+/// Where a lease stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Held until the deadline (on the client's monotonic clock).
+    Held {
+        /// When the lease stops being valid.
+        deadline: Instant,
+    },
+    /// Released by its holder.
+    Released,
+    /// Lost, for the reason given.
+    Lost(LostReason),
+}
+
+/// What a lease's parts are shared between the holder's handle and helpers (renewal,
+/// loss watchers) that must not keep the lease alive themselves.
+pub(crate) struct LeaseCore {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) target: Arc<Target>,
+    token: AtomicU64,
+    pub(crate) ttl: Duration,
+    pub(crate) state: watch::Sender<LeaseState>,
+    /// Release on drop.
+    armed: AtomicBool,
+}
+
+/// A lease on one resource, held until released, dropped or lost.
+///
+/// Dropping a held lease releases it in the background when a Tokio runtime is running;
+/// otherwise its keys simply expire after the ttl.
+#[must_use = "a lease is released as soon as it is dropped"]
+pub struct Lease {
+    pub(crate) core: Arc<LeaseCore>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("resource", &self.resource())
+            .field("owner", &self.owner())
+            .field("fencing_token", &self.fencing_token())
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// The identity of a lease that is no longer managed (see [`Lease::forget`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// The resource.
+    pub resource: String,
+    /// The owner value: needed to extend or release later.
+    pub owner: String,
+    /// The fencing token (0 if none was minted).
+    pub fencing_token: u64,
+    /// Validity left when it was forgotten.
+    pub remaining: Duration,
+}
+
+impl Lease {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        target: Arc<Target>,
+        token: u64,
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Self {
+        let (state, _) = watch::channel(LeaseState::Held { deadline });
+        Lease {
+            core: Arc::new(LeaseCore {
+                shared,
+                target,
+                token: AtomicU64::new(token),
+                ttl,
+                state,
+                armed: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// The fencing token: strictly greater than that of every lease on this resource
+    /// acquired before this one. 0 if the manager does not mint tokens.
+    ///
+    /// Pass it to the resource you protect and have it reject writes carrying a smaller
+    /// token than one it has seen: that is what keeps a paused or partitioned former
+    /// holder from doing damage after its lease expired.
+    pub fn fencing_token(&self) -> u64 {
+        self.core.token.load(Ordering::Relaxed)
+    }
+
+    /// The resource this lease is on.
+    pub fn resource(&self) -> &str {
+        &self.core.target.resource
+    }
+
+    /// The random owner value that identifies this lease on the nodes.
+    pub fn owner(&self) -> &str {
+        &self.core.target.owner
+    }
+
+    /// Validity left: zero once the deadline has passed, or the lease is released or lost.
+    pub fn remaining(&self) -> Duration {
+        self.core.remaining()
+    }
+
+    /// The validity deadline, while held.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.state() {
+            LeaseState::Held { deadline } => Some(deadline),
+            _ => None,
+        }
+    }
+
+    /// Whether the lease is held and its deadline has not passed. Never true after the
+    /// deadline.
+    pub fn is_valid(&self) -> bool {
+        !self.remaining().is_zero()
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LeaseState {
+        *self.core.state.borrow()
+    }
+
+    /// Extend the lease so that it lasts `ttl` from now (at most `max_ttl`).
+    ///
+    /// Errors: `lost` if the deadline passed or a quorum of nodes no longer holds it for
+    /// us (the lease is then lost for good); `unavailable` if too few nodes answered, in
+    /// which case the lease stays valid until its old deadline and may be extended again.
+    pub async fn extend(&mut self, ttl: Duration) -> Result<(), Error> {
+        self.core.extend(ttl).await.map(|_| ())
+    }
+
+    pub(crate) async fn extend_inner(&self, ttl: Duration) -> Result<u64, Error> {
+        self.core.extend(ttl).await
+    }
+
+    /// Release the lease on every node. Idempotent on the nodes: releasing a lease that
+    /// expired or was lost is not an error. Fails only with `unavailable` when fewer than
+    /// a quorum of nodes answered (the keys then expire by their ttl).
+    pub async fn release(self) -> Result<(), Error> {
+        self.core.armed.store(false, Ordering::Relaxed);
+        self.core.state.send_replace(LeaseState::Released);
+        let request = Arc::new(Request {
+            target: Arc::clone(&self.core.target),
+            value: String::new(),
+        });
+        release_everywhere(&self.core.shared, &request)
+            .await
+            .map(|_| ())
+    }
+
+    /// A future that completes when the lease is lost: its deadline passes, or an extend
+    /// finds it gone. It never completes for a lease that is released. The future does not
+    /// borrow the lease, so it can be raced against the work with `tokio::select!`.
+    pub fn lost(&self) -> impl Future<Output = LostReason> + Send + 'static {
+        let mut state = self.core.state.subscribe();
+        let core = Arc::downgrade(&self.core);
+        async move {
+            loop {
+                let current = *state.borrow_and_update();
+                match current {
+                    LeaseState::Lost(reason) => return reason,
+                    LeaseState::Released => std::future::pending::<()>().await,
+                    LeaseState::Held { deadline } => {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(deadline.into()) => {
+                                if let Some(core) = core.upgrade() {
+                                    core.mark_lost(LostReason::Expired);
+                                } else {
+                                    return LostReason::Expired;
+                                }
+                            }
+                            changed = state.changed() => {
+                                if changed.is_err() {
+                                    // The lease is gone: it was released on drop.
+                                    std::future::pending::<()>().await;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop managing this lease: it is no longer released on drop. The keys stay on the
+    /// nodes until their ttl runs out, or until someone releases them with the owner
+    /// value (see [`crate::LockManager::release_owner`]).
+    pub fn forget(self) -> LeaseInfo {
+        self.disarm();
+        LeaseInfo {
+            resource: self.resource().to_owned(),
+            owner: self.owner().to_owned(),
+            fencing_token: self.fencing_token(),
+            remaining: self.remaining(),
+        }
+    }
+
+    pub(crate) fn disarm(&self) {
+        self.core.armed.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_token(&self, token: u64) {
+        self.core.token.store(token, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.core.armed.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let was_held = matches!(
+            self.core.state.send_replace(LeaseState::Released),
+            LeaseState::Held { .. }
+        );
+        if !was_held {
+            return;
+        }
+        // Without a runtime there is nothing to run the release on: the keys expire by
+        // their ttl.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let request = Arc::new(Request {
+                target: Arc::clone(&self.core.target),
+                value: String::new(),
+            });
+            let shared = Arc::clone(&self.core.shared);
+            handle.spawn(async move {
+                if let Err(e) = release_everywhere(&shared, &request).await {
+                    tracing::warn!(error = %e, "release of a dropped lease failed");
+                }
+            });
+        }
+    }
+}
+
+impl LeaseCore {
+    pub(crate) fn remaining(&self) -> Duration {
+        match *self.state.borrow() {
+            LeaseState::Held { deadline } => deadline.saturating_duration_since(Instant::now()),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Move from held to lost; no effect on a lease already released or lost.
+    pub(crate) fn mark_lost(&self, reason: LostReason) {
+        self.state.send_if_modified(|state| {
+            if matches!(state, LeaseState::Held { .. }) {
+                *state = LeaseState::Lost(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    fn lost_error(&self, reason: LostReason) -> Error {
+        Error::Lost {
+            resource: self.target.resource.clone(),
+            reason,
+        }
+    }
+
+    /// Extend on every node; returns the highest fencing counter among the confirming
+    /// nodes.
+    pub(crate) async fn extend(&self, ttl: Duration) -> Result<u64, Error> {
+        let shared = &self.shared;
+        let c = &shared.config;
+        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+        let deadline = match *self.state.borrow() {
+            LeaseState::Held { deadline } => deadline,
+            LeaseState::Released => return Err(self.lost_error(LostReason::Released)),
+            LeaseState::Lost(reason) => return Err(self.lost_error(reason)),
+        };
+        let start = Instant::now();
+        if start >= deadline {
+            self.mark_lost(LostReason::Expired);
+            return Err(self.lost_error(LostReason::Expired));
+        }
+        let n = shared.nodes.len();
+        let request = Arc::new(Request {
+            target: Arc::clone(&self.target),
+            value: ttl.as_millis().to_string(),
+        });
+        let mut round = Round::start(shared, 0..n, &scripts::EXTEND, &request, |v| {
+            ExtendReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
+        });
+        let mut tally = Tally::new(n);
+        let mut failures = Vec::new();
+        let mut fence = 0u64;
+        while let Some((i, result)) = round.next().await {
+            match result {
+                Ok(reply) if reply.extended => {
+                    tally.record(Vote::Yes);
+                    fence = fence.max(reply.fence);
+                }
+                Ok(_) => tally.record(Vote::No),
+                Err(e) => {
+                    tally.record(Vote::Failed);
+                    failures.push(shared.nodes[i].failure(e));
+                }
+            }
+            if tally.decision() != Decision::Pending {
+                break;
+            }
+        }
+        round.detach();
+        let now = Instant::now();
+        if tally.decision() == Decision::Won {
+            // Confirmations that arrive after the deadline prove nothing: the lease may
+            // have been granted to someone else in between on other nodes.
+            if now >= deadline {
+                self.mark_lost(LostReason::Expired);
+                return Err(self.lost_error(LostReason::Expired));
+            }
+            let new_deadline = start + ttl - shared.drift(ttl);
+            if new_deadline <= now {
+                self.mark_lost(LostReason::Expired);
+                return Err(self.lost_error(LostReason::Expired));
+            }
+            let updated = self.state.send_if_modified(|state| {
+                if matches!(state, LeaseState::Held { .. }) {
+                    *state = LeaseState::Held {
+                        deadline: new_deadline,
+                    };
+                    true
+                } else {
+                    false
+                }
+            });
+            if !updated {
+                // Released or lost while the extend was in flight.
+                let reason = match *self.state.borrow() {
+                    LeaseState::Lost(reason) => reason,
+                    _ => LostReason::Released,
+                };
+                return Err(self.lost_error(reason));
+            }
+            return Ok(fence);
+        }
+        if tally.refused_by_enough() {
+            self.mark_lost(LostReason::NotHeld);
+            return Err(self.lost_error(LostReason::NotHeld));
+        }
+        if now >= deadline {
+            self.mark_lost(LostReason::Expired);
+            return Err(self.lost_error(LostReason::Expired));
+        }
+        Err(Error::Unavailable {
+            resource: self.target.resource.clone(),
+            answered: tally.answered(),
+            quorum: shared.quorum(),
+            total: n,
+            failures,
+        })
+    }
+}

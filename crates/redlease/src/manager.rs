@@ -1,0 +1,589 @@
+//! The lock manager: acquisition, with retries, over all nodes.
+//!
+//! One attempt follows `docs/protocol.md`: note the time, send the acquire script to every
+//! node at once, count the votes as they arrive, and decide as soon as the outcome is
+//! certain. A won vote still has to leave validity (`ttl - elapsed - drift`) and, when
+//! fencing tokens are minted, needs a second round that records the token on a quorum.
+//! A failed attempt releases whatever it may have taken on every node before the next
+//! attempt, which waits a jittered, growing delay (cut short when the holder's TTL is
+//! about to run out). The whole retry loop stays within the caller's wait budget plus one
+//! node timeout.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{self, Builder, Config};
+use crate::error::{Error, NodeFailure, NodeName};
+use crate::lease::Lease;
+use crate::node::Node;
+use crate::protocol::{self, Decision, Keys, Tally, Vote};
+use crate::round::{Request, Round, Target};
+use crate::scripts::{self, AcquireReply, StatusReply};
+
+/// Hands out leases on resources, over one or more Redis nodes.
+///
+/// Cheap to clone (an `Arc` inside) and safe to share between tasks; all clones use the
+/// same connection per node.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), redlease::Error> {
+/// use std::time::Duration;
+/// let manager = redlease::LockManager::builder()
+///     .servers(["redis://127.0.0.1:6379"])
+///     .ttl(Duration::from_secs(10))
+///     .build()
+///     .await?;
+/// let mut lease = manager.acquire("orders:42").await?;
+/// println!("fencing token {}", lease.fencing_token());
+/// lease.extend(Duration::from_secs(10)).await?;
+/// lease.release().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LockManager {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What every clone of a manager (and every lease) shares.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub nodes: Vec<Node>,
+}
+
+impl Shared {
+    pub(crate) fn quorum(&self) -> usize {
+        protocol::quorum(self.nodes.len())
+    }
+
+    pub(crate) fn drift(&self, ttl: Duration) -> Duration {
+        protocol::drift(ttl, self.config.drift_factor)
+    }
+}
+
+impl fmt::Debug for LockManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.shared.config;
+        f.debug_struct("LockManager")
+            .field("servers", &c.servers)
+            .field("ttl", &c.ttl)
+            .field("wait", &c.wait)
+            .field("node_timeout", &c.node_timeout)
+            .field("drift_factor", &c.drift_factor)
+            .field("key_prefix", &c.key_prefix)
+            .field("max_ttl", &c.max_ttl)
+            .field("fencing", &c.fencing)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// Validate the options, connect to the nodes that answer (the others are retried
+    /// on use) and return the manager.
+    ///
+    /// Fails only on invalid configuration: nodes that are down at start-up are failed
+    /// votes later, not a start-up error.
+    pub async fn build(self) -> Result<LockManager, Error> {
+        let config = self.validate()?;
+        let nodes = config
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, server)| Node::new(i, server, config.node_timeout))
+            .collect::<Result<Vec<_>, _>>()?;
+        futures_util::future::join_all(nodes.iter().map(Node::warm_up)).await;
+        Ok(LockManager {
+            shared: Arc::new(Shared { config, nodes }),
+        })
+    }
+}
+
+/// How a failed attempt cleans up after itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cleanup {
+    /// Release before returning: another attempt follows.
+    Await,
+    /// Release in the background: the caller is out of time.
+    Background,
+}
+
+impl LockManager {
+    /// Start configuring a manager.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The default lease ttl.
+    pub fn ttl(&self) -> Duration {
+        self.shared.config.ttl
+    }
+
+    /// How long [`LockManager::acquire`] retries.
+    pub fn wait(&self) -> Duration {
+        self.shared.config.wait
+    }
+
+    /// Number of nodes.
+    pub fn nodes(&self) -> usize {
+        self.shared.nodes.len()
+    }
+
+    /// Nodes needed for a quorum.
+    pub fn quorum(&self) -> usize {
+        self.shared.quorum()
+    }
+
+    /// The per-node timeout in force.
+    pub fn node_timeout(&self) -> Duration {
+        self.shared.config.node_timeout
+    }
+
+    /// Acquire `resource`, retrying with jittered backoff until the configured wait
+    /// budget is spent. Errors: busy, unavailable or validity spent (the last attempt's
+    /// outcome), or an invalid resource name.
+    pub async fn acquire(&self, resource: &str) -> Result<Lease, Error> {
+        self.acquire_for(resource, self.shared.config.ttl, self.shared.config.wait)
+            .await
+    }
+
+    /// Make exactly one attempt to acquire `resource`.
+    pub async fn try_acquire(&self, resource: &str) -> Result<Lease, Error> {
+        self.acquire_for(resource, self.shared.config.ttl, Duration::ZERO)
+            .await
+    }
+
+    /// Acquire `resource` with a ttl and wait budget for this call only.
+    /// `wait` of zero makes one attempt; `Duration::MAX` retries forever.
+    pub async fn acquire_for(
+        &self,
+        resource: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Lease, Error> {
+        config::check_resource(resource)?;
+        let c = &self.shared.config;
+        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+        let target = Arc::new(Target {
+            resource: resource.to_owned(),
+            owner: protocol::new_owner(),
+            keys: Keys::new(&c.key_prefix, resource),
+        });
+        let request = Arc::new(Request {
+            target,
+            value: ttl.as_millis().to_string(),
+        });
+        let give_up = Instant::now().checked_add(wait);
+        let mut attempt: u32 = 0;
+        loop {
+            let out_of_time = |now: Instant| give_up.is_some_and(|g| now >= g);
+            let error = match self.attempt(&request, ttl, give_up).await {
+                Ok(lease) => return Ok(lease),
+                Err(e) if !e.is_retryable() => return Err(e),
+                Err(e) => e,
+            };
+            let now = Instant::now();
+            if out_of_time(now) {
+                return Err(error);
+            }
+            let mut delay = c.retry.delay(attempt, &mut rand::rng());
+            if let Error::Busy {
+                holder_ttl: Some(left),
+                ..
+            } = &error
+            {
+                // No point sleeping past the moment the holder's key expires.
+                delay = delay.min(*left + Duration::from_millis(1));
+            }
+            if let Some(g) = give_up {
+                delay = delay.min(g.saturating_duration_since(now));
+            }
+            tracing::trace!(resource, attempt, ?delay, %error, "retrying");
+            tokio::time::sleep(delay).await;
+            attempt = attempt.saturating_add(1);
+        }
+    }
+
+    /// One attempt: vote, check validity, mint a fencing token if configured.
+    async fn attempt(
+        &self,
+        request: &Arc<Request>,
+        ttl: Duration,
+        give_up: Option<Instant>,
+    ) -> Result<Lease, Error> {
+        let shared = &self.shared;
+        let n = shared.nodes.len();
+        let fencing = shared.config.fencing;
+        let resource = &request.target.resource;
+        // Validity is measured from before the first request: a node may start the key's
+        // TTL the moment it receives it.
+        let start = Instant::now();
+        let mut round = Round::start(
+            shared,
+            0..n,
+            &scripts::ACQUIRE,
+            request,
+            |v| AcquireReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string())),
+        );
+        let mut tally = Tally::new(n);
+        let mut granted = Vec::with_capacity(n);
+        let mut refused = vec![false; n];
+        let mut busy = Vec::new();
+        let mut failures = Vec::new();
+        let mut holder_ttl: Option<Duration> = None;
+        let mut highest_fence = 0u64;
+        while let Some((i, result)) = round.next().await {
+            match result {
+                Ok(reply) => {
+                    highest_fence = highest_fence.max(reply.fence);
+                    if reply.granted {
+                        tally.record(Vote::Yes);
+                        granted.push(i);
+                    } else {
+                        tally.record(Vote::No);
+                        refused[i] = true;
+                        busy.push(shared.nodes[i].name().clone());
+                        if let Some(ms) = reply.holder_pttl_ms {
+                            let left = Duration::from_millis(ms);
+                            holder_ttl = Some(holder_ttl.map_or(left, |h| h.min(left)));
+                        }
+                    }
+                }
+                Err(e) => {
+                    tally.record(Vote::Failed);
+                    failures.push(shared.nodes[i].failure(e));
+                }
+            }
+            match tally.decision() {
+                Decision::Lost => break,
+                // The token must be one above the counter of *every* node that answers in
+                // time, so a fenced acquisition waits for the stragglers (each bounded by
+                // the node timeout); an unfenced one returns at once.
+                Decision::Won if !fencing => break,
+                Decision::Won | Decision::Pending => {}
+            }
+        }
+        round.detach();
+        let cleanup = if give_up.is_some_and(|g| Instant::now() >= g) {
+            Cleanup::Background
+        } else {
+            Cleanup::Await
+        };
+        if tally.decision() != Decision::Won {
+            self.release_where(request, &refused, cleanup).await;
+            return Err(if tally.answered() < shared.quorum() {
+                Error::Unavailable {
+                    resource: resource.clone(),
+                    answered: tally.answered(),
+                    quorum: shared.quorum(),
+                    total: n,
+                    failures,
+                }
+            } else {
+                Error::Busy {
+                    resource: resource.clone(),
+                    busy,
+                    total: n,
+                    failures,
+                    holder_ttl,
+                }
+            });
+        }
+
+        let drift = shared.drift(ttl);
+        let spent = |start: Instant| Error::ValiditySpent {
+            resource: resource.clone(),
+            elapsed: start.elapsed(),
+            ttl,
+            drift,
+        };
+        if protocol::validity(ttl, start.elapsed(), drift).is_none() {
+            self.release_where(request, &refused, cleanup).await;
+            return Err(spent(start));
+        }
+
+        let token = if fencing {
+            // Saturating at u64::MAX would take 2^64 acquisitions of one resource.
+            let token = protocol::fencing_token([highest_fence]).unwrap_or(u64::MAX);
+            match self.record_token(request, token, &granted).await {
+                Ok(()) => token,
+                Err(failures) => {
+                    self.release_where(request, &refused, cleanup).await;
+                    return Err(Error::Unavailable {
+                        resource: resource.clone(),
+                        answered: n - failures.len(),
+                        quorum: shared.quorum(),
+                        total: n,
+                        failures,
+                    });
+                }
+            }
+        } else {
+            0
+        };
+        // The fence round took time too: the token only counts inside the validity.
+        if protocol::validity(ttl, start.elapsed(), drift).is_none() {
+            self.release_where(request, &refused, cleanup).await;
+            return Err(spent(start));
+        }
+        let deadline = start + ttl - drift;
+        Ok(Lease::new(
+            Arc::clone(shared),
+            Arc::clone(&request.target),
+            token,
+            ttl,
+            deadline,
+        ))
+    }
+
+    /// Second round of a fenced acquisition: raise the counter to `token` on the nodes
+    /// that granted, where the lock is still ours. Needs a quorum.
+    async fn record_token(
+        &self,
+        request: &Arc<Request>,
+        token: u64,
+        granted: &[usize],
+    ) -> Result<(), Vec<NodeFailure>> {
+        let shared = &self.shared;
+        let n = shared.nodes.len();
+        let fence_request = Arc::new(Request {
+            target: Arc::clone(&request.target),
+            value: token.to_string(),
+        });
+        let mut round = Round::start(
+            shared,
+            granted.iter().copied(),
+            &scripts::FENCE,
+            &fence_request,
+            |v| scripts::parse_flag("fence", v).map_err(|e| crate::NodeError::Protocol(e.to_string())),
+        );
+        let mut tally = Tally::new(n);
+        // Nodes that did not grant cannot confirm.
+        (0..n - granted.len()).for_each(|_| tally.record(Vote::No));
+        let mut failures = Vec::new();
+        while let Some((i, result)) = round.next().await {
+            match result {
+                Ok(true) => tally.record(Vote::Yes),
+                Ok(false) => {
+                    tally.record(Vote::No);
+                    failures.push(shared.nodes[i].failure(crate::NodeError::Protocol(
+                        "lock no longer held there when recording the fencing token".into(),
+                    )));
+                }
+                Err(e) => {
+                    tally.record(Vote::Failed);
+                    failures.push(shared.nodes[i].failure(e));
+                }
+            }
+            if tally.decision() != Decision::Pending {
+                break;
+            }
+        }
+        round.detach();
+        if tally.decision() == Decision::Won {
+            Ok(())
+        } else {
+            Err(failures)
+        }
+    }
+
+    /// Release on every node that did not refuse (a refusing node holds nothing of ours;
+    /// every other node may, including those that timed out).
+    async fn release_where(&self, request: &Arc<Request>, refused: &[bool], cleanup: Cleanup) {
+        let targets: Vec<usize> = (0..refused.len()).filter(|&i| !refused[i]).collect();
+        if targets.is_empty() {
+            return;
+        }
+        let mut round = Round::start(
+            &self.shared,
+            targets,
+            &scripts::RELEASE,
+            request,
+            |v| scripts::parse_flag("release", v).map_err(|e| crate::NodeError::Protocol(e.to_string())),
+        );
+        if cleanup == Cleanup::Await {
+            while round.next().await.is_some() {}
+        }
+        round.detach();
+    }
+
+    /// Release `resource` for `owner` on every node, for callers that kept only the owner
+    /// (such as the `redlease release` command). Returns whether any node still held it
+    /// for that owner. Idempotent.
+    pub async fn release_owner(&self, resource: &str, owner: &str) -> Result<bool, Error> {
+        config::check_resource(resource)?;
+        check_owner(owner)?;
+        let request = self.request(resource, owner, String::new());
+        let (held, _, _) = release_everywhere(&self.shared, &request).await?;
+        Ok(held > 0)
+    }
+
+    /// Extend `resource` for `owner` to `ttl`, for callers that kept only the owner (such
+    /// as the `redlease extend` command). The returned lease carries the fencing counter
+    /// seen on the confirming nodes; it is not renewed and not released on drop (see
+    /// [`Lease::forget`]).
+    pub async fn extend_owner(
+        &self,
+        resource: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Lease, Error> {
+        config::check_resource(resource)?;
+        check_owner(owner)?;
+        let request = self.request(resource, owner, String::new());
+        let lease = Lease::new(
+            Arc::clone(&self.shared),
+            Arc::clone(&request.target),
+            0,
+            ttl,
+            // Unknown: the extend below sets it, or reports loss.
+            Instant::now() + ttl,
+        );
+        lease.disarm();
+        let token = lease.extend_inner(ttl).await?;
+        lease.set_token(token);
+        Ok(lease)
+    }
+
+    /// What each node says about `resource`: holder, remaining ttl, fencing counter.
+    pub async fn status(&self, resource: &str) -> Result<Status, Error> {
+        config::check_resource(resource)?;
+        let request = self.request(resource, "", String::new());
+        let shared = &self.shared;
+        let mut round = Round::start(
+            shared,
+            0..shared.nodes.len(),
+            &scripts::STATUS,
+            &request,
+            |v| StatusReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string())),
+        );
+        let mut nodes: Vec<NodeStatus> = shared
+            .nodes
+            .iter()
+            .map(|node| NodeStatus {
+                node: node.name().clone(),
+                reply: Err(crate::NodeError::Timeout(shared.config.node_timeout)),
+            })
+            .collect();
+        while let Some((i, result)) = round.next().await {
+            nodes[i].reply = result;
+        }
+        Ok(Status::from_nodes(resource, shared.quorum(), nodes))
+    }
+
+    fn request(&self, resource: &str, owner: &str, value: String) -> Arc<Request> {
+        Arc::new(Request {
+            target: Arc::new(Target {
+                resource: resource.to_owned(),
+                owner: owner.to_owned(),
+                keys: Keys::new(&self.shared.config.key_prefix, resource),
+            }),
+            value,
+        })
+    }
+}
+
+/// Release on all nodes and wait for their answers (each bounded by the node timeout).
+/// Returns (nodes where it was held and deleted, nodes that answered, failures), or
+/// `unavailable` when fewer than a quorum answered.
+pub(crate) async fn release_everywhere(
+    shared: &Arc<Shared>,
+    request: &Arc<Request>,
+) -> Result<(usize, usize, Vec<NodeFailure>), Error> {
+    let n = shared.nodes.len();
+    let mut round = Round::start(shared, 0..n, &scripts::RELEASE, request, |v| {
+        scripts::parse_flag("release", v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
+    });
+    let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
+    while let Some((i, result)) = round.next().await {
+        match result {
+            Ok(deleted) => {
+                answered += 1;
+                held += usize::from(deleted);
+            }
+            Err(e) => failures.push(shared.nodes[i].failure(e)),
+        }
+    }
+    if answered < shared.quorum() {
+        return Err(Error::Unavailable {
+            resource: request.target.resource.clone(),
+            answered,
+            quorum: shared.quorum(),
+            total: n,
+            failures,
+        });
+    }
+    Ok((held, answered, failures))
+}
+
+fn check_owner(owner: &str) -> Result<(), Error> {
+    if owner.is_empty() || owner.len() > 128 {
+        return Err(Error::invalid(
+            "owner",
+            owner,
+            "must be the owner value printed when the lease was acquired",
+            "a non-empty string of at most 128 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// What the nodes say about one resource, from [`LockManager::status`].
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The resource.
+    pub resource: String,
+    /// The owner holding it on a quorum of nodes, if any.
+    pub holder: Option<String>,
+    /// The holder's remaining ttl: the quorum-th largest among the nodes holding it.
+    pub remaining: Option<Duration>,
+    /// The highest fencing counter any node reported.
+    pub last_fencing_token: u64,
+    /// Each node's view.
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One node's view of a resource.
+#[derive(Debug, Clone)]
+pub struct NodeStatus {
+    /// The node.
+    pub node: NodeName,
+    /// Its answer, or why there was none.
+    pub reply: Result<StatusReply, crate::NodeError>,
+}
+
+impl Status {
+    fn from_nodes(resource: &str, quorum: usize, nodes: Vec<NodeStatus>) -> Self {
+        let mut owners: Vec<&str> = nodes
+            .iter()
+            .filter_map(|n| n.reply.as_ref().ok()?.owner.as_deref())
+            .collect();
+        owners.sort_unstable();
+        let holder = owners
+            .chunk_by(|a, b| a == b)
+            .find(|group| group.len() >= quorum)
+            .and_then(|group| group.first())
+            .map(|s| (*s).to_owned());
+        let remaining = holder.as_deref().and_then(|h| {
+            let mut ttls: Vec<u64> = nodes
+                .iter()
+                .filter_map(|n| n.reply.as_ref().ok())
+                .filter(|r| r.owner.as_deref() == Some(h))
+                .filter_map(|r| r.pttl_ms)
+                .collect();
+            ttls.sort_unstable_by(|a, b| b.cmp(a));
+            ttls.get(quorum - 1).map(|ms| Duration::from_millis(*ms))
+        });
+        let last_fencing_token = nodes
+            .iter()
+            .filter_map(|n| n.reply.as_ref().ok().map(|r| r.fence))
+            .max()
+            .unwrap_or(0);
+        Status {
+            resource: resource.to_owned(),
+            holder,
+            remaining,
+            last_fencing_token,
+            nodes,
+        }
+    }
+}

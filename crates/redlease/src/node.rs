@@ -1,0 +1,193 @@
+//! One Redis node: its connection, its timeout, and reconnection.
+//!
+//! Each node has exactly one multiplexed connection, shared by every task of the process:
+//! requests from concurrent acquisitions are pipelined on it instead of opening a
+//! connection per call. Every request runs under the per-node timeout, connect included,
+//! so a dead or hung node costs at most that long and is a failed vote, never an error
+//! that aborts the operation.
+//!
+//! The connection is dropped and re-established lazily when it breaks, and also after a
+//! few timeouts in a row: a node that was paused (SIGSTOP, a long fork, a network black
+//! hole) may leave a connection that will never answer again, and it must not poison
+//! that node forever.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Script, Value};
+
+use crate::config::Server;
+use crate::error::{Error, NodeError, NodeFailure, NodeName};
+use crate::scripts;
+
+/// Timeouts in a row after which the connection is considered hung and replaced.
+const HUNG_AFTER_TIMEOUTS: u32 = 2;
+
+pub(crate) struct Node {
+    name: NodeName,
+    client: Client,
+    timeout: Duration,
+    /// The live connection and its generation, if any. A std mutex: it is only held to
+    /// clone or replace the handle, never across an await.
+    slot: Mutex<Option<(MultiplexedConnection, u64)>>,
+    /// Serialises reconnection so that concurrent callers do not each open a connection.
+    connecting: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
+    timeouts_in_row: AtomicU32,
+}
+
+impl Node {
+    pub(crate) fn new(index: usize, server: &Server, timeout: Duration) -> Result<Self, Error> {
+        let client = Client::open(server.info.clone()).map_err(|e| {
+            Error::invalid(
+                format!("servers[{index}]"),
+                &server.redacted,
+                format!("rejected by the Redis client ({:?})", e.kind()),
+                "a reachable Redis URL",
+            )
+        })?;
+        Ok(Node {
+            name: NodeName {
+                index,
+                server: server.redacted.clone(),
+            },
+            client,
+            timeout,
+            slot: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(0),
+            timeouts_in_row: AtomicU32::new(0),
+        })
+    }
+
+    pub(crate) fn name(&self) -> &NodeName {
+        &self.name
+    }
+
+    /// A failure of this node, for error reports.
+    pub(crate) fn failure(&self, error: NodeError) -> NodeFailure {
+        NodeFailure {
+            index: self.name.index,
+            server: self.name.server.clone(),
+            error,
+        }
+    }
+
+    /// Run `script` with `keys` and `args` on this node, within the node timeout.
+    pub(crate) async fn eval(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<Value, NodeError> {
+        let attempt = async {
+            let (mut conn, generation) = self.connection().await?;
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(*key);
+            }
+            for arg in args {
+                invocation.arg(*arg);
+            }
+            invocation
+                .invoke_async::<Value>(&mut conn)
+                .await
+                .map_err(|e| (e, Some(generation)))
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(value)) => {
+                self.timeouts_in_row.store(0, Ordering::Relaxed);
+                Ok(value)
+            }
+            Ok(Err((e, generation))) if e.is_timeout() => {
+                self.note_timeout(generation);
+                Err(NodeError::Timeout(self.timeout))
+            }
+            Ok(Err((e, generation))) => {
+                if is_connection_level(&e) {
+                    self.invalidate(generation);
+                    Err(NodeError::Connection(e.to_string()))
+                } else {
+                    Err(NodeError::Redis(e.to_string()))
+                }
+            }
+            Err(_elapsed) => {
+                self.note_timeout(None);
+                Err(NodeError::Timeout(self.timeout))
+            }
+        }
+    }
+
+    /// Try to connect now (used at start-up, so the first lock does not pay for it).
+    pub(crate) async fn warm_up(&self) {
+        let _ = tokio::time::timeout(self.timeout, self.connection()).await;
+    }
+
+    async fn connection(
+        &self,
+    ) -> Result<(MultiplexedConnection, u64), (redis::RedisError, Option<u64>)> {
+        if let Some(live) = self.current() {
+            return Ok(live);
+        }
+        let _guard = self.connecting.lock().await;
+        // Someone else may have connected while we waited for the lock.
+        if let Some(live) = self.current() {
+            return Ok(live);
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| (e, None))?;
+        scripts::preload()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| (e, None))?;
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((conn.clone(), generation));
+        }
+        self.timeouts_in_row.store(0, Ordering::Relaxed);
+        Ok((conn, generation))
+    }
+
+    fn current(&self) -> Option<(MultiplexedConnection, u64)> {
+        self.slot.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    /// Drop the connection of `generation` (or whatever connection is there, if `None`),
+    /// so that the next request reconnects. A newer connection is left alone.
+    fn invalidate(&self, generation: Option<u64>) {
+        if let Ok(mut slot) = self.slot.lock() {
+            let stale = match (&*slot, generation) {
+                (Some((_, current)), Some(g)) => *current == g,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if stale {
+                tracing::debug!(node = %self.name, "dropping connection");
+                *slot = None;
+            }
+        }
+    }
+
+    fn note_timeout(&self, generation: Option<u64>) {
+        let in_row = self.timeouts_in_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_row >= HUNG_AFTER_TIMEOUTS {
+            self.timeouts_in_row.store(0, Ordering::Relaxed);
+            self.invalidate(generation);
+        }
+    }
+}
+
+fn is_connection_level(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+}

@@ -1,0 +1,93 @@
+//! One round of requests to every node, collected as the answers arrive.
+//!
+//! The protocol sends each step (acquire, fence, extend, release) to all nodes at once and
+//! decides as soon as the outcome is certain. The calls that have not answered by then are
+//! not abandoned: [`Round::detach`] hands them to a background task, so their requests are
+//! still sent (a connection being re-established still gets the release) and the node's
+//! connection bookkeeping still sees their outcome, while the caller moves on.
+//!
+//! Each call owns what it needs (`Arc`s), which is what lets a round outlive its caller.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use redis::{Script, Value};
+
+use crate::error::NodeError;
+use crate::manager::Shared;
+use crate::protocol::Keys;
+
+type Call<T> = Pin<Box<dyn Future<Output = (usize, Result<T, NodeError>)> + Send>>;
+
+/// The requests of one round still in flight.
+pub(crate) struct Round<T> {
+    calls: FuturesUnordered<Call<T>>,
+}
+
+impl<T: Send + 'static> Round<T> {
+    /// Run `script` with `request` on the nodes `indices`, parsing each reply with
+    /// `parse`. Every script takes the same shape of arguments: the resource's lock and
+    /// fence keys, the owner, and one value (a ttl or a token; ignored where unused).
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        indices: impl IntoIterator<Item = usize>,
+        script: &'static Script,
+        request: &Arc<Request>,
+        parse: fn(&Value) -> Result<T, NodeError>,
+    ) -> Self {
+        let calls = indices
+            .into_iter()
+            .map(|index| {
+                let shared = Arc::clone(shared);
+                let request = Arc::clone(request);
+                Box::pin(async move {
+                    let target = &request.target;
+                    let keys = [target.keys.lock.as_str(), target.keys.fence.as_str()];
+                    let args = [target.owner.as_str(), request.value.as_str()];
+                    let result = match shared.nodes.get(index) {
+                        Some(node) => node
+                            .eval(script, &keys, &args)
+                            .await
+                            .and_then(|v| parse(&v)),
+                        None => Err(NodeError::Protocol(format!("no node {index}"))),
+                    };
+                    (index, result)
+                }) as Call<T>
+            })
+            .collect();
+        Round { calls }
+    }
+
+    /// The next answer, or `None` when every node has answered (or failed).
+    pub(crate) async fn next(&mut self) -> Option<(usize, Result<T, NodeError>)> {
+        self.calls.next().await
+    }
+
+    /// Let the calls still in flight finish in the background.
+    pub(crate) fn detach(self) {
+        if self.calls.is_empty() {
+            return;
+        }
+        let mut calls = self.calls;
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { while calls.next().await.is_some() {} });
+        }
+    }
+}
+
+/// The resource and owner an operation is about.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub resource: String,
+    pub owner: String,
+    pub keys: Keys,
+}
+
+/// One operation's arguments: its target and a ttl or token.
+pub(crate) struct Request {
+    pub target: Arc<Target>,
+    pub value: String,
+}
