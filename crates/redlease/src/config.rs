@@ -28,6 +28,8 @@ pub const MAX_RESOURCE_LEN: usize = 1024;
 pub const MAX_PREFIX_LEN: usize = 256;
 /// Largest drift factor accepted.
 pub const MAX_DRIFT_FACTOR: f64 = 0.5;
+/// Default renewal interval, as a fraction of the ttl.
+pub const DEFAULT_RENEWAL_FRACTION: f64 = 1.0 / 3.0;
 
 const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P]";
 
@@ -57,6 +59,30 @@ pub struct Builder {
     pub(crate) key_prefix: String,
     pub(crate) max_ttl: Duration,
     pub(crate) fencing: bool,
+    pub(crate) renewal: Renewal,
+}
+
+/// How kept-alive leases are renewed (see [`crate::Lease::keep_alive`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Renewal {
+    /// Extend every `ttl * fraction`. Default 1/3: a failed extend leaves time for
+    /// retries before the deadline. Allowed: more than 0, at most 0.75.
+    pub fraction: f64,
+    /// Stop renewing after this many extensions (the lease then expires and is reported
+    /// lost). Default: no cap.
+    pub max_renewals: Option<u32>,
+    /// Stop renewing once the lease has been held this long. Default: no cap.
+    pub max_hold: Option<Duration>,
+}
+
+impl Default for Renewal {
+    fn default() -> Self {
+        Renewal {
+            fraction: DEFAULT_RENEWAL_FRACTION,
+            max_renewals: None,
+            max_hold: None,
+        }
+    }
 }
 
 impl Default for Builder {
@@ -71,6 +97,7 @@ impl Default for Builder {
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             max_ttl: DEFAULT_MAX_TTL,
             fencing: true,
+            renewal: Renewal::default(),
         }
     }
 }
@@ -88,6 +115,7 @@ impl fmt::Debug for Builder {
             .field("key_prefix", &self.key_prefix)
             .field("max_ttl", &self.max_ttl)
             .field("fencing", &self.fencing)
+            .field("renewal", &self.renewal)
             .finish()
     }
 }
@@ -162,6 +190,13 @@ impl Builder {
         self
     }
 
+    /// How kept-alive leases are renewed: interval as a fraction of the ttl (default
+    /// 1/3), optional caps on renewals and hold time (default none).
+    pub fn renewal(mut self, renewal: Renewal) -> Self {
+        self.renewal = renewal;
+        self
+    }
+
     /// Check every option and return the validated configuration.
     pub(crate) fn validate(self) -> Result<Config, Error> {
         let servers = parse_servers(&self.servers)?;
@@ -184,7 +219,9 @@ impl Builder {
             ));
         }
         check_ttl("ttl", self.ttl, self.max_ttl, self.drift_factor)?;
-        let node_timeout = self.node_timeout.unwrap_or_else(|| default_node_timeout(self.ttl));
+        let node_timeout = self
+            .node_timeout
+            .unwrap_or_else(|| default_node_timeout(self.ttl));
         if node_timeout.is_zero() || node_timeout >= self.ttl {
             return Err(Error::invalid(
                 "node_timeout",
@@ -201,6 +238,23 @@ impl Builder {
                 "base > 0 and max >= base (default base 10 ms, max 250 ms)",
             ));
         }
+        let r = self.renewal;
+        if !(r.fraction.is_finite() && r.fraction > 0.0 && r.fraction <= 0.75) {
+            return Err(Error::invalid(
+                "renewal.fraction",
+                r.fraction,
+                "out of range",
+                "more than 0 and at most 0.75 (default 1/3)",
+            ));
+        }
+        if r.max_hold.is_some_and(|h| h.is_zero()) {
+            return Err(Error::invalid(
+                "renewal.max_hold",
+                r.max_hold,
+                "must be positive",
+                "None (no cap) or a positive duration",
+            ));
+        }
         Ok(Config {
             servers,
             ttl: self.ttl,
@@ -211,6 +265,7 @@ impl Builder {
             key_prefix: self.key_prefix,
             max_ttl: self.max_ttl,
             fencing: self.fencing,
+            renewal: self.renewal,
         })
     }
 }
@@ -232,6 +287,7 @@ pub(crate) struct Config {
     pub key_prefix: String,
     pub max_ttl: Duration,
     pub fencing: bool,
+    pub renewal: Renewal,
 }
 
 /// One parsed server URL, with its redacted form.
@@ -255,7 +311,9 @@ pub(crate) fn check_ttl(
     max_ttl: Duration,
     drift_factor: f64,
 ) -> Result<(), Error> {
-    let allowed = format!("more than the drift allowance (ttl * drift_factor + 2 ms) and at most max_ttl ({max_ttl:?})");
+    let allowed = format!(
+        "more than the drift allowance (ttl * drift_factor + 2 ms) and at most max_ttl ({max_ttl:?})"
+    );
     if ttl > max_ttl {
         return Err(Error::invalid(field, ttl, "above max_ttl", allowed));
     }
@@ -354,8 +412,12 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
     if matches!(parsed.scheme(), "unix" | "redis+unix") && parsed.path().is_empty() {
         return Err(bad("has no socket path".to_owned()));
     }
-    let info = redis::IntoConnectionInfo::into_connection_info(parsed)
-        .map_err(|e| bad(format!("rejected by the Redis client ({})", e.kind_description())))?;
+    let info = redis::IntoConnectionInfo::into_connection_info(parsed).map_err(|e| {
+        bad(format!(
+            "rejected by the Redis client ({})",
+            e.kind_description()
+        ))
+    })?;
     Ok(Server { info, redacted })
 }
 
@@ -382,7 +444,14 @@ pub(crate) fn redact(url: &str) -> String {
         .query_pairs()
         .map(|(k, v)| {
             let secret = matches!(k.as_ref(), "pass" | "password");
-            (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+            (
+                k.into_owned(),
+                if secret {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                },
+            )
         })
         .collect();
     if !pairs.is_empty() {
@@ -430,20 +499,54 @@ mod tests {
     fn every_bad_option_names_its_field() {
         assert_eq!(invalid_field(Builder::default()), "servers");
         assert_eq!(invalid_field(builder().ttl(Duration::ZERO)), "ttl");
-        assert_eq!(invalid_field(builder().ttl(Duration::from_millis(2))), "ttl");
-        assert_eq!(invalid_field(builder().ttl(Duration::from_secs(301))), "ttl");
+        assert_eq!(
+            invalid_field(builder().ttl(Duration::from_millis(2))),
+            "ttl"
+        );
+        assert_eq!(
+            invalid_field(builder().ttl(Duration::from_secs(301))),
+            "ttl"
+        );
         assert_eq!(invalid_field(builder().drift_factor(-0.1)), "drift_factor");
         assert_eq!(invalid_field(builder().drift_factor(0.6)), "drift_factor");
-        assert_eq!(invalid_field(builder().drift_factor(f64::NAN)), "drift_factor");
+        assert_eq!(
+            invalid_field(builder().drift_factor(f64::NAN)),
+            "drift_factor"
+        );
         assert_eq!(invalid_field(builder().key_prefix("a{b")), "key_prefix");
         assert_eq!(invalid_field(builder().key_prefix("}")), "key_prefix");
-        assert_eq!(invalid_field(builder().key_prefix("x".repeat(300))), "key_prefix");
+        assert_eq!(
+            invalid_field(builder().key_prefix("x".repeat(300))),
+            "key_prefix"
+        );
         assert_eq!(
             invalid_field(builder().node_timeout(Duration::from_secs(10))),
             "node_timeout"
         );
-        assert_eq!(invalid_field(builder().node_timeout(Duration::ZERO)), "node_timeout");
+        assert_eq!(
+            invalid_field(builder().node_timeout(Duration::ZERO)),
+            "node_timeout"
+        );
         assert_eq!(invalid_field(builder().max_ttl(Duration::ZERO)), "max_ttl");
+        let renewal = |fraction| Renewal {
+            fraction,
+            ..Renewal::default()
+        };
+        assert_eq!(
+            invalid_field(builder().renewal(renewal(0.0))),
+            "renewal.fraction"
+        );
+        assert_eq!(
+            invalid_field(builder().renewal(renewal(0.9))),
+            "renewal.fraction"
+        );
+        assert_eq!(
+            invalid_field(builder().renewal(Renewal {
+                max_hold: Some(Duration::ZERO),
+                ..Renewal::default()
+            })),
+            "renewal.max_hold"
+        );
         assert_eq!(
             invalid_field(builder().retry(RetryPolicy {
                 base: Duration::ZERO,
@@ -455,10 +558,19 @@ mod tests {
             invalid_field(builder().servers(["redis://a:1", "not a url"])),
             "servers[1]"
         );
-        assert_eq!(invalid_field(builder().servers(["http://a:1"])), "servers[0]");
+        assert_eq!(
+            invalid_field(builder().servers(["http://a:1"])),
+            "servers[0]"
+        );
         assert_eq!(invalid_field(builder().servers(["redis://"])), "servers[0]");
-        assert_eq!(invalid_field(builder().servers(["redis://a:1", "redis://a:1"])), "servers[1]");
-        assert_eq!(invalid_field(builder().servers(["redis://a:99999"])), "servers[0]");
+        assert_eq!(
+            invalid_field(builder().servers(["redis://a:1", "redis://a:1"])),
+            "servers[1]"
+        );
+        assert_eq!(
+            invalid_field(builder().servers(["redis://a:99999"])),
+            "servers[0]"
+        );
     }
 
     #[test]

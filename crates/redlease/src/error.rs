@@ -295,7 +295,10 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("2 of 3 nodes"), "{msg}");
         assert!(msg.contains("node 0 (redis://a:1)"), "{msg}");
-        assert!(msg.contains("node 1 (redis://b:1): no answer within 50ms"), "{msg}");
+        assert!(
+            msg.contains("node 1 (redis://b:1): no answer within 50ms"),
+            "{msg}"
+        );
         assert!(e.is_busy() && e.is_retryable() && !e.is_lost());
         assert_eq!(e.node_failures().len(), 1);
     }

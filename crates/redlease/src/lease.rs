@@ -11,7 +11,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -45,8 +46,17 @@ pub(crate) struct LeaseCore {
     token: AtomicU64,
     pub(crate) ttl: Duration,
     pub(crate) state: watch::Sender<LeaseState>,
-    /// Release on drop.
+    /// Release on drop, renew while kept alive.
     armed: AtomicBool,
+    /// Serialises extend and release, so that no extend can reach a node after the
+    /// release (a renewal in flight finishes first, then sees the lease released).
+    ops: tokio::sync::Mutex<()>,
+    /// What a passed deadline is reported as: plain expiry, or the renewal's failure
+    /// or cap that let it pass.
+    expiry_reason: Mutex<LostReason>,
+    acquired_at: Instant,
+    renewals: AtomicU32,
+    renewing: AtomicBool,
 }
 
 /// A lease on one resource, held until released, dropped or lost.
@@ -55,10 +65,23 @@ pub(crate) struct LeaseCore {
 /// otherwise its keys simply expire after the ttl.
 #[must_use = "a lease is released as soon as it is dropped"]
 pub struct Lease {
-    pub(crate) core: Arc<LeaseCore>,
+    handle: LeaseHandle,
+}
+
+/// A view of a lease for the code doing the work: its token, its validity, its loss
+/// signal. Cheap to clone; it cannot extend or release, and does not keep the lease held.
+#[derive(Clone)]
+pub struct LeaseHandle {
+    core: Arc<LeaseCore>,
 }
 
 impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for LeaseHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lease")
             .field("resource", &self.resource())
@@ -82,27 +105,7 @@ pub struct LeaseInfo {
     pub remaining: Duration,
 }
 
-impl Lease {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        target: Arc<Target>,
-        token: u64,
-        ttl: Duration,
-        deadline: Instant,
-    ) -> Self {
-        let (state, _) = watch::channel(LeaseState::Held { deadline });
-        Lease {
-            core: Arc::new(LeaseCore {
-                shared,
-                target,
-                token: AtomicU64::new(token),
-                ttl,
-                state,
-                armed: AtomicBool::new(true),
-            }),
-        }
-    }
-
+impl LeaseHandle {
     /// The fencing token: strictly greater than that of every lease on this resource
     /// acquired before this one. 0 if the manager does not mint tokens.
     ///
@@ -115,7 +118,7 @@ impl Lease {
 
     /// The resource this lease is on.
     pub fn resource(&self) -> &str {
-        &self.core.target.resource
+        self.core.resource()
     }
 
     /// The random owner value that identifies this lease on the nodes.
@@ -125,7 +128,10 @@ impl Lease {
 
     /// Validity left: zero once the deadline has passed, or the lease is released or lost.
     pub fn remaining(&self) -> Duration {
-        self.core.remaining()
+        match self.state() {
+            LeaseState::Held { deadline } => deadline.saturating_duration_since(Instant::now()),
+            _ => Duration::ZERO,
+        }
     }
 
     /// The validity deadline, while held.
@@ -142,37 +148,26 @@ impl Lease {
         !self.remaining().is_zero()
     }
 
+    /// `Ok` while the lease is valid, the `lost` error otherwise: for work that checks
+    /// between steps (`handle.ensure_valid()?`).
+    pub fn ensure_valid(&self) -> Result<(), Error> {
+        if self.is_valid() {
+            return Ok(());
+        }
+        let reason = match self.state() {
+            LeaseState::Lost(reason) => reason,
+            LeaseState::Released => LostReason::Released,
+            LeaseState::Held { .. } => {
+                self.core.mark_expired();
+                self.core.expiry_reason()
+            }
+        };
+        Err(self.core.lost_error(reason))
+    }
+
     /// The current state.
     pub fn state(&self) -> LeaseState {
-        *self.core.state.borrow()
-    }
-
-    /// Extend the lease so that it lasts `ttl` from now (at most `max_ttl`).
-    ///
-    /// Errors: `lost` if the deadline passed or a quorum of nodes no longer holds it for
-    /// us (the lease is then lost for good); `unavailable` if too few nodes answered, in
-    /// which case the lease stays valid until its old deadline and may be extended again.
-    pub async fn extend(&mut self, ttl: Duration) -> Result<(), Error> {
-        self.core.extend(ttl).await.map(|_| ())
-    }
-
-    pub(crate) async fn extend_inner(&self, ttl: Duration) -> Result<u64, Error> {
-        self.core.extend(ttl).await
-    }
-
-    /// Release the lease on every node. Idempotent on the nodes: releasing a lease that
-    /// expired or was lost is not an error. Fails only with `unavailable` when fewer than
-    /// a quorum of nodes answered (the keys then expire by their ttl).
-    pub async fn release(self) -> Result<(), Error> {
-        self.core.armed.store(false, Ordering::Relaxed);
-        self.core.state.send_replace(LeaseState::Released);
-        let request = Arc::new(Request {
-            target: Arc::clone(&self.core.target),
-            value: String::new(),
-        });
-        release_everywhere(&self.core.shared, &request)
-            .await
-            .map(|_| ())
+        self.core.state()
     }
 
     /// A future that completes when the lease is lost: its deadline passes, or an extend
@@ -190,10 +185,9 @@ impl Lease {
                     LeaseState::Held { deadline } => {
                         tokio::select! {
                             () = tokio::time::sleep_until(deadline.into()) => {
-                                if let Some(core) = core.upgrade() {
-                                    core.mark_lost(LostReason::Expired);
-                                } else {
-                                    return LostReason::Expired;
+                                match core.upgrade() {
+                                    Some(core) => core.mark_expired(),
+                                    None => return LostReason::Expired,
                                 }
                             }
                             changed = state.changed() => {
@@ -208,10 +202,134 @@ impl Lease {
             }
         }
     }
+}
 
-    /// Stop managing this lease: it is no longer released on drop. The keys stay on the
-    /// nodes until their ttl runs out, or until someone releases them with the owner
-    /// value (see [`crate::LockManager::release_owner`]).
+impl Lease {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        target: Arc<Target>,
+        token: u64,
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Self {
+        let (state, _) = watch::channel(LeaseState::Held { deadline });
+        Lease {
+            handle: LeaseHandle {
+                core: Arc::new(LeaseCore {
+                    shared,
+                    target,
+                    token: AtomicU64::new(token),
+                    ttl,
+                    state,
+                    armed: AtomicBool::new(true),
+                    ops: tokio::sync::Mutex::new(()),
+                    expiry_reason: Mutex::new(LostReason::Expired),
+                    acquired_at: Instant::now(),
+                    renewals: AtomicU32::new(0),
+                    renewing: AtomicBool::new(false),
+                }),
+            },
+        }
+    }
+
+    /// A handle for the code doing the work (token, validity, loss signal).
+    pub fn handle(&self) -> LeaseHandle {
+        self.handle.clone()
+    }
+
+    /// See [`LeaseHandle::fencing_token`].
+    pub fn fencing_token(&self) -> u64 {
+        self.handle.fencing_token()
+    }
+
+    /// The resource this lease is on.
+    pub fn resource(&self) -> &str {
+        self.handle.resource()
+    }
+
+    /// The random owner value that identifies this lease on the nodes.
+    pub fn owner(&self) -> &str {
+        self.handle.owner()
+    }
+
+    /// Validity left: zero once the deadline has passed, or the lease is released or lost.
+    pub fn remaining(&self) -> Duration {
+        self.handle.remaining()
+    }
+
+    /// The validity deadline, while held.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.handle.deadline()
+    }
+
+    /// Whether the lease is held and its deadline has not passed.
+    pub fn is_valid(&self) -> bool {
+        self.handle.is_valid()
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LeaseState {
+        self.handle.state()
+    }
+
+    /// See [`LeaseHandle::lost`].
+    pub fn lost(&self) -> impl Future<Output = LostReason> + Send + 'static {
+        self.handle.lost()
+    }
+
+    /// Extend the lease so that it lasts `ttl` from now (at most `max_ttl`).
+    ///
+    /// Errors: `lost` if the deadline passed or a quorum of nodes no longer holds it for
+    /// us (the lease is then lost for good); `unavailable` if too few nodes answered, in
+    /// which case the lease stays valid until its old deadline and may be extended again.
+    pub async fn extend(&mut self, ttl: Duration) -> Result<(), Error> {
+        self.extend_inner(ttl).await.map(|_| ())
+    }
+
+    pub(crate) async fn extend_inner(&self, ttl: Duration) -> Result<u64, Error> {
+        let core = &self.handle.core;
+        let _op = core.ops.lock().await;
+        core.extend(ttl).await
+    }
+
+    /// Keep the lease extended in the background (at the manager's renewal fraction of
+    /// the ttl, a third by default) until it is released, dropped, forgotten or lost.
+    /// If renewal cannot extend on a quorum before the deadline, the lease becomes lost
+    /// and [`Lease::lost`] fires. Calling it again has no effect.
+    ///
+    /// Needs a Tokio runtime (the renewal task runs on it).
+    pub fn keep_alive(&self) -> Result<(), Error> {
+        let core = &self.handle.core;
+        if core.renewing.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        if core.shared.renew(Arc::clone(core)) {
+            Ok(())
+        } else {
+            core.renewing.store(false, Ordering::Release);
+            Err(Error::invalid(
+                "keep_alive",
+                self.resource(),
+                "no Tokio runtime to run the renewal on",
+                "call keep_alive from within a Tokio runtime (or use redlease::blocking)",
+            ))
+        }
+    }
+
+    /// Release the lease on every node. Idempotent on the nodes: releasing a lease that
+    /// expired or was lost is not an error. Fails only with `unavailable` when fewer than
+    /// a quorum of nodes answered (the keys then expire by their ttl).
+    pub async fn release(self) -> Result<(), Error> {
+        let core = Arc::clone(&self.handle.core);
+        core.armed.store(false, Ordering::Relaxed);
+        core.state.send_replace(LeaseState::Released);
+        drop(self);
+        core.release().await
+    }
+
+    /// Stop managing this lease: it is no longer released on drop nor renewed. The keys
+    /// stay on the nodes until their ttl runs out, or until someone releases them with the
+    /// owner value (see [`crate::LockManager::release_owner`]).
     pub fn forget(self) -> LeaseInfo {
         self.disarm();
         LeaseInfo {
@@ -223,21 +341,22 @@ impl Lease {
     }
 
     pub(crate) fn disarm(&self) {
-        self.core.armed.store(false, Ordering::Relaxed);
+        self.handle.core.armed.store(false, Ordering::Relaxed);
     }
 
     pub(crate) fn set_token(&self, token: u64) {
-        self.core.token.store(token, Ordering::Relaxed);
+        self.handle.core.token.store(token, Ordering::Relaxed);
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if !self.core.armed.swap(false, Ordering::Relaxed) {
+        let core = &self.handle.core;
+        if !core.armed.swap(false, Ordering::Relaxed) {
             return;
         }
         let was_held = matches!(
-            self.core.state.send_replace(LeaseState::Released),
+            core.state.send_replace(LeaseState::Released),
             LeaseState::Held { .. }
         );
         if !was_held {
@@ -245,14 +364,10 @@ impl Drop for Lease {
         }
         // Without a runtime there is nothing to run the release on: the keys expire by
         // their ttl.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let request = Arc::new(Request {
-                target: Arc::clone(&self.core.target),
-                value: String::new(),
-            });
-            let shared = Arc::clone(&self.core.shared);
-            handle.spawn(async move {
-                if let Err(e) = release_everywhere(&shared, &request).await {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let core = Arc::clone(core);
+            runtime.spawn(async move {
+                if let Err(e) = core.release().await {
                     tracing::warn!(error = %e, "release of a dropped lease failed");
                 }
             });
@@ -261,11 +376,75 @@ impl Drop for Lease {
 }
 
 impl LeaseCore {
-    pub(crate) fn remaining(&self) -> Duration {
-        match *self.state.borrow() {
-            LeaseState::Held { deadline } => deadline.saturating_duration_since(Instant::now()),
-            _ => Duration::ZERO,
+    pub(crate) fn state(&self) -> LeaseState {
+        *self.state.borrow()
+    }
+
+    pub(crate) fn resource(&self) -> &str {
+        &self.target.resource
+    }
+
+    pub(crate) fn is_armed(&self) -> bool {
+        self.armed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn expiry_reason(&self) -> LostReason {
+        self.expiry_reason
+            .lock()
+            .map(|r| *r)
+            .unwrap_or(LostReason::Expired)
+    }
+
+    pub(crate) fn set_expiry_reason(&self, reason: LostReason) {
+        if let Ok(mut r) = self.expiry_reason.lock() {
+            *r = reason;
         }
+    }
+
+    /// The deadline passed: lost, for the reason the renewal recorded (if any).
+    pub(crate) fn mark_expired(&self) {
+        self.mark_lost(self.expiry_reason());
+    }
+
+    /// Time between renewals of this lease.
+    pub(crate) fn renew_interval(&self) -> Duration {
+        self.ttl.mul_f64(self.shared.config.renewal.fraction)
+    }
+
+    /// Whether the configured cap on renewals or hold time stops renewal now.
+    pub(crate) fn cap_reached(&self, now: Instant) -> bool {
+        let renewal = &self.shared.config.renewal;
+        renewal
+            .max_renewals
+            .is_some_and(|max| self.renewals.load(Ordering::Relaxed) >= max)
+            || renewal
+                .max_hold
+                .is_some_and(|max| now.saturating_duration_since(self.acquired_at) >= max)
+    }
+
+    /// One renewal: extend by the lease's ttl, unless it was released, forgotten or lost
+    /// meanwhile (checked under the operation lock that release takes too).
+    pub(crate) async fn renew(&self) -> Result<(), Error> {
+        let _op = self.ops.lock().await;
+        match self.state() {
+            LeaseState::Held { .. } if self.is_armed() => {}
+            LeaseState::Lost(reason) => return Err(self.lost_error(reason)),
+            _ => return Err(self.lost_error(LostReason::Released)),
+        }
+        self.extend(self.ttl).await?;
+        self.renewals.fetch_add(1, Ordering::Relaxed);
+        self.set_expiry_reason(LostReason::Expired);
+        Ok(())
+    }
+
+    /// Release on every node, after any extend in flight.
+    pub(crate) async fn release(&self) -> Result<(), Error> {
+        let _op = self.ops.lock().await;
+        let request = Arc::new(Request {
+            target: Arc::clone(&self.target),
+            value: String::new(),
+        });
+        release_everywhere(&self.shared, &request).await.map(|_| ())
     }
 
     /// Move from held to lost; no effect on a lease already released or lost.
@@ -280,7 +459,7 @@ impl LeaseCore {
         });
     }
 
-    fn lost_error(&self, reason: LostReason) -> Error {
+    pub(crate) fn lost_error(&self, reason: LostReason) -> Error {
         Error::Lost {
             resource: self.target.resource.clone(),
             reason,
@@ -300,8 +479,8 @@ impl LeaseCore {
         };
         let start = Instant::now();
         if start >= deadline {
-            self.mark_lost(LostReason::Expired);
-            return Err(self.lost_error(LostReason::Expired));
+            self.mark_expired();
+            return Err(self.lost_error(self.expiry_reason()));
         }
         let n = shared.nodes.len();
         let request = Arc::new(Request {
@@ -336,8 +515,8 @@ impl LeaseCore {
             // Confirmations that arrive after the deadline prove nothing: the lease may
             // have been granted to someone else in between on other nodes.
             if now >= deadline {
-                self.mark_lost(LostReason::Expired);
-                return Err(self.lost_error(LostReason::Expired));
+                self.mark_expired();
+                return Err(self.lost_error(self.expiry_reason()));
             }
             let new_deadline = start + ttl - shared.drift(ttl);
             if new_deadline <= now {
@@ -369,8 +548,8 @@ impl LeaseCore {
             return Err(self.lost_error(LostReason::NotHeld));
         }
         if now >= deadline {
-            self.mark_lost(LostReason::Expired);
-            return Err(self.lost_error(LostReason::Expired));
+            self.mark_expired();
+            return Err(self.lost_error(self.expiry_reason()));
         }
         Err(Error::Unavailable {
             resource: self.target.resource.clone(),

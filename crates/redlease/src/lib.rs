@@ -39,29 +39,36 @@
 //! | [`protocol`] | the pure arithmetic: quorum, drift, validity, vote tally, fencing token, retry delay, key names, owner values |
 //! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
 //! | `manager` | [`LockManager`]: acquisition attempts, retries, fencing round, status |
-//! | `lease` | [`Lease`]: deadline, extend, release, loss signal, release on drop |
+//! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend, release, loss signal, release on drop |
+//! | `renewal` | one background task per manager that keeps every kept-alive lease extended |
 //! | `node` | one connection per node, per-node timeout, reconnection after breakage or hangs |
 //! | `round` | one request to every node at once, answers as they come, stragglers finished in the background |
 //! | [`scripts`] | the Lua scripts (`src/scripts/*.lua`) and the parsing of their replies |
+//! | [`blocking`] | the same API for code without an async runtime, on a private one-thread runtime |
 //! | [`error`] | [`Error`], [`ErrorKind`] and per-node failures |
 //!
 //! The reasoning behind the protocol is in `docs/protocol.md` of the repository.
 
 #![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+pub mod blocking;
 pub mod config;
 pub mod error;
 mod lease;
 mod manager;
 mod node;
 pub mod protocol;
+mod renewal;
 mod round;
 pub mod scripts;
 
-pub use config::Builder;
+pub use config::{Builder, Renewal};
 pub use error::{Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
-pub use lease::{Lease, LeaseInfo, LeaseState};
+pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState};
 pub use manager::{LockManager, NodeStatus, Status};
 pub use protocol::RetryPolicy;
 /// The Redis client crate redlease is built on (for [`scripts`] reply types).

@@ -10,14 +10,18 @@
 //! node timeout.
 
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+
+use futures_util::FutureExt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{self, Builder, Config};
 use crate::error::{Error, NodeFailure, NodeName};
-use crate::lease::Lease;
+use crate::lease::{Lease, LeaseCore, LeaseHandle};
 use crate::node::Node;
 use crate::protocol::{self, Decision, Keys, Tally, Vote};
+use crate::renewal::Renewer;
 use crate::round::{Request, Round, Target};
 use crate::scripts::{self, AcquireReply, StatusReply};
 
@@ -49,9 +53,26 @@ pub struct LockManager {
 pub(crate) struct Shared {
     pub config: Config,
     pub nodes: Vec<Node>,
+    /// The renewal task, started on the first `keep_alive`.
+    renewer: Mutex<Option<Renewer>>,
 }
 
 impl Shared {
+    /// Hand a lease to the renewal task, starting (or restarting) it if needed. False
+    /// when there is no runtime to run it on.
+    pub(crate) fn renew(&self, lease: Arc<LeaseCore>) -> bool {
+        let Ok(mut renewer) = self.renewer.lock() else {
+            return false;
+        };
+        if let Some(r) = renewer.as_ref()
+            && r.register(Arc::clone(&lease))
+        {
+            return true;
+        }
+        *renewer = Renewer::spawn();
+        renewer.as_ref().is_some_and(|r| r.register(lease))
+    }
+
     pub(crate) fn quorum(&self) -> usize {
         protocol::quorum(self.nodes.len())
     }
@@ -93,7 +114,11 @@ impl Builder {
             .collect::<Result<Vec<_>, _>>()?;
         futures_util::future::join_all(nodes.iter().map(Node::warm_up)).await;
         Ok(LockManager {
-            shared: Arc::new(Shared { config, nodes }),
+            shared: Arc::new(Shared {
+                config,
+                nodes,
+                renewer: Mutex::new(None),
+            }),
         })
     }
 }
@@ -217,13 +242,9 @@ impl LockManager {
         // Validity is measured from before the first request: a node may start the key's
         // TTL the moment it receives it.
         let start = Instant::now();
-        let mut round = Round::start(
-            shared,
-            0..n,
-            &scripts::ACQUIRE,
-            request,
-            |v| AcquireReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string())),
-        );
+        let mut round = Round::start(shared, 0..n, &scripts::ACQUIRE, request, |v| {
+            AcquireReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
+        });
         let mut tally = Tally::new(n);
         let mut granted = Vec::with_capacity(n);
         let mut refused = vec![false; n];
@@ -354,7 +375,10 @@ impl LockManager {
             granted.iter().copied(),
             &scripts::FENCE,
             &fence_request,
-            |v| scripts::parse_flag("fence", v).map_err(|e| crate::NodeError::Protocol(e.to_string())),
+            |v| {
+                scripts::parse_flag("fence", v)
+                    .map_err(|e| crate::NodeError::Protocol(e.to_string()))
+            },
         );
         let mut tally = Tally::new(n);
         // Nodes that did not grant cannot confirm.
@@ -393,17 +417,61 @@ impl LockManager {
         if targets.is_empty() {
             return;
         }
-        let mut round = Round::start(
-            &self.shared,
-            targets,
-            &scripts::RELEASE,
-            request,
-            |v| scripts::parse_flag("release", v).map_err(|e| crate::NodeError::Protocol(e.to_string())),
-        );
+        let mut round = Round::start(&self.shared, targets, &scripts::RELEASE, request, |v| {
+            scripts::parse_flag("release", v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
+        });
         if cleanup == Cleanup::Await {
             while round.next().await.is_some() {}
         }
         round.detach();
+    }
+
+    /// Run `work` while holding `resource`: acquire (within the wait budget), keep the
+    /// lease renewed while the work runs, release afterwards.
+    ///
+    /// If the lease is lost while the work runs, the work future is dropped (it is not
+    /// polled again) and the `lost` error is returned: code after an `.await` in the work
+    /// never runs without the lease. The work gets a [`LeaseHandle`] to read its fencing
+    /// token. The lease is released also when the work panics (the panic then continues).
+    ///
+    /// ```no_run
+    /// # async fn example(manager: redlease::LockManager) -> Result<(), redlease::Error> {
+    /// let rows = manager
+    ///     .with_lock("reports:nightly", |lease| async move {
+    ///         // write with lease.fencing_token() to a fenced store...
+    ///         lease.fencing_token()
+    ///     })
+    ///     .await?;
+    /// # let _ = rows; Ok(()) }
+    /// ```
+    pub async fn with_lock<F, Fut, T>(&self, resource: &str, work: F) -> Result<T, Error>
+    where
+        F: FnOnce(LeaseHandle) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let lease = self.acquire(resource).await?;
+        if let Err(e) = lease.keep_alive() {
+            let _ = lease.release().await;
+            return Err(e);
+        }
+        let lost = lease.lost();
+        let work = std::panic::AssertUnwindSafe(work(lease.handle())).catch_unwind();
+        let outcome = tokio::select! {
+            done = work => Ok(done),
+            reason = lost => Err(reason),
+        };
+        // Released in every case; a lost lease's keys may still sit on some nodes.
+        if let Err(e) = lease.release().await {
+            tracing::warn!(resource, error = %e, "release after with_lock failed; the keys expire by their ttl");
+        }
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(reason) => Err(Error::Lost {
+                resource: resource.to_owned(),
+                reason,
+            }),
+        }
     }
 
     /// Release `resource` for `owner` on every node, for callers that kept only the owner

@@ -287,11 +287,13 @@ impl Keys {
 /// for the holder.
 pub fn new_owner() -> String {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.try_fill_bytes(&mut bytes).unwrap_or_else(|_| {
-        // The OS source failing is exceptional; fall back to the thread-local CSPRNG
-        // (ChaCha, seeded from the OS) rather than panic.
-        rand::rng().fill_bytes(&mut bytes)
-    });
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .unwrap_or_else(|_| {
+            // The OS source failing is exceptional; fall back to the thread-local CSPRNG
+            // (ChaCha, seeded from the OS) rather than panic.
+            rand::rng().fill_bytes(&mut bytes)
+        });
     let mut out = String::with_capacity(32);
     for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -347,7 +349,10 @@ mod tests {
         assert_eq!(t.decision(), Decision::Pending);
         t.record(Vote::No);
         assert_eq!(t.decision(), Decision::Lost, "2 yes at most, quorum is 3");
-        assert!(!t.refused_by_enough(), "2 refusals leave 3 possible yes votes");
+        assert!(
+            !t.refused_by_enough(),
+            "2 refusals leave 3 possible yes votes"
+        );
         t.record(Vote::No);
         assert!(t.refused_by_enough());
 

@@ -302,7 +302,11 @@ mod tests {
             Value::Array(vec![]),
             Value::Array(vec![Value::Int(2), bulk("0"), Value::Int(-1)]),
             Value::Array(vec![Value::Int(1), bulk("-3"), Value::Int(-1)]),
-            Value::Array(vec![Value::Int(1), bulk("18446744073709551616"), Value::Int(-1)]),
+            Value::Array(vec![
+                Value::Int(1),
+                bulk("18446744073709551616"),
+                Value::Int(-1),
+            ]),
             Value::Array(vec![Value::Int(1), bulk(""), Value::Int(-1)]),
             Value::Array(vec![Value::Int(1), bulk("0"), bulk("x")]),
             Value::Array(vec![Value::Int(1), bulk("0"), Value::Int(-1), Value::Nil]),

@@ -1,0 +1,482 @@
+//! The core protocol on real redis-servers: mutual exclusion, fencing, faults, ownership
+//! and input validation.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{builder, manager, start};
+use redlease::{Error, ErrorKind, LockManager, LostReason};
+use tokio::sync::Mutex;
+
+/// 32 tasks, 50 non-atomic read-modify-writes each, under the lock. Returns the tokens in
+/// critical-section order.
+async fn contend(manager: LockManager, resource: &'static str) -> Vec<u64> {
+    const TASKS: u64 = 32;
+    const ROUNDS: u64 = 50;
+    let counter = Arc::new(AtomicU64::new(0));
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let (manager, counter, tokens) = (manager.clone(), counter.clone(), tokens.clone());
+        handles.push(tokio::spawn(async move {
+            for _ in 0..ROUNDS {
+                let lease = manager
+                    .acquire(resource)
+                    .await
+                    .expect("acquire within wait");
+                tokens.lock().await.push(lease.fencing_token());
+                // Deliberately not atomic: a second holder in here loses an update.
+                let seen = counter.load(Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                counter.store(seen + 1, Ordering::SeqCst);
+                assert!(
+                    lease.is_valid(),
+                    "lease expired inside a tiny critical section"
+                );
+                lease.release().await.expect("release");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("worker panicked");
+    }
+    assert_eq!(
+        counter.load(Ordering::SeqCst),
+        TASKS * ROUNDS,
+        "lost update"
+    );
+    Arc::try_unwrap(tokens)
+        .expect("all workers done")
+        .into_inner()
+}
+
+fn assert_strictly_increasing(tokens: &[u64]) {
+    assert!(tokens[0] >= 1, "tokens start at 1");
+    for pair in tokens.windows(2) {
+        assert!(
+            pair[1] > pair[0],
+            "fencing token went from {} to {}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_exclusion_single_node() {
+    let cluster = start(1);
+    let m = manager(&cluster).await;
+    let tokens = contend(m, "counter:1").await;
+    assert_eq!(tokens.len(), 1600);
+    assert_strictly_increasing(&tokens);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_exclusion_five_nodes() {
+    let cluster = start(5);
+    let m = builder(&cluster)
+        .wait(Duration::from_secs(120))
+        .build()
+        .await
+        .expect("config");
+    let tokens = contend(m, "counter:5").await;
+    assert_eq!(tokens.len(), 1600);
+    assert_strictly_increasing(&tokens);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minority_down_still_works_majority_down_is_unavailable() {
+    let mut cluster = start(5);
+    cluster.node_mut(1).kill().expect("kill");
+    cluster.node_mut(3).kill().expect("kill");
+    let m = manager(&cluster).await;
+    let mut lease = m.acquire("minority").await.expect("3 of 5 is a quorum");
+    assert!(lease.fencing_token() >= 1);
+    lease
+        .extend(Duration::from_secs(5))
+        .await
+        .expect("extend on 3 of 5");
+    lease.release().await.expect("release on 3 of 5");
+
+    cluster.node_mut(4).kill().expect("kill");
+    let wait = Duration::from_millis(800);
+    let m = builder(&cluster).wait(wait).build().await.expect("config");
+    let started = Instant::now();
+    let err = m
+        .acquire("minority")
+        .await
+        .expect_err("2 of 5 is no quorum");
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    let failed: Vec<usize> = err.node_failures().iter().map(|f| f.index).collect();
+    for i in [1, 3, 4] {
+        assert!(failed.contains(&i), "node {i} not named in: {err}");
+    }
+    assert!(
+        took <= wait + m.node_timeout() + Duration::from_secs(2),
+        "took {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn majority_paused_is_unavailable_not_a_hang() {
+    let cluster = start(5);
+    let m = builder(&cluster)
+        .wait(Duration::from_millis(700))
+        .build()
+        .await
+        .expect("config");
+    for i in 0..3 {
+        cluster.node(i).pause().expect("pause");
+    }
+    let started = Instant::now();
+    let err = m.acquire("paused").await.expect_err("no quorum");
+    let took = started.elapsed();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        err.node_failures()
+            .iter()
+            .any(|f| matches!(f.error, redlease::NodeError::Timeout(_))),
+        "{err}"
+    );
+    assert!(
+        took <= m.wait() + m.node_timeout() + Duration::from_secs(2),
+        "took {took:?}"
+    );
+    for i in 0..3 {
+        cluster.node(i).resume().expect("resume");
+    }
+    // The hung connections must not poison the nodes forever.
+    let lease = m
+        .acquire_for("paused", Duration::from_secs(5), Duration::from_secs(20))
+        .await
+        .expect("nodes are back");
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_paused_node_costs_at_most_a_node_timeout() {
+    let cluster = start(5);
+    let m = manager(&cluster).await;
+    cluster.node(2).pause().expect("pause");
+    for i in 0..10 {
+        let started = Instant::now();
+        let lease = m
+            .try_acquire(&format!("slow:{i}"))
+            .await
+            .expect("4 of 5 answer");
+        let took = started.elapsed();
+        assert!(
+            took < m.node_timeout() * 2 + Duration::from_secs(1),
+            "acquisition {i} took {took:?}"
+        );
+        lease.release().await.expect("release");
+    }
+    cluster.node(2).resume().expect("resume");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fencing_survives_wiped_minorities() {
+    let cluster = start(5);
+    let m = manager(&cluster).await;
+    let mut tokens = Vec::new();
+    for round in 0..20usize {
+        let lease = m.acquire("fenced").await.expect("acquire");
+        tokens.push(lease.fencing_token());
+        lease.release().await.expect("release");
+        // A different pair of nodes forgets everything each round.
+        cluster.node(round % 5).wipe().expect("wipe");
+        cluster.node((round + 2) % 5).wipe().expect("wipe");
+    }
+    assert_strictly_increasing(&tokens);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fencing_survives_one_down_and_one_wiped() {
+    let mut cluster = start(5);
+    let m = manager(&cluster).await;
+    let first = m.acquire("fenced2").await.expect("acquire");
+    let t1 = first.fencing_token();
+    first.release().await.expect("release");
+    cluster.node_mut(0).kill().expect("kill");
+    cluster.node(1).wipe().expect("wipe");
+    let second = m.acquire("fenced2").await.expect("acquire");
+    assert!(second.fencing_token() > t1);
+    second.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_names_the_holding_nodes() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    let lease = m.acquire("busy").await.expect("acquire");
+    let err = m.try_acquire("busy").await.expect_err("held");
+    assert!(err.is_busy(), "{err}");
+    match &err {
+        Error::Busy {
+            busy, holder_ttl, ..
+        } => {
+            // The attempt stops as soon as a quorum is impossible: 2 of 3 refusals.
+            assert!(busy.len() >= 2, "{err}");
+            assert!(holder_ttl.is_some_and(|t| t <= Duration::from_secs(5)));
+        }
+        other => panic!("expected busy, got {other:?}"),
+    }
+    lease.release().await.expect("release");
+    m.try_acquire("busy")
+        .await
+        .expect("free again")
+        .release()
+        .await
+        .expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_extends_or_releases() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    let lease = m.acquire("owned").await.expect("acquire");
+    assert_eq!(lease.resource(), "owned");
+    assert_eq!(lease.owner().len(), 32);
+    assert!(lease.remaining() > Duration::from_secs(4));
+    assert!(lease.remaining() <= Duration::from_secs(5));
+
+    let stranger = "0123456789abcdef0123456789abcdef";
+    assert!(!m.release_owner("owned", stranger).await.expect("answered"));
+    let err = m
+        .extend_owner("owned", stranger, Duration::from_secs(5))
+        .await
+        .expect_err("not the owner");
+    assert!(err.is_lost(), "{err}");
+    let status = m.status("owned").await.expect("status");
+    assert_eq!(status.holder.as_deref(), Some(lease.owner()));
+    assert_eq!(status.last_fencing_token, lease.fencing_token());
+
+    // The owner, by value only (as the CLI does it).
+    let extended = m
+        .extend_owner("owned", lease.owner(), Duration::from_secs(5))
+        .await
+        .expect("owner extends");
+    assert_eq!(extended.fencing_token(), lease.fencing_token());
+    let _ = extended.forget();
+    let owner = lease.owner().to_owned();
+    let _ = lease.forget();
+    assert!(m.release_owner("owned", &owner).await.expect("released"));
+    // Idempotent: the second time it is simply not held.
+    assert!(!m.release_owner("owned", &owner).await.expect("idempotent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extending_an_expired_lease_reports_lost() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    let mut lease = m
+        .acquire_for("short", Duration::from_millis(300), Duration::from_secs(5))
+        .await
+        .expect("acquire");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(lease.remaining(), Duration::ZERO);
+    assert!(!lease.is_valid());
+    let err = lease
+        .extend(Duration::from_secs(5))
+        .await
+        .expect_err("expired");
+    assert!(err.is_lost(), "{err}");
+    assert!(matches!(
+        err,
+        Error::Lost {
+            reason: LostReason::Expired,
+            ..
+        }
+    ));
+    // Release after loss is fine (idempotent).
+    lease.release().await.expect("release after loss");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extend_after_the_key_was_taken_reports_not_held() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    let mut lease = m.acquire("stolen").await.expect("acquire");
+    for node in cluster.nodes() {
+        node.wipe().expect("wipe");
+    }
+    let err = lease
+        .extend(Duration::from_secs(5))
+        .await
+        .expect_err("gone everywhere");
+    assert!(
+        matches!(
+            err,
+            Error::Lost {
+                reason: LostReason::NotHeld,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A failed extend never re-creates the key.
+    let status = m.status("stolen").await.expect("status");
+    assert_eq!(status.holder, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_lease_is_released() {
+    let cluster = start(1);
+    let m = manager(&cluster).await;
+    let lease = m.acquire("dropped").await.expect("acquire");
+    drop(lease);
+    let again = m
+        .acquire_for("dropped", Duration::from_secs(5), Duration::from_secs(3))
+        .await
+        .expect("released in the background, long before the 5 s ttl");
+    again.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_restart_reconnects() {
+    let mut cluster = start(1);
+    let m = manager(&cluster).await;
+    m.try_acquire("restart")
+        .await
+        .expect("up")
+        .release()
+        .await
+        .expect("release");
+    cluster.node_mut(0).kill().expect("kill");
+    let err = m.try_acquire("restart").await.expect_err("down");
+    assert!(err.is_unavailable(), "{err}");
+    cluster.node_mut(0).restart().expect("restart");
+    let lease = m
+        .acquire_for("restart", Duration::from_secs(5), Duration::from_secs(10))
+        .await
+        .expect("reconnected");
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfenced_manager_skips_tokens() {
+    let cluster = start(3);
+    let m = builder(&cluster)
+        .fencing(false)
+        .build()
+        .await
+        .expect("config");
+    let lease = m.acquire("unfenced").await.expect("acquire");
+    assert_eq!(lease.fencing_token(), 0);
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_sockets_and_passwords() {
+    let cluster = redlease_testkit::Cluster::start_with(redlease_testkit::ClusterOptions {
+        nodes: 1,
+        unix_sockets: true,
+        ..Default::default()
+    })
+    .expect("start");
+    let m = manager(&cluster).await;
+    m.acquire("unix")
+        .await
+        .expect("acquire")
+        .release()
+        .await
+        .expect("release");
+
+    let secured = redlease_testkit::Cluster::start_with(redlease_testkit::ClusterOptions {
+        nodes: 1,
+        extra_args: vec!["--requirepass".into(), "s3cret-pw".into()],
+        ..Default::default()
+    })
+    .expect("start");
+    let port = secured.node(0).port().expect("tcp");
+    let good = format!("redis://:s3cret-pw@127.0.0.1:{port}/2");
+    let m = LockManager::builder()
+        .servers([good.clone()])
+        .build()
+        .await
+        .expect("config");
+    let lease = m.acquire("auth").await.expect("authenticated");
+    assert!(!format!("{m:?}").contains("s3cret-pw"));
+    lease.release().await.expect("release");
+
+    let bad = format!("redis://:wrong-pw@127.0.0.1:{port}");
+    let m = LockManager::builder()
+        .servers([bad])
+        .wait(Duration::ZERO)
+        .build()
+        .await
+        .expect("config");
+    let err = m.acquire("auth").await.expect_err("wrong password");
+    assert!(err.is_unavailable(), "{err}");
+    assert!(!err.to_string().contains("wrong-pw"), "{err}");
+    assert!(!format!("{err:?}").contains("wrong-pw"), "{err:?}");
+}
+
+#[tokio::test]
+async fn invalid_input_is_named() {
+    fn field(e: Error) -> String {
+        match e {
+            Error::InvalidArgument { field, .. } => field,
+            other => panic!("expected an invalid argument, got {other:?}"),
+        }
+    }
+    let ok = || LockManager::builder().servers(["redis://127.0.0.1:1"]);
+    let cases: Vec<(redlease::Builder, &str)> = vec![
+        (LockManager::builder(), "servers"),
+        (ok().servers(["redis//127.0.0.1"]), "servers[0]"),
+        (
+            ok().servers(["redis://127.0.0.1:1", "ftp://x"]),
+            "servers[1]",
+        ),
+        (ok().ttl(Duration::ZERO), "ttl"),
+        (ok().ttl(Duration::from_secs(301)), "ttl"),
+        (
+            ok().max_ttl(Duration::from_secs(1))
+                .ttl(Duration::from_secs(2)),
+            "ttl",
+        ),
+        (ok().drift_factor(0.9), "drift_factor"),
+        (ok().drift_factor(-0.01), "drift_factor"),
+        (ok().key_prefix("app{x}:"), "key_prefix"),
+        (ok().node_timeout(Duration::from_secs(10)), "node_timeout"),
+        (
+            ok().ttl(Duration::from_millis(100))
+                .node_timeout(Duration::from_millis(100)),
+            "node_timeout",
+        ),
+    ];
+    for (b, expected) in cases {
+        let debug = format!("{b:?}");
+        let e = b.build().await.expect_err(&debug);
+        let msg = e.to_string();
+        assert!(msg.contains("allowed"), "{msg}");
+        assert_eq!(field(e), expected, "{debug}");
+    }
+
+    let m = ok()
+        .build()
+        .await
+        .expect("a down node is not a config error");
+    assert_eq!(field(m.acquire("").await.expect_err("empty")), "resource");
+    assert_eq!(
+        field(m.try_acquire(&"r".repeat(2000)).await.expect_err("long")),
+        "resource"
+    );
+    assert_eq!(
+        field(
+            m.acquire_for("r", Duration::from_secs(3600), Duration::ZERO)
+                .await
+                .expect_err("ttl")
+        ),
+        "ttl"
+    );
+    assert_eq!(
+        field(m.release_owner("r", "").await.expect_err("owner")),
+        "owner"
+    );
+}
