@@ -71,5 +71,6 @@ pub use error::{Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
 pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState};
 pub use manager::{LockManager, NodeStatus, Status};
 pub use protocol::RetryPolicy;
+pub use renewal::RenewalStats;
 /// The Redis client crate redlease is built on (for [`scripts`] reply types).
 pub use redis;

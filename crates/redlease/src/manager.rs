@@ -21,7 +21,7 @@ use crate::error::{Error, NodeFailure, NodeName};
 use crate::lease::{Lease, LeaseCore, LeaseHandle};
 use crate::node::Node;
 use crate::protocol::{self, Decision, Keys, Tally, Vote};
-use crate::renewal::Renewer;
+use crate::renewal::{Counters, RenewalStats, Renewer};
 use crate::round::{Request, Round, Target};
 use crate::scripts::{self, AcquireReply, StatusReply};
 
@@ -55,6 +55,7 @@ pub(crate) struct Shared {
     pub nodes: Vec<Node>,
     /// The renewal task, started on the first `keep_alive`.
     renewer: Mutex<Option<Renewer>>,
+    renewal_counters: Arc<Counters>,
 }
 
 impl Shared {
@@ -69,7 +70,7 @@ impl Shared {
         {
             return true;
         }
-        *renewer = Renewer::spawn();
+        *renewer = Renewer::spawn(Arc::clone(&self.renewal_counters));
         renewer.as_ref().is_some_and(|r| r.register(lease))
     }
 
@@ -118,6 +119,7 @@ impl Builder {
                 config,
                 nodes,
                 renewer: Mutex::new(None),
+                renewal_counters: Arc::default(),
             }),
         })
     }
@@ -156,6 +158,12 @@ impl LockManager {
     /// Nodes needed for a quorum.
     pub fn quorum(&self) -> usize {
         self.shared.quorum()
+    }
+
+    /// What background renewal has done so far: leases scheduled, renewals, failures,
+    /// late starts and the worst lateness, leases lost. For monitoring.
+    pub fn renewal_stats(&self) -> RenewalStats {
+        self.shared.renewal_counters.snapshot()
     }
 
     /// The per-node timeout in force.

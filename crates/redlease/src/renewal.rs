@@ -22,6 +22,7 @@ use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -36,6 +37,58 @@ const MAX_IN_FLIGHT: usize = 2048;
 /// Retry delay floor after a failed extend.
 const MIN_RETRY: Duration = Duration::from_millis(10);
 
+/// A renewal late by more than this counts as a missed tick.
+const LATE: Duration = Duration::from_millis(50);
+
+/// What the renewal task has done so far, from [`crate::LockManager::renewal_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenewalStats {
+    /// Leases in the renewal schedule now (released ones leave at their next due time).
+    pub scheduled: usize,
+    /// Successful renewals.
+    pub renewals: u64,
+    /// Renewals that failed (each is retried until the deadline).
+    pub failures: u64,
+    /// Renewals that started more than 50 ms after they were due.
+    pub late: u64,
+    /// The largest delay between a renewal's due time and its start.
+    pub max_lateness: Duration,
+    /// Leases that renewal let expire (failed until the deadline) or found lost.
+    pub lost: u64,
+}
+
+/// Counters shared between the task and the manager.
+#[derive(Default)]
+pub(crate) struct Counters {
+    scheduled: AtomicUsize,
+    renewals: AtomicU64,
+    failures: AtomicU64,
+    late: AtomicU64,
+    max_lateness_us: AtomicU64,
+    lost: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> RenewalStats {
+        RenewalStats {
+            scheduled: self.scheduled.load(Ordering::Relaxed),
+            renewals: self.renewals.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            late: self.late.load(Ordering::Relaxed),
+            max_lateness: Duration::from_micros(self.max_lateness_us.load(Ordering::Relaxed)),
+            lost: self.lost.load(Ordering::Relaxed),
+        }
+    }
+
+    fn record_start(&self, lateness: Duration) {
+        if lateness > LATE {
+            self.late.fetch_add(1, Ordering::Relaxed);
+        }
+        let us = u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX);
+        self.max_lateness_us.fetch_max(us, Ordering::Relaxed);
+    }
+}
+
 /// The handle a manager keeps to its renewal task.
 pub(crate) struct Renewer {
     tx: mpsc::UnboundedSender<Arc<LeaseCore>>,
@@ -43,10 +96,10 @@ pub(crate) struct Renewer {
 
 impl Renewer {
     /// Start the renewal task on the current Tokio runtime.
-    pub(crate) fn spawn() -> Option<Self> {
+    pub(crate) fn spawn(counters: Arc<Counters>) -> Option<Self> {
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let (tx, rx) = mpsc::unbounded_channel();
-        handle.spawn(run(rx));
+        handle.spawn(run(rx, counters));
         Some(Renewer { tx })
     }
 
@@ -101,15 +154,15 @@ impl Schedule {
         self.heap.peek().map(|Reverse(d)| d.at)
     }
 
-    fn pop_due(&mut self, now: Instant) -> Option<Arc<LeaseCore>> {
+    fn pop_due(&mut self, now: Instant) -> Option<Due> {
         if self.next_at()? > now {
             return None;
         }
-        self.heap.pop().map(|Reverse(d)| d.lease)
+        self.heap.pop().map(|Reverse(d)| d)
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Arc<LeaseCore>>) {
+async fn run(mut rx: mpsc::UnboundedReceiver<Arc<LeaseCore>>, counters: Arc<Counters>) {
     let mut schedule = Schedule {
         heap: BinaryHeap::new(),
         seq: 0,
@@ -121,7 +174,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Arc<LeaseCore>>) {
         tokio::select! {
             biased;
             Some((lease, started, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                after_extend(&mut schedule, lease, started, result);
+                after_extend(&mut schedule, &counters, lease, started, result);
             }
             registered = rx.recv(), if open => match registered {
                 Some(lease) => {
@@ -133,14 +186,17 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Arc<LeaseCore>>) {
             () = sleep_until(next_at), if next_at.is_some() => {
                 let now = Instant::now();
                 while in_flight.len() < MAX_IN_FLIGHT {
-                    let Some(lease) = schedule.pop_due(now) else { break };
-                    if let Some(extend) = due(&mut schedule, lease, now) {
+                    let Some(entry) = schedule.pop_due(now) else { break };
+                    if let Some(extend) = due(&mut schedule, &counters, entry, now) {
                         in_flight.push(extend);
                     }
                 }
             }
             else => break,
         }
+        counters
+            .scheduled
+            .store(schedule.heap.len() + in_flight.len(), Ordering::Relaxed);
     }
 }
 
@@ -151,7 +207,8 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// A lease's renewal time has come: extend it, or retire it.
-fn due(schedule: &mut Schedule, lease: Arc<LeaseCore>, now: Instant) -> Option<Extend> {
+fn due(schedule: &mut Schedule, counters: &Counters, entry: Due, now: Instant) -> Option<Extend> {
+    let lease = entry.lease;
     let deadline = match lease.state() {
         LeaseState::Held { deadline } => deadline,
         // Released, dropped or lost: never renewed again.
@@ -163,6 +220,7 @@ fn due(schedule: &mut Schedule, lease: Arc<LeaseCore>, now: Instant) -> Option<E
     }
     if now >= deadline {
         lease.mark_expired();
+        counters.lost.fetch_add(1, Ordering::Relaxed);
         return None;
     }
     if lease.cap_reached(now) {
@@ -171,6 +229,7 @@ fn due(schedule: &mut Schedule, lease: Arc<LeaseCore>, now: Instant) -> Option<E
         schedule.push(deadline, lease);
         return None;
     }
+    counters.record_start(now.saturating_duration_since(entry.at));
     Some(Box::pin(async move {
         let started = Instant::now();
         let result = lease.renew().await;
@@ -180,18 +239,25 @@ fn due(schedule: &mut Schedule, lease: Arc<LeaseCore>, now: Instant) -> Option<E
 
 fn after_extend(
     schedule: &mut Schedule,
+    counters: &Counters,
     lease: Arc<LeaseCore>,
     started: Instant,
     result: Result<(), Error>,
 ) {
     match result {
         Ok(()) => {
+            counters.renewals.fetch_add(1, Ordering::Relaxed);
             let at = started + lease.renew_interval();
             schedule.push(at, lease);
         }
         // Lost (already marked) or released meanwhile: retire it.
-        Err(e) if e.is_lost() => {}
+        Err(e) if e.is_lost() => {
+            if matches!(lease.state(), LeaseState::Lost(_)) {
+                counters.lost.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Err(e) => {
+            counters.failures.fetch_add(1, Ordering::Relaxed);
             // Not lost yet: retry well before the deadline, and mark it lost at the
             // deadline if no extend got through by then.
             tracing::warn!(resource = lease.resource(), error = %e, "lease renewal failed; retrying");

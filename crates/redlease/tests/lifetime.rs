@@ -40,6 +40,10 @@ async fn kept_alive_lease_stays_exclusive_for_five_ttls() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(tries >= 10);
+    let stats = holder.renewal_stats();
+    assert!(stats.renewals >= 10, "{stats:?}");
+    assert_eq!(stats.lost, 0, "{stats:?}");
+    assert_eq!(stats.scheduled, 1, "{stats:?}");
     lease.release().await.expect("release");
     let next = rival.acquire("alive").await.expect("free after release");
     assert!(next.fencing_token() > token);
@@ -80,6 +84,8 @@ async fn majority_paused_is_reported_lost_by_the_deadline() {
     assert!(!lease.is_valid());
     let err = lease.handle().ensure_valid().expect_err("lost");
     assert!(err.is_lost());
+    let stats = m.renewal_stats();
+    assert!(stats.failures >= 1, "{stats:?}");
     for i in 0..3 {
         cluster.node(i).resume().expect("resume");
     }
