@@ -60,7 +60,16 @@ pub struct Builder {
     pub(crate) max_ttl: Duration,
     pub(crate) fencing: bool,
     pub(crate) renewal: Renewal,
+    pub(crate) wake_ups: bool,
+    pub(crate) handoff: Duration,
+    pub(crate) wake_up_fallback: Duration,
 }
+
+/// Default longest sleep of a waiter without a wake-up.
+pub const DEFAULT_WAKE_UP_FALLBACK: Duration = Duration::from_secs(1);
+
+/// Default hand-off window.
+pub const DEFAULT_HANDOFF: Duration = Duration::from_millis(50);
 
 /// How kept-alive leases are renewed (see [`crate::Lease::keep_alive`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,6 +107,9 @@ impl Default for Builder {
             max_ttl: DEFAULT_MAX_TTL,
             fencing: true,
             renewal: Renewal::default(),
+            wake_ups: true,
+            handoff: DEFAULT_HANDOFF,
+            wake_up_fallback: DEFAULT_WAKE_UP_FALLBACK,
         }
     }
 }
@@ -116,6 +128,9 @@ impl fmt::Debug for Builder {
             .field("max_ttl", &self.max_ttl)
             .field("fencing", &self.fencing)
             .field("renewal", &self.renewal)
+            .field("wake_ups", &self.wake_ups)
+            .field("handoff", &self.handoff)
+            .field("wake_up_fallback", &self.wake_up_fallback)
             .finish()
     }
 }
@@ -197,6 +212,29 @@ impl Builder {
         self
     }
 
+    /// Whether waiters subscribe to release notifications (one subscriber connection
+    /// per node, shared by all waiters) instead of polling. Default true.
+    pub fn wake_ups(mut self, enabled: bool) -> Self {
+        self.wake_ups = enabled;
+        self
+    }
+
+    /// The longest a waiter sleeps without a wake-up before it tries again anyway (a lost
+    /// message; the holder's expiry is also waited for exactly, without this). The actual
+    /// sleep is random in `[fallback / 2, fallback]`. Default 1 s.
+    pub fn wake_up_fallback(mut self, fallback: Duration) -> Self {
+        self.wake_up_fallback = fallback;
+        self
+    }
+
+    /// Hand-off window: when someone is waiting, a release reserves the lock this long
+    /// for the waiters, so that the releasing client cannot grab it straight back and
+    /// starve them. Default 50 ms; zero disables hand-off. At most 1 s and below the ttl.
+    pub fn handoff(mut self, window: Duration) -> Self {
+        self.handoff = window;
+        self
+    }
+
     /// Check every option and return the validated configuration.
     pub(crate) fn validate(self) -> Result<Config, Error> {
         let servers = parse_servers(&self.servers)?;
@@ -238,6 +276,22 @@ impl Builder {
                 "base > 0 and max >= base (default base 10 ms, max 250 ms)",
             ));
         }
+        if self.handoff > Duration::from_secs(1) || self.handoff >= self.ttl {
+            return Err(Error::invalid(
+                "handoff",
+                self.handoff,
+                "too long",
+                "0 (off) up to 1 s, and below the ttl (default 50 ms)",
+            ));
+        }
+        if self.wake_up_fallback < Duration::from_millis(1) {
+            return Err(Error::invalid(
+                "wake_up_fallback",
+                self.wake_up_fallback,
+                "too short",
+                "1 ms or more (default 1 s)",
+            ));
+        }
         let r = self.renewal;
         if !(r.fraction.is_finite() && r.fraction > 0.0 && r.fraction <= 0.75) {
             return Err(Error::invalid(
@@ -266,6 +320,9 @@ impl Builder {
             max_ttl: self.max_ttl,
             fencing: self.fencing,
             renewal: self.renewal,
+            wake_ups: self.wake_ups,
+            handoff: self.handoff,
+            wake_up_fallback: self.wake_up_fallback,
         })
     }
 }
@@ -288,6 +345,9 @@ pub(crate) struct Config {
     pub max_ttl: Duration,
     pub fencing: bool,
     pub renewal: Renewal,
+    pub wake_ups: bool,
+    pub handoff: Duration,
+    pub wake_up_fallback: Duration,
 }
 
 /// One parsed server URL, with its redacted form.

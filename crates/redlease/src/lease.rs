@@ -440,11 +440,9 @@ impl LeaseCore {
     /// Release on every node, after any extend in flight.
     pub(crate) async fn release(&self) -> Result<(), Error> {
         let _op = self.ops.lock().await;
-        let request = Arc::new(Request {
-            target: Arc::clone(&self.target),
-            value: String::new(),
-        });
-        release_everywhere(&self.shared, &request).await.map(|_| ())
+        release_everywhere(&self.shared, &self.target)
+            .await
+            .map(|_| ())
     }
 
     /// Move from held to lost; no effect on a lease already released or lost.
@@ -483,10 +481,7 @@ impl LeaseCore {
             return Err(self.lost_error(self.expiry_reason()));
         }
         let n = shared.nodes.len();
-        let request = Arc::new(Request {
-            target: Arc::clone(&self.target),
-            value: ttl.as_millis().to_string(),
-        });
+        let request = Request::new(&self.target, vec![ttl.as_millis().to_string()]);
         let mut round = Round::start(shared, 0..n, &scripts::EXTEND, &request, |v| {
             ExtendReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
         });

@@ -40,6 +40,7 @@
 //! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
 //! | `manager` | [`LockManager`]: acquisition attempts, retries, fencing round, status |
 //! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend, release, loss signal, release on drop |
+//! | `wakeup` | waiters woken by published releases (one subscriber per node), with a timer fallback |
 //! | `renewal` | one background task per manager that keeps every kept-alive lease extended |
 //! | `node` | one connection per node, per-node timeout, reconnection after breakage or hangs |
 //! | `round` | one request to every node at once, answers as they come, stragglers finished in the background |
@@ -65,12 +66,13 @@ pub mod protocol;
 mod renewal;
 mod round;
 pub mod scripts;
+mod wakeup;
 
 pub use config::{Builder, Renewal};
 pub use error::{Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
 pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState};
 pub use manager::{LockManager, NodeStatus, Status};
 pub use protocol::RetryPolicy;
-pub use renewal::RenewalStats;
 /// The Redis client crate redlease is built on (for [`scripts`] reply types).
 pub use redis;
+pub use renewal::RenewalStats;

@@ -24,6 +24,7 @@ use crate::protocol::{self, Decision, Keys, Tally, Vote};
 use crate::renewal::{Counters, RenewalStats, Renewer};
 use crate::round::{Request, Round, Target};
 use crate::scripts::{self, AcquireReply, StatusReply};
+use crate::wakeup::{self, Subscription, Wakeups};
 
 /// Hands out leases on resources, over one or more Redis nodes.
 ///
@@ -56,6 +57,7 @@ pub(crate) struct Shared {
     /// The renewal task, started on the first `keep_alive`.
     renewer: Mutex<Option<Renewer>>,
     renewal_counters: Arc<Counters>,
+    pub wakeups: Wakeups,
 }
 
 impl Shared {
@@ -114,16 +116,34 @@ impl Builder {
             .map(|(i, server)| Node::new(i, server, config.node_timeout))
             .collect::<Result<Vec<_>, _>>()?;
         futures_util::future::join_all(nodes.iter().map(Node::warm_up)).await;
+        let wakeups = Wakeups::new(
+            nodes
+                .iter()
+                .map(|node| (node.client().clone(), config.node_timeout)),
+        );
         Ok(LockManager {
             shared: Arc::new(Shared {
                 config,
                 nodes,
                 renewer: Mutex::new(None),
                 renewal_counters: Arc::default(),
+                wakeups,
             }),
         })
     }
 }
+
+/// What a failed attempt saw, for deciding how to wait.
+#[derive(Default)]
+struct Seen {
+    /// Some node held a hand-off reservation for another waiter.
+    handoff: bool,
+    /// We won some nodes but not a quorum: a split vote.
+    split: bool,
+}
+
+/// Base of the random delay after split votes.
+const SPLIT_JITTER_BASE: Duration = Duration::from_millis(1);
 
 /// How a failed attempt cleans up after itself.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -187,6 +207,11 @@ impl LockManager {
 
     /// Acquire `resource` with a ttl and wait budget for this call only.
     /// `wait` of zero makes one attempt; `Duration::MAX` retries forever.
+    ///
+    /// While the resource is held by someone else, the call waits for the holder's
+    /// release to be published (see `wake_ups`), or for the holder's key to expire, rather
+    /// than polling; other failures (nodes unreachable) are retried after a jittered,
+    /// growing delay.
     pub async fn acquire_for(
         &self,
         resource: &str,
@@ -201,39 +226,105 @@ impl LockManager {
             owner: protocol::new_owner(),
             keys: Keys::new(&c.key_prefix, resource),
         });
-        let request = Arc::new(Request {
-            target,
-            value: ttl.as_millis().to_string(),
-        });
+        // Only callers that wait, with hand-off on, join the queue.
+        let role = if wait.is_zero() || c.handoff.is_zero() {
+            "try"
+        } else {
+            "wait"
+        };
+        // Queue position for fair hand-off (wall clock: comparable across hosts; only the
+        // order of waiters depends on it).
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let request = Request::new(
+            &target,
+            vec![
+                ttl.as_millis().to_string(),
+                role.to_owned(),
+                since.to_string(),
+            ],
+        );
+        let mut subscription: Option<Subscription> = None;
         let give_up = Instant::now().checked_add(wait);
+        let several_nodes = self.shared.nodes.len() > 1;
         let mut attempt: u32 = 0;
+        let mut splits: u32 = 0;
         loop {
-            let out_of_time = |now: Instant| give_up.is_some_and(|g| now >= g);
-            let error = match self.attempt(&request, ttl, give_up).await {
+            if let Some(s) = subscription.as_mut() {
+                s.mark_seen();
+            }
+            let mut seen = Seen::default();
+            let error = match self.attempt(&request, ttl, give_up, &mut seen).await {
                 Ok(lease) => return Ok(lease),
                 Err(e) if !e.is_retryable() => return Err(e),
                 Err(e) => e,
             };
             let now = Instant::now();
-            if out_of_time(now) {
+            if give_up.is_some_and(|g| now >= g) {
                 return Err(error);
             }
-            let mut delay = c.retry.delay(attempt, &mut rand::rng());
-            if let Error::Busy {
-                holder_ttl: Some(left),
-                ..
-            } = &error
-            {
-                // No point sleeping past the moment the holder's key expires.
-                delay = delay.min(*left + Duration::from_millis(1));
-            }
-            if let Some(g) = give_up {
-                delay = delay.min(g.saturating_duration_since(now));
-            }
-            tracing::trace!(resource, attempt, ?delay, %error, "retrying");
-            tokio::time::sleep(delay).await;
+            let budget = give_up.map_or(Duration::MAX, |g| g.saturating_duration_since(now));
             attempt = attempt.saturating_add(1);
+            let Error::Busy { holder_ttl, .. } = &error else {
+                let delay = c.retry.delay(attempt - 1, &mut rand::rng()).min(budget);
+                tracing::trace!(resource, attempt, ?delay, %error, "retrying");
+                tokio::time::sleep(delay).await;
+                continue;
+            };
+            if c.wake_ups && subscription.is_none() {
+                subscription =
+                    wakeup::subscribe(&self.shared, &target.keys.channel, &target.owner).await;
+                // A release published before we subscribed would be missed: try once
+                // more now that we listen (not for a fresh hand-off: it is reserved for a
+                // waiter that has been woken).
+                if subscription.is_some() && !seen.handoff && !seen.split {
+                    continue;
+                }
+            }
+            if seen.split {
+                // We won some nodes, others won the rest: contenders that retry in
+                // lockstep split again. A random, growing delay breaks the tie (our
+                // partial grants are already released).
+                splits = splits.saturating_add(1);
+                tokio::time::sleep(self.split_jitter(splits).min(budget)).await;
+                continue;
+            }
+            // No point sleeping past the moment the holder's key expires.
+            let expiry = holder_ttl.map(|left| left + Duration::from_millis(1));
+            match subscription.as_mut() {
+                Some(s) => {
+                    // Woken by a release, or by a timer for lost messages and for holders
+                    // that crashed and whose key simply expires.
+                    let fallback = c.wake_up_fallback.mul_f64(rand::random_range(0.5..=1.0));
+                    let delay = expiry.map_or(fallback, |e| e.min(fallback)).min(budget);
+                    let handed_to_us = tokio::select! {
+                        handed = s.woken() => handed,
+                        () = tokio::time::sleep(delay) => false,
+                    };
+                    if several_nodes && !handed_to_us && splits > 0 {
+                        // Everyone was woken at once: spread the stampede.
+                        let jitter = self.split_jitter(splits);
+                        tokio::time::sleep(jitter.min(budget)).await;
+                    }
+                }
+                None => {
+                    let mut delay = c.retry.delay(attempt - 1, &mut rand::rng());
+                    if let Some(e) = expiry {
+                        delay = delay.min(e);
+                    }
+                    tokio::time::sleep(delay.min(budget)).await;
+                }
+            }
         }
+    }
+
+    /// A random delay in `[0, min(1 ms * 2^splits, retry.max)]` after split votes.
+    fn split_jitter(&self, splits: u32) -> Duration {
+        let ceiling = SPLIT_JITTER_BASE
+            .saturating_mul(1u32.checked_shl(splits.min(20)).unwrap_or(u32::MAX))
+            .min(self.shared.config.retry.max);
+        ceiling.mul_f64(rand::random_range(0.0..=1.0))
     }
 
     /// One attempt: vote, check validity, mint a fencing token if configured.
@@ -242,6 +333,7 @@ impl LockManager {
         request: &Arc<Request>,
         ttl: Duration,
         give_up: Option<Instant>,
+        seen: &mut Seen,
     ) -> Result<Lease, Error> {
         let shared = &self.shared;
         let n = shared.nodes.len();
@@ -270,6 +362,7 @@ impl LockManager {
                     } else {
                         tally.record(Vote::No);
                         refused[i] = true;
+                        seen.handoff |= reply.handoff;
                         busy.push(shared.nodes[i].name().clone());
                         if let Some(ms) = reply.holder_pttl_ms {
                             let left = Duration::from_millis(ms);
@@ -298,6 +391,7 @@ impl LockManager {
             Cleanup::Await
         };
         if tally.decision() != Decision::Won {
+            seen.split = tally.yes() > 0;
             self.release_where(request, &refused, cleanup).await;
             return Err(if tally.answered() < shared.quorum() {
                 Error::Unavailable {
@@ -374,10 +468,7 @@ impl LockManager {
     ) -> Result<(), Vec<NodeFailure>> {
         let shared = &self.shared;
         let n = shared.nodes.len();
-        let fence_request = Arc::new(Request {
-            target: Arc::clone(&request.target),
-            value: token.to_string(),
-        });
+        let fence_request = Request::new(&request.target, vec![token.to_string()]);
         let mut round = Round::start(
             shared,
             granted.iter().copied(),
@@ -425,7 +516,13 @@ impl LockManager {
         if targets.is_empty() {
             return;
         }
-        let mut round = Round::start(&self.shared, targets, &scripts::RELEASE, request, |v| {
+        // A failed attempt's partial grants are freed for everyone, not handed off: a
+        // hand-off here could keep re-creating the same split vote.
+        let release = Request::new(
+            &request.target,
+            vec![request.target.keys.channel.clone(), "0".to_owned()],
+        );
+        let mut round = Round::start(&self.shared, targets, &scripts::RELEASE, &release, |v| {
             scripts::parse_flag("release", v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
         });
         if cleanup == Cleanup::Await {
@@ -488,8 +585,8 @@ impl LockManager {
     pub async fn release_owner(&self, resource: &str, owner: &str) -> Result<bool, Error> {
         config::check_resource(resource)?;
         check_owner(owner)?;
-        let request = self.request(resource, owner, String::new());
-        let (held, _, _) = release_everywhere(&self.shared, &request).await?;
+        let target = self.target(resource, owner);
+        let (held, _, _) = release_everywhere(&self.shared, &target).await?;
         Ok(held > 0)
     }
 
@@ -505,10 +602,9 @@ impl LockManager {
     ) -> Result<Lease, Error> {
         config::check_resource(resource)?;
         check_owner(owner)?;
-        let request = self.request(resource, owner, String::new());
         let lease = Lease::new(
             Arc::clone(&self.shared),
-            Arc::clone(&request.target),
+            self.target(resource, owner),
             0,
             ttl,
             // Unknown: the extend below sets it, or reports loss.
@@ -523,7 +619,7 @@ impl LockManager {
     /// What each node says about `resource`: holder, remaining ttl, fencing counter.
     pub async fn status(&self, resource: &str) -> Result<Status, Error> {
         config::check_resource(resource)?;
-        let request = self.request(resource, "", String::new());
+        let request = Request::new(&self.target(resource, ""), Vec::new());
         let shared = &self.shared;
         let mut round = Round::start(
             shared,
@@ -546,14 +642,11 @@ impl LockManager {
         Ok(Status::from_nodes(resource, shared.quorum(), nodes))
     }
 
-    fn request(&self, resource: &str, owner: &str, value: String) -> Arc<Request> {
-        Arc::new(Request {
-            target: Arc::new(Target {
-                resource: resource.to_owned(),
-                owner: owner.to_owned(),
-                keys: Keys::new(&self.shared.config.key_prefix, resource),
-            }),
-            value,
+    fn target(&self, resource: &str, owner: &str) -> Arc<Target> {
+        Arc::new(Target {
+            resource: resource.to_owned(),
+            owner: owner.to_owned(),
+            keys: Keys::new(&self.shared.config.key_prefix, resource),
         })
     }
 }
@@ -563,10 +656,11 @@ impl LockManager {
 /// `unavailable` when fewer than a quorum answered.
 pub(crate) async fn release_everywhere(
     shared: &Arc<Shared>,
-    request: &Arc<Request>,
+    target: &Arc<Target>,
 ) -> Result<(usize, usize, Vec<NodeFailure>), Error> {
     let n = shared.nodes.len();
-    let mut round = Round::start(shared, 0..n, &scripts::RELEASE, request, |v| {
+    let request = release_request(shared, target);
+    let mut round = Round::start(shared, 0..n, &scripts::RELEASE, &request, |v| {
         scripts::parse_flag("release", v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
@@ -581,7 +675,7 @@ pub(crate) async fn release_everywhere(
     }
     if answered < shared.quorum() {
         return Err(Error::Unavailable {
-            resource: request.target.resource.clone(),
+            resource: target.resource.clone(),
             answered,
             quorum: shared.quorum(),
             total: n,
@@ -591,13 +685,20 @@ pub(crate) async fn release_everywhere(
     Ok((held, answered, failures))
 }
 
+/// Release arguments: the channel to wake waiters on, and the hand-off window.
+fn release_request(shared: &Shared, target: &Arc<Target>) -> Arc<Request> {
+    let handoff = shared.config.handoff.as_millis().to_string();
+    Request::new(target, vec![target.keys.channel.clone(), handoff])
+}
+
 fn check_owner(owner: &str) -> Result<(), Error> {
-    if owner.is_empty() || owner.len() > 128 {
+    let well_formed = owner.len() == 32 && owner.bytes().all(|b| b.is_ascii_hexdigit());
+    if !well_formed {
         return Err(Error::invalid(
             "owner",
             owner,
-            "must be the owner value printed when the lease was acquired",
-            "a non-empty string of at most 128 bytes",
+            "is not an owner value",
+            "the 32 hex digits printed when the lease was acquired",
         ));
     }
     Ok(())

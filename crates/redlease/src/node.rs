@@ -62,6 +62,10 @@ impl Node {
         })
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub(crate) fn name(&self) -> &NodeName {
         &self.name
     }
@@ -75,12 +79,13 @@ impl Node {
         }
     }
 
-    /// Run `script` with `keys` and `args` on this node, within the node timeout.
+    /// Run `script` with `keys`, `owner` and `args` on this node, within the node timeout.
     pub(crate) async fn eval(
         &self,
         script: &Script,
         keys: &[&str],
-        args: &[&str],
+        owner: &str,
+        args: &[String],
     ) -> Result<Value, NodeError> {
         let attempt = async {
             let (mut conn, generation) = self.connection().await?;
@@ -88,8 +93,9 @@ impl Node {
             for key in keys {
                 invocation.key(*key);
             }
+            invocation.arg(owner);
             for arg in args {
-                invocation.arg(*arg);
+                invocation.arg(arg.as_str());
             }
             invocation
                 .invoke_async::<Value>(&mut conn)

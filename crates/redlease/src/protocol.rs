@@ -261,6 +261,12 @@ pub struct Keys {
     pub lock: String,
     /// `<prefix>{<resource>}:fence`: the node's fencing counter, without TTL.
     pub fence: String,
+    /// `<prefix>{<resource>}:queue`: waiting owners by arrival (a sorted set), while any.
+    pub queue: String,
+    /// `<prefix>{<resource>}:seen`: when each waiting owner last tried (a hash).
+    pub seen: String,
+    /// `<prefix>{<resource>}:released`: the pub/sub channel on which releases wake waiters.
+    pub channel: String,
 }
 
 impl Keys {
@@ -275,6 +281,9 @@ impl Keys {
         let tagged = format!("{prefix}{{{resource}}}");
         Keys {
             fence: format!("{tagged}:fence"),
+            queue: format!("{tagged}:queue"),
+            seen: format!("{tagged}:seen"),
+            channel: format!("{tagged}:released"),
             lock: tagged + ":lock",
         }
     }

@@ -29,8 +29,8 @@ pub(crate) struct Round<T> {
 
 impl<T: Send + 'static> Round<T> {
     /// Run `script` with `request` on the nodes `indices`, parsing each reply with
-    /// `parse`. Every script takes the same shape of arguments: the resource's lock and
-    /// fence keys, the owner, and one value (a ttl or a token; ignored where unused).
+    /// `parse`. Every script takes the same keys (the resource's lock, fence, queue and
+    /// seen keys; unused ones are ignored), then the owner and the request's arguments.
     pub(crate) fn start(
         shared: &Arc<Shared>,
         indices: impl IntoIterator<Item = usize>,
@@ -45,11 +45,15 @@ impl<T: Send + 'static> Round<T> {
                 let request = Arc::clone(request);
                 Box::pin(async move {
                     let target = &request.target;
-                    let keys = [target.keys.lock.as_str(), target.keys.fence.as_str()];
-                    let args = [target.owner.as_str(), request.value.as_str()];
+                    let keys = [
+                        target.keys.lock.as_str(),
+                        target.keys.fence.as_str(),
+                        target.keys.queue.as_str(),
+                        target.keys.seen.as_str(),
+                    ];
                     let result = match shared.nodes.get(index) {
                         Some(node) => node
-                            .eval(script, &keys, &args)
+                            .eval(script, &keys, &target.owner, &request.args)
                             .await
                             .and_then(|v| parse(&v)),
                         None => Err(NodeError::Protocol(format!("no node {index}"))),
@@ -86,8 +90,17 @@ pub(crate) struct Target {
     pub keys: Keys,
 }
 
-/// One operation's arguments: its target and a ttl or token.
+/// One operation: its target and the script arguments after the owner.
 pub(crate) struct Request {
     pub target: Arc<Target>,
-    pub value: String,
+    pub args: Vec<String>,
+}
+
+impl Request {
+    pub(crate) fn new(target: &Arc<Target>, args: Vec<String>) -> Arc<Self> {
+        Arc::new(Request {
+            target: Arc::clone(target),
+            args,
+        })
+    }
 }

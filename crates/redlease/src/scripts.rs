@@ -67,6 +67,8 @@ pub struct AcquireReply {
     pub fence: u64,
     /// The other holder's remaining TTL, when refused.
     pub holder_pttl_ms: Option<u64>,
+    /// The key is a hand-off reservation: the lock was just released to the waiters.
+    pub handoff: bool,
 }
 
 impl AcquireReply {
@@ -79,6 +81,7 @@ impl AcquireReply {
     ///     Value::Int(0),
     ///     Value::BulkString(b"17".to_vec()),
     ///     Value::Int(900),
+    ///     Value::Int(0),
     /// ]);
     /// let parsed = AcquireReply::parse(&reply).unwrap();
     /// assert!(!parsed.granted);
@@ -88,7 +91,7 @@ impl AcquireReply {
     /// ```
     pub fn parse(value: &Value) -> Result<Self, ReplyError> {
         const NAME: &str = "acquire";
-        let [granted, fence, pttl] = array::<3>(NAME, value)?;
+        let [granted, fence, pttl, handoff] = array::<4>(NAME, value)?;
         let granted = flag(NAME, granted)?;
         let fence = counter(NAME, fence)?;
         let pttl = int(NAME, pttl)?;
@@ -100,6 +103,7 @@ impl AcquireReply {
             } else {
                 u64::try_from(pttl).ok()
             },
+            handoff: flag(NAME, handoff)?,
         })
     }
 }
@@ -283,13 +287,19 @@ mod tests {
 
     #[test]
     fn acquire_granted() {
-        let v = Value::Array(vec![Value::Int(1), bulk("0"), Value::Int(-1)]);
+        let v = Value::Array(vec![
+            Value::Int(1),
+            bulk("0"),
+            Value::Int(-1),
+            Value::Int(0),
+        ]);
         assert_eq!(
             AcquireReply::parse(&v),
             Ok(AcquireReply {
                 granted: true,
                 fence: 0,
-                holder_pttl_ms: None
+                holder_pttl_ms: None,
+                handoff: false,
             })
         );
     }

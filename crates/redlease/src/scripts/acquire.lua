@@ -2,24 +2,46 @@
 --
 -- KEYS[1]  lock key   <prefix>{<resource>}:lock
 -- KEYS[2]  fence key  <prefix>{<resource>}:fence
+-- KEYS[3]  queue key  <prefix>{<resource>}:queue  (zset: waiting owners by arrival)
+-- KEYS[4]  seen key   <prefix>{<resource>}:seen   (hash: owner -> last attempt, node ms)
 -- ARGV[1]  owner (random, unique per acquisition)
 -- ARGV[2]  ttl in milliseconds
+-- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
+-- ARGV[4]  when the caller started waiting: its wall clock in ms (the queue order)
 --
--- Returns { granted, fence, pttl }:
---   granted  1 if the lock is now ours on this node, 0 if another owner holds it
+-- Returns { granted, fence, pttl, handoff }:
+--   granted  1 if the lock is now ours on this node, 0 otherwise
 --   fence    this node's fencing counter for the resource, as a decimal string ("0" if none)
---   pttl     the other holder's remaining time to live in ms (-1 when granted)
+--   pttl     the holder's remaining time to live in ms (-1 when granted)
+--   handoff  1 if the key is a hand-off reservation for a waiter (see release.lua)
 --
 -- A key already holding our own owner counts as granted and gets a fresh TTL: a retry of
 -- the same acquisition may find the key left by an earlier attempt whose clean-up was lost.
+-- A refused caller that waits joins the queue, so that a release can hand the lock to the
+-- longest waiter instead of to whoever asks first. The order is the caller's own start
+-- time, the same on every node, so that all nodes hand the lock to the same waiter; clock
+-- offsets between clients only shift who goes first by that offset (fairness, never
+-- safety, depends on it).
 local fence = redis.call('GET', KEYS[2]) or '0'
 local holder = redis.call('GET', KEYS[1])
-if not holder then
+if (not holder) or holder == ('handoff:' .. ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return { 1, fence, -1 }
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  return { 1, fence, -1, 0 }
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return { 1, fence, -1 }
+  return { 1, fence, -1, 0 }
 end
-return { 0, fence, redis.call('PTTL', KEYS[1]) }
+if ARGV[3] == 'wait' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[1])
+  redis.call('HSET', KEYS[4], ARGV[1], now)
+  redis.call('PEXPIRE', KEYS[3], 5000)
+  redis.call('PEXPIRE', KEYS[4], 5000)
+end
+local handoff = 0
+if string.sub(holder, 1, 8) == 'handoff:' then handoff = 1 end
+return { 0, fence, redis.call('PTTL', KEYS[1]), handoff }

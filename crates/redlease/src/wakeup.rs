@@ -1,0 +1,301 @@
+//! Waiters are woken by releases instead of polling.
+//!
+//! Pollers either hammer Redis or add up to a whole retry delay of hand-over latency, and
+//! the client that just released, looping straight back, wins again while the others
+//! sleep. Here the release script publishes on the resource's channel, naming the waiter
+//! it handed the lock to (or nobody, when the lock was simply freed). Each manager keeps
+//! one subscriber connection per node, shared by all its waiters, and wakes the named
+//! waiter (or all of its waiters on that channel). A waiter also retries on a timer as a
+//! fallback: a lost message, a hand-off to a waiter that is gone, a crashed holder whose
+//! key simply expires.
+//!
+//! Subscriptions are reference-counted per channel: the first waiter subscribes, the last
+//! one to leave unsubscribes. Both re-check the channel table under the node's lock, so a
+//! late unsubscribe can never undo a newer subscribe. A subscriber connection that breaks
+//! wakes every waiter (messages may have been lost) and is re-established, with all live
+//! channels, by the next subscription.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{PubSubSink, PubSubStream};
+use tokio::sync::watch;
+
+use crate::manager::Shared;
+
+/// The per-manager state: channels with waiters, and one subscriber per node.
+pub(crate) struct Wakeups {
+    channels: Mutex<HashMap<String, Channel>>,
+    subscribers: Vec<Subscriber>,
+    generations: AtomicU64,
+}
+
+/// The waiters of this process on one channel, by owner.
+struct Channel {
+    waiters: HashMap<String, watch::Sender<u64>>,
+}
+
+/// Count a wake-up; the low bit records whether the last one was a hand-off to this
+/// waiter (`true`) or a free-for-all (`false`).
+fn bump(tx: &watch::Sender<u64>, handed_to_us: bool) {
+    tx.send_modify(|g| *g = ((*g >> 1).wrapping_add(1) << 1) | u64::from(handed_to_us));
+}
+
+struct Subscriber {
+    client: redis::Client,
+    timeout: Duration,
+    /// The live subscriber connection and its generation.
+    sink: tokio::sync::Mutex<Option<(PubSubSink, u64)>>,
+}
+
+impl Wakeups {
+    pub(crate) fn new(nodes: impl IntoIterator<Item = (redis::Client, Duration)>) -> Self {
+        Wakeups {
+            channels: Mutex::new(HashMap::new()),
+            subscribers: nodes
+                .into_iter()
+                .map(|(client, timeout)| Subscriber {
+                    client,
+                    timeout,
+                    sink: tokio::sync::Mutex::new(None),
+                })
+                .collect(),
+            generations: AtomicU64::new(0),
+        }
+    }
+
+    /// Bump every channel: used when a subscriber connection broke and messages may
+    /// have been lost.
+    fn wake_all(&self) {
+        if let Ok(channels) = self.channels.lock() {
+            channels
+                .values()
+                .flat_map(|c| c.waiters.values())
+                .for_each(|tx| bump(tx, false));
+        }
+    }
+
+    /// A release on `name`: wake the waiter it was handed to, or everyone if it was
+    /// simply freed (empty payload).
+    fn wake(&self, name: &str, handed_to: &[u8]) {
+        let Ok(channels) = self.channels.lock() else {
+            return;
+        };
+        let Some(channel) = channels.get(name) else {
+            return;
+        };
+        if handed_to.is_empty() {
+            channel.waiters.values().for_each(|tx| bump(tx, false));
+        } else if let Some(tx) = std::str::from_utf8(handed_to)
+            .ok()
+            .and_then(|owner| channel.waiters.get(owner))
+        {
+            bump(tx, true);
+        }
+    }
+
+    fn is_live(&self, name: &str) -> bool {
+        self.channels
+            .lock()
+            .map(|c| c.contains_key(name))
+            .unwrap_or(false)
+    }
+
+    fn live_channels(&self) -> Vec<String> {
+        self.channels
+            .lock()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// One waiter's registration on a channel. Dropping it leaves the channel.
+pub(crate) struct Subscription {
+    shared: Arc<Shared>,
+    channel: String,
+    owner: String,
+    rx: watch::Receiver<u64>,
+}
+
+impl Subscription {
+    /// Forget the wake-ups seen so far (call right before an attempt).
+    pub(crate) fn mark_seen(&mut self) {
+        self.rx.borrow_and_update();
+    }
+
+    /// Completes when a release was published since [`Subscription::mark_seen`]; true if
+    /// the lock was handed to this waiter, false if it was freed for everyone.
+    pub(crate) async fn woken(&mut self) -> bool {
+        if self.rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        *self.rx.borrow_and_update() & 1 == 1
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let Ok(mut channels) = self.shared.wakeups.channels.lock() else {
+            return;
+        };
+        let last = match channels.get_mut(&self.channel) {
+            Some(channel) => {
+                channel.waiters.remove(&self.owner);
+                channel.waiters.is_empty()
+            }
+            None => false,
+        };
+        if !last {
+            return;
+        }
+        channels.remove(&self.channel);
+        drop(channels);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let shared = Arc::clone(&self.shared);
+            let channel = std::mem::take(&mut self.channel);
+            runtime.spawn(async move { unsubscribe(&shared, &channel).await });
+        }
+    }
+}
+
+/// Register `owner` as a waiter on `channel`. `None` when no node's subscriber could be
+/// reached (the caller then polls).
+pub(crate) async fn subscribe(
+    shared: &Arc<Shared>,
+    channel: &str,
+    owner: &str,
+) -> Option<Subscription> {
+    let wakeups = &shared.wakeups;
+    let (rx, first) = {
+        let mut channels = wakeups.channels.lock().ok()?;
+        let entry = channels
+            .entry(channel.to_owned())
+            .or_insert_with(|| Channel {
+                waiters: HashMap::new(),
+            });
+        let (tx, rx) = watch::channel(0);
+        entry.waiters.insert(owner.to_owned(), tx);
+        (rx, entry.waiters.len() == 1)
+    };
+    let subscription = Subscription {
+        shared: Arc::clone(shared),
+        channel: channel.to_owned(),
+        owner: owner.to_owned(),
+        rx,
+    };
+    if first {
+        let results = futures_util::future::join_all(
+            (0..wakeups.subscribers.len()).map(|i| subscribe_on(shared, i, channel)),
+        )
+        .await;
+        if !results.into_iter().any(|ok| ok) {
+            return None;
+        }
+    }
+    Some(subscription)
+}
+
+/// Subscribe `channel` on node `index`, connecting its subscriber first if needed.
+async fn subscribe_on(shared: &Arc<Shared>, index: usize, channel: &str) -> bool {
+    let wakeups = &shared.wakeups;
+    let Some(subscriber) = wakeups.subscribers.get(index) else {
+        return false;
+    };
+    let work = async {
+        let mut slot = subscriber.sink.lock().await;
+        if let Some((sink, _)) = slot.as_mut() {
+            if !wakeups.is_live(channel) {
+                return true;
+            }
+            return sink.subscribe(channel).await.is_ok();
+        }
+        let Some((sink, stream)) = connect(wakeups, subscriber).await else {
+            return false;
+        };
+        let generation = wakeups.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        *slot = Some((sink, generation));
+        tokio::spawn(read(Arc::downgrade(shared), index, generation, stream));
+        true
+    };
+    tokio::time::timeout(subscriber.timeout, work)
+        .await
+        .unwrap_or(false)
+}
+
+/// A new subscriber connection, subscribed to every live channel.
+async fn connect(wakeups: &Wakeups, subscriber: &Subscriber) -> Option<(PubSubSink, PubSubStream)> {
+    let (mut sink, stream) = subscriber.client.get_async_pubsub().await.ok()?.split();
+    let live = wakeups.live_channels();
+    if !live.is_empty() {
+        sink.subscribe(&live).await.ok()?;
+    }
+    Some((sink, stream))
+}
+
+async fn unsubscribe(shared: &Arc<Shared>, channel: &str) {
+    let wakeups = &shared.wakeups;
+    for subscriber in &wakeups.subscribers {
+        let work = async {
+            let mut slot = subscriber.sink.lock().await;
+            if wakeups.is_live(channel) {
+                return; // a new waiter arrived meanwhile
+            }
+            if let Some((sink, _)) = slot.as_mut()
+                && sink.unsubscribe(channel).await.is_err()
+            {
+                *slot = None;
+            }
+        };
+        let _ = tokio::time::timeout(subscriber.timeout, work).await;
+    }
+}
+
+/// Dispatch one node's messages; when its connection breaks, wake every waiter (messages
+/// may have been lost) and reconnect while anyone is still waiting.
+async fn read(shared: Weak<Shared>, index: usize, mut generation: u64, mut stream: PubSubStream) {
+    loop {
+        while let Some(message) = stream.next().await {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            shared
+                .wakeups
+                .wake(message.get_channel_name(), message.get_payload_bytes());
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let wakeups = &shared.wakeups;
+        let Some(subscriber) = wakeups.subscribers.get(index) else {
+            return;
+        };
+        {
+            let mut slot = subscriber.sink.lock().await;
+            if slot.as_ref().is_some_and(|(_, g)| *g == generation) {
+                *slot = None;
+            }
+        }
+        wakeups.wake_all();
+        tokio::time::sleep(RECONNECT_DELAY).await;
+        let mut slot = subscriber.sink.lock().await;
+        if slot.is_some() || wakeups.live_channels().is_empty() {
+            // Someone else reconnected, or nobody waits any more.
+            return;
+        }
+        let connected =
+            tokio::time::timeout(subscriber.timeout, connect(wakeups, subscriber)).await;
+        let Ok(Some((sink, next))) = connected else {
+            // The next new waiter tries again; the others poll on their timers.
+            return;
+        };
+        generation = wakeups.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        *slot = Some((sink, generation));
+        stream = next;
+    }
+}
+
+/// Pause before re-connecting a broken subscriber.
+const RECONNECT_DELAY: Duration = Duration::from_millis(100);

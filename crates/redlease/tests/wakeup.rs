@@ -1,0 +1,161 @@
+//! Waiters are woken, not polling: by a release, by the expiry of a crashed holder, and
+//! by the fallback timer when the notification is lost. Hand-off keeps the releasing
+//! client from barging ahead of a waiter.
+//!
+//! The fallback timer is set very long where a test must prove that the wake-up, not the
+//! timer, got the waiter going; all bounds are generous.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{builder, start};
+
+const NEVER: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_wakes_the_waiter() {
+    for nodes in [1, 3] {
+        let cluster = start(nodes);
+        let m = builder(&cluster)
+            .ttl(Duration::from_secs(30))
+            .wake_up_fallback(NEVER)
+            .build()
+            .await
+            .expect("config");
+        let lease = m.acquire("woken").await.expect("acquire");
+        let waiter = {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let lease = m
+                    .acquire_for("woken", Duration::from_secs(30), Duration::from_secs(20))
+                    .await;
+                (lease, Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let released_at = Instant::now();
+        lease.release().await.expect("release");
+        let (second, acquired_at) = waiter.await.expect("waiter");
+        let second = second.expect("woken by the release");
+        let took = acquired_at.saturating_duration_since(released_at);
+        // Neither the 30 s ttl nor the 60 s fallback: only the wake-up explains this.
+        assert!(
+            took < Duration::from_secs(10),
+            "{nodes} nodes: took {took:?}"
+        );
+        second.release().await.expect("release");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_holders_expiry_wakes_the_waiter() {
+    let cluster = start(3);
+    let m = builder(&cluster)
+        .wake_up_fallback(NEVER)
+        .build()
+        .await
+        .expect("config");
+    let crashed = m
+        .acquire_for(
+            "crashed",
+            Duration::from_millis(800),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("acquire");
+    // The holder "crashes": it never releases; only the ttl frees the resource.
+    let _ = crashed.forget();
+    let started = Instant::now();
+    let lease = m
+        .acquire_for("crashed", Duration::from_secs(5), Duration::from_secs(20))
+        .await
+        .expect("acquired after the holder's expiry");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(500),
+        "took {took:?}: before expiry?"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_notification_is_covered_by_the_timer() {
+    let cluster = start(1);
+    let m = builder(&cluster)
+        .ttl(Duration::from_secs(30))
+        .wake_up_fallback(Duration::from_millis(300))
+        .build()
+        .await
+        .expect("config");
+    let holder = m.acquire("silent").await.expect("acquire");
+    let waiter = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            m.acquire_for("silent", Duration::from_secs(30), Duration::from_secs(20))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The lock disappears without any message: as if the PUBLISH was lost.
+    cluster
+        .node(0)
+        .command(&["DEL", "redlease:{silent}:lock"])
+        .expect("DEL");
+    let started = Instant::now();
+    let lease = waiter
+        .await
+        .expect("waiter")
+        .expect("the fallback timer retried");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    lease.release().await.expect("release");
+    let _ = holder.forget();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_releaser_does_not_barge_ahead_of_a_waiter() {
+    for nodes in [1, 3] {
+        let cluster = start(nodes);
+        let m = builder(&cluster).build().await.expect("config");
+        let first = m.acquire("fair").await.expect("acquire");
+        let waiter = {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let lease = m.acquire("fair").await.expect("waiter acquires");
+                let token = lease.fencing_token();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                lease.release().await.expect("release");
+                token
+            })
+        };
+        // Let the waiter queue up behind the holder.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.release().await.expect("release");
+        // The releaser comes straight back, with no wake-up delay at all.
+        let again = m.acquire("fair").await.expect("acquire again");
+        let waiter_token = waiter.await.expect("waiter");
+        assert!(
+            waiter_token < again.fencing_token(),
+            "{nodes} nodes: the releaser barged ahead of the waiter"
+        );
+        again.release().await.expect("release");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_attempt_is_not_held_back_by_a_stale_queue() {
+    let cluster = start(1);
+    let m = builder(&cluster).build().await.expect("config");
+    let lease = m.acquire("oneshot").await.expect("acquire");
+    // A one-shot attempt does not queue...
+    assert!(m.try_acquire("oneshot").await.expect_err("held").is_busy());
+    lease.release().await.expect("release");
+    // ...so the release frees the lock for anyone at once.
+    m.try_acquire("oneshot")
+        .await
+        .expect("free after release")
+        .release()
+        .await
+        .expect("release");
+}
