@@ -63,6 +63,7 @@ pub struct Builder {
     pub(crate) wake_ups: bool,
     pub(crate) handoff: Duration,
     pub(crate) wake_up_fallback: Duration,
+    pub(crate) delayed_restart: bool,
 }
 
 /// Default longest sleep of a waiter without a wake-up.
@@ -110,6 +111,7 @@ impl Default for Builder {
             wake_ups: true,
             handoff: DEFAULT_HANDOFF,
             wake_up_fallback: DEFAULT_WAKE_UP_FALLBACK,
+            delayed_restart: true,
         }
     }
 }
@@ -131,6 +133,7 @@ impl fmt::Debug for Builder {
             .field("wake_ups", &self.wake_ups)
             .field("handoff", &self.handoff)
             .field("wake_up_fallback", &self.wake_up_fallback)
+            .field("delayed_restart", &self.delayed_restart)
             .finish()
     }
 }
@@ -224,6 +227,16 @@ impl Builder {
     /// sleep is random in `[fallback / 2, fallback]`. Default 1 s.
     pub fn wake_up_fallback(mut self, fallback: Duration) -> Self {
         self.wake_up_fallback = fallback;
+        self
+    }
+
+    /// In-band delayed restart (N > 1 only): a node that comes back without its data does
+    /// not count as a grant until `max_ttl` has passed, while nodes that kept their data
+    /// show it has been in use for longer. Each node keeps a marker key
+    /// (`<prefix>marker:born`, written once, never expiring). Default true. Turn it off for
+    /// Redis Cluster (the marker is in its own slot) or if every node persists its data.
+    pub fn delayed_restart(mut self, enabled: bool) -> Self {
+        self.delayed_restart = enabled;
         self
     }
 
@@ -323,6 +336,7 @@ impl Builder {
             wake_ups: self.wake_ups,
             handoff: self.handoff,
             wake_up_fallback: self.wake_up_fallback,
+            delayed_restart: self.delayed_restart,
         })
     }
 }
@@ -348,6 +362,7 @@ pub(crate) struct Config {
     pub wake_ups: bool,
     pub handoff: Duration,
     pub wake_up_fallback: Duration,
+    pub delayed_restart: bool,
 }
 
 /// One parsed server URL, with its redacted form.

@@ -88,6 +88,15 @@ pub enum NodeError {
     /// The node answered something the scripts never return.
     #[error("{0}")]
     Protocol(String),
+    /// The node came back without its data (delayed restart): its grant does not count
+    /// until its marker is older than the maximum ttl.
+    #[error("came back empty {age:?} ago; its grants count again after max_ttl ({max_ttl:?})")]
+    HeldBack {
+        /// Age of the node's marker.
+        age: Duration,
+        /// The maximum ttl it must reach.
+        max_ttl: Duration,
+    },
 }
 
 /// A node, named for messages: its index and redacted address.

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::{self, Builder, Config};
-use crate::error::{Error, NodeFailure, NodeName};
+use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::lease::{Lease, LeaseCore, LeaseHandle};
 use crate::node::Node;
 use crate::protocol::{self, Decision, Keys, Tally, Vote};
@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     renewer: Mutex<Option<Renewer>>,
     renewal_counters: Arc<Counters>,
     pub wakeups: Wakeups,
+    /// The node marker key for delayed restart, when enabled (and N > 1).
+    pub marker: Option<String>,
 }
 
 impl Shared {
@@ -116,6 +118,8 @@ impl Builder {
             .map(|(i, server)| Node::new(i, server, config.node_timeout))
             .collect::<Result<Vec<_>, _>>()?;
         futures_util::future::join_all(nodes.iter().map(Node::warm_up)).await;
+        let marker = (config.delayed_restart && nodes.len() > 1)
+            .then(|| format!("{}marker:born", config.key_prefix));
         let wakeups = Wakeups::new(
             nodes
                 .iter()
@@ -128,6 +132,7 @@ impl Builder {
                 renewer: Mutex::new(None),
                 renewal_counters: Arc::default(),
                 wakeups,
+                marker,
             }),
         })
     }
@@ -352,13 +357,27 @@ impl LockManager {
         let mut failures = Vec::new();
         let mut holder_ttl: Option<Duration> = None;
         let mut highest_fence = 0u64;
+        // Delayed restart: grants from nodes with a young marker wait (as pending votes)
+        // until we know whether an older node shows they came back empty.
+        let max_ttl = shared.config.max_ttl;
+        let slack = protocol::restart_slack(shared.config.node_timeout);
+        let mut oldest = Duration::ZERO;
+        let mut young: Vec<(usize, Duration)> = Vec::new();
+        let mut everyone_answered = true;
         while let Some((i, result)) = round.next().await {
             match result {
                 Ok(reply) => {
                     highest_fence = highest_fence.max(reply.fence);
+                    let age = reply.marker_age_ms.map(Duration::from_millis);
+                    oldest = oldest.max(age.unwrap_or_default());
                     if reply.granted {
-                        tally.record(Vote::Yes);
-                        granted.push(i);
+                        match age {
+                            Some(age) if age < max_ttl => young.push((i, age)),
+                            _ => {
+                                tally.record(Vote::Yes);
+                                granted.push(i);
+                            }
+                        }
                     } else {
                         tally.record(Vote::No);
                         refused[i] = true;
@@ -375,16 +394,36 @@ impl LockManager {
                     failures.push(shared.nodes[i].failure(e));
                 }
             }
-            match tally.decision() {
-                Decision::Lost => break,
+            young.retain(|&(i, age)| {
+                let back = protocol::held_back(age, oldest, max_ttl, slack);
+                if back {
+                    tally.record(Vote::Failed);
+                    failures
+                        .push(shared.nodes[i].failure(crate::NodeError::HeldBack { age, max_ttl }));
+                }
+                !back
+            });
+            let stop = match tally.decision() {
+                Decision::Lost => true,
                 // The token must be one above the counter of *every* node that answers in
                 // time, so a fenced acquisition waits for the stragglers (each bounded by
                 // the node timeout); an unfenced one returns at once.
-                Decision::Won if !fencing => break,
-                Decision::Won | Decision::Pending => {}
+                Decision::Won => !fencing,
+                Decision::Pending => false,
+            };
+            if stop {
+                everyone_answered = false;
+                break;
             }
         }
         round.detach();
+        if everyone_answered {
+            // No answer showed an older marker: young grants count (a new deployment).
+            for (i, _) in young {
+                tally.record(Vote::Yes);
+                granted.push(i);
+            }
+        }
         let cleanup = if give_up.is_some_and(|g| Instant::now() >= g) {
             Cleanup::Background
         } else {
@@ -614,6 +653,55 @@ impl LockManager {
         let token = lease.extend_inner(ttl).await?;
         lease.set_token(token);
         Ok(lease)
+    }
+
+    /// Each node's delayed-restart marker age (on the node's own clock): `None` when the
+    /// node has no marker yet. A node whose marker is younger than `max_ttl` while others
+    /// are older is held back (see [`Builder::delayed_restart`]).
+    pub async fn node_markers(&self) -> Vec<(NodeName, Result<Option<Duration>, NodeError>)> {
+        self.marker_op("age").await
+    }
+
+    /// Operator action: delete every node's marker, so that the deployment counts as new
+    /// and no node is held back. Only when no lease is outstanding (e.g. a fresh start).
+    pub async fn reset_node_markers(&self) -> Vec<(NodeName, Result<Option<Duration>, NodeError>)> {
+        self.marker_op("reset").await
+    }
+
+    /// Operator action: mark every reachable node as ready (its marker back-dated by
+    /// `max_ttl`), so none is held back. Use when you know the nodes kept their data, or
+    /// were down for longer than `max_ttl`.
+    pub async fn mark_nodes_ready(&self) -> Vec<(NodeName, Result<Option<Duration>, NodeError>)> {
+        self.marker_op("ready").await
+    }
+
+    async fn marker_op(&self, op: &str) -> Vec<(NodeName, Result<Option<Duration>, NodeError>)> {
+        let shared = &self.shared;
+        let key = format!("{}marker:born", shared.config.key_prefix);
+        let max_ttl = shared.config.max_ttl.as_millis().to_string();
+        let calls = shared.nodes.iter().map(|node| {
+            let (key, max_ttl) = (&key, &max_ttl);
+            async move {
+                let reply = node
+                    .eval(
+                        &scripts::MARKER,
+                        &[key.as_str()],
+                        op,
+                        std::slice::from_ref(max_ttl),
+                    )
+                    .await
+                    .and_then(|v| match v {
+                        redis::Value::Int(ms) => {
+                            Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+                        }
+                        _ => Err(NodeError::Protocol(
+                            "unexpected reply from marker script".into(),
+                        )),
+                    });
+                (node.name().clone(), reply)
+            }
+        });
+        futures_util::future::join_all(calls).await
     }
 
     /// What each node says about `resource`: holder, remaining ttl, fencing counter.

@@ -87,20 +87,30 @@ impl Node {
         owner: &str,
         args: &[String],
     ) -> Result<Value, NodeError> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(*key);
+        }
+        invocation.arg(owner);
+        for arg in args {
+            invocation.arg(arg.as_str());
+        }
         let attempt = async {
             let (mut conn, generation) = self.connection().await?;
-            let mut invocation = script.prepare_invoke();
-            for key in keys {
-                invocation.key(*key);
+            match invocation.invoke_async::<Value>(&mut conn).await {
+                // A connection that broke while idle (the node restarted, a proxy reset
+                // it): reconnect once within the same timeout. Every script is safe to
+                // run twice for the same owner.
+                Err(e) if is_connection_level(&e) && !e.is_timeout() => {
+                    self.invalidate(Some(generation));
+                    let (mut conn, generation) = self.connection().await?;
+                    invocation
+                        .invoke_async::<Value>(&mut conn)
+                        .await
+                        .map_err(|e| (e, Some(generation)))
+                }
+                other => other.map_err(|e| (e, Some(generation))),
             }
-            invocation.arg(owner);
-            for arg in args {
-                invocation.arg(arg.as_str());
-            }
-            invocation
-                .invoke_async::<Value>(&mut conn)
-                .await
-                .map_err(|e| (e, Some(generation)))
         };
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(value)) => {

@@ -198,6 +198,42 @@ pub fn fencing_token(counters: impl IntoIterator<Item = u64>) -> Option<u64> {
     counters.into_iter().max().unwrap_or(0).checked_add(1)
 }
 
+/// How much older than a node's marker the oldest marker must be before that node counts
+/// as having come back empty: markers of one deployment are written by the same first
+/// acquisitions, within about a node timeout of each other.
+///
+/// ```
+/// use std::time::Duration;
+/// let slack = redlease::protocol::restart_slack(Duration::from_millis(100));
+/// assert_eq!(slack, Duration::from_millis(450));
+/// ```
+pub fn restart_slack(node_timeout: Duration) -> Duration {
+    node_timeout.saturating_mul(2) + Duration::from_millis(250)
+}
+
+/// Delayed restart: whether a node whose marker is `age` old must not count as a grant,
+/// given the oldest marker age any node reported.
+///
+/// A node that lost its data (restart without persistence, FLUSHALL) forgets the leases it
+/// granted; counting its grant could give a second holder a quorum while the first lease
+/// is still valid. Its marker is young while the others' are old, so it is held back
+/// until its age exceeds `max_ttl`, the longest any lease granted before its restart can
+/// still be valid. When every marker is young (a brand-new deployment) nobody is held
+/// back. Ages are measured on each node's own clock, so only clock rates matter.
+///
+/// ```
+/// use std::time::Duration;
+/// use redlease::protocol::held_back;
+/// let (max_ttl, slack) = (Duration::from_secs(60), Duration::from_millis(450));
+/// let s = Duration::from_secs;
+/// assert!(held_back(s(1), s(30), max_ttl, slack));      // came back empty 1 s ago
+/// assert!(!held_back(s(61), s(3600), max_ttl, slack));  // back for longer than max_ttl
+/// assert!(!held_back(s(1), s(1), max_ttl, slack));      // a brand-new deployment
+/// ```
+pub fn held_back(age: Duration, oldest: Duration, max_ttl: Duration, slack: Duration) -> bool {
+    age < max_ttl && oldest > age.saturating_add(slack)
+}
+
 /// How long to sleep between attempts: "full jitter" over an exponentially growing,
 /// capped ceiling.
 ///

@@ -45,12 +45,15 @@ impl<T: Send + 'static> Round<T> {
                 let request = Arc::clone(request);
                 Box::pin(async move {
                     let target = &request.target;
-                    let keys = [
+                    let mut keys = vec![
                         target.keys.lock.as_str(),
                         target.keys.fence.as_str(),
                         target.keys.queue.as_str(),
                         target.keys.seen.as_str(),
                     ];
+                    if let Some(marker) = &shared.marker {
+                        keys.push(marker);
+                    }
                     let result = match shared.nodes.get(index) {
                         Some(node) => node
                             .eval(script, &keys, &target.owner, &request.args)

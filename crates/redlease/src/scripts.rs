@@ -19,6 +19,7 @@ const FENCE_LUA: &str = include_str!("scripts/fence.lua");
 const EXTEND_LUA: &str = include_str!("scripts/extend.lua");
 const RELEASE_LUA: &str = include_str!("scripts/release.lua");
 const STATUS_LUA: &str = include_str!("scripts/status.lua");
+const MARKER_LUA: &str = include_str!("scripts/marker.lua");
 
 /// Acquire: see `scripts/acquire.lua`.
 pub(crate) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE_LUA));
@@ -30,12 +31,21 @@ pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(EXTEND
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE_LUA));
 /// Status: see `scripts/status.lua`.
 pub(crate) static STATUS: LazyLock<Script> = LazyLock::new(|| Script::new(STATUS_LUA));
+/// Delayed-restart marker operations: see `scripts/marker.lua`.
+pub(crate) static MARKER: LazyLock<Script> = LazyLock::new(|| Script::new(MARKER_LUA));
 
 /// One pipeline that loads every script, sent once on each new connection so that the
 /// first EVALSHA of each operation does not pay a `NOSCRIPT` round trip.
 pub(crate) fn preload() -> redis::Pipeline {
     let mut pipe = redis::pipe();
-    for source in [ACQUIRE_LUA, FENCE_LUA, EXTEND_LUA, RELEASE_LUA, STATUS_LUA] {
+    for source in [
+        ACQUIRE_LUA,
+        FENCE_LUA,
+        EXTEND_LUA,
+        RELEASE_LUA,
+        STATUS_LUA,
+        MARKER_LUA,
+    ] {
         pipe.cmd("SCRIPT").arg("LOAD").arg(source).ignore();
     }
     pipe
@@ -69,6 +79,8 @@ pub struct AcquireReply {
     pub holder_pttl_ms: Option<u64>,
     /// The key is a hand-off reservation: the lock was just released to the waiters.
     pub handoff: bool,
+    /// Age of the node's marker on its own clock (delayed restart), if asked for.
+    pub marker_age_ms: Option<u64>,
 }
 
 impl AcquireReply {
@@ -82,6 +94,7 @@ impl AcquireReply {
     ///     Value::BulkString(b"17".to_vec()),
     ///     Value::Int(900),
     ///     Value::Int(0),
+    ///     Value::Int(-1),
     /// ]);
     /// let parsed = AcquireReply::parse(&reply).unwrap();
     /// assert!(!parsed.granted);
@@ -91,7 +104,7 @@ impl AcquireReply {
     /// ```
     pub fn parse(value: &Value) -> Result<Self, ReplyError> {
         const NAME: &str = "acquire";
-        let [granted, fence, pttl, handoff] = array::<4>(NAME, value)?;
+        let [granted, fence, pttl, handoff, age] = array::<5>(NAME, value)?;
         let granted = flag(NAME, granted)?;
         let fence = counter(NAME, fence)?;
         let pttl = int(NAME, pttl)?;
@@ -104,6 +117,7 @@ impl AcquireReply {
                 u64::try_from(pttl).ok()
             },
             handoff: flag(NAME, handoff)?,
+            marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
         })
     }
 }
@@ -292,6 +306,7 @@ mod tests {
             bulk("0"),
             Value::Int(-1),
             Value::Int(0),
+            Value::Int(1500),
         ]);
         assert_eq!(
             AcquireReply::parse(&v),
@@ -300,27 +315,46 @@ mod tests {
                 fence: 0,
                 holder_pttl_ms: None,
                 handoff: false,
+                marker_age_ms: Some(1500),
             })
         );
     }
 
     #[test]
     fn acquire_rejects_garbage() {
-        let cases = [
-            Value::Nil,
-            Value::Int(1),
-            Value::Array(vec![]),
-            Value::Array(vec![Value::Int(2), bulk("0"), Value::Int(-1)]),
-            Value::Array(vec![Value::Int(1), bulk("-3"), Value::Int(-1)]),
-            Value::Array(vec![
-                Value::Int(1),
-                bulk("18446744073709551616"),
-                Value::Int(-1),
-            ]),
-            Value::Array(vec![Value::Int(1), bulk(""), Value::Int(-1)]),
-            Value::Array(vec![Value::Int(1), bulk("0"), bulk("x")]),
-            Value::Array(vec![Value::Int(1), bulk("0"), Value::Int(-1), Value::Nil]),
+        let valid = || {
+            vec![
+                Value::Int(0),
+                bulk("7"),
+                Value::Int(900),
+                Value::Int(0),
+                Value::Int(5),
+            ]
+        };
+        assert!(AcquireReply::parse(&Value::Array(valid())).is_ok());
+        let mut cases = vec![Value::Nil, Value::Int(1), Value::Array(vec![])];
+        // Each element replaced by something the script never returns.
+        let bad: [(usize, Value); 8] = [
+            (0, Value::Int(2)),
+            (0, bulk("1")),
+            (1, bulk("-3")),
+            (1, bulk("18446744073709551616")),
+            (1, bulk("")),
+            (2, bulk("x")),
+            (3, Value::Int(7)),
+            (4, Value::Nil),
         ];
+        for (index, value) in bad {
+            let mut reply = valid();
+            reply[index] = value;
+            cases.push(Value::Array(reply));
+        }
+        let mut short = valid();
+        short.pop();
+        cases.push(Value::Array(short));
+        let mut long = valid();
+        long.push(Value::Nil);
+        cases.push(Value::Array(long));
         for case in cases {
             assert!(AcquireReply::parse(&case).is_err(), "{case:?}");
         }

@@ -8,12 +8,17 @@
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
 -- ARGV[4]  when the caller started waiting: its wall clock in ms (the queue order)
+-- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
--- Returns { granted, fence, pttl, handoff }:
+-- Returns { granted, fence, pttl, handoff, age }:
 --   granted  1 if the lock is now ours on this node, 0 otherwise
 --   fence    this node's fencing counter for the resource, as a decimal string ("0" if none)
 --   pttl     the holder's remaining time to live in ms (-1 when granted)
 --   handoff  1 if the key is a hand-off reservation for a waiter (see release.lua)
+--   age      ms since this node's marker was first written, on the node's own clock (-1
+--            without KEYS[5]). A node that lost its data (restart without persistence,
+--            FLUSHALL) has a young marker; the client does not count its grant while other
+--            nodes' markers are clearly older, until the age passes the maximum ttl.
 --
 -- A key already holding our own owner counts as granted and gets a fresh TTL: a retry of
 -- the same acquisition may find the key left by an earlier attempt whose clean-up was lost.
@@ -22,17 +27,28 @@
 -- time, the same on every node, so that all nodes hand the lock to the same waiter; clock
 -- offsets between clients only shift who goes first by that offset (fairness, never
 -- safety, depends on it).
+local age = -1
+if KEYS[5] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local born = tonumber(redis.call('GET', KEYS[5]) or '')
+  if not born then
+    redis.call('SET', KEYS[5], now)
+    born = now
+  end
+  age = math.max(now - born, 0)
+end
 local fence = redis.call('GET', KEYS[2]) or '0'
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ('handoff:' .. ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
-  return { 1, fence, -1, 0 }
+  return { 1, fence, -1, 0, age }
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return { 1, fence, -1, 0 }
+  return { 1, fence, -1, 0, age }
 end
 if ARGV[3] == 'wait' then
   local t = redis.call('TIME')
@@ -44,4 +60,4 @@ if ARGV[3] == 'wait' then
 end
 local handoff = 0
 if string.sub(holder, 1, 8) == 'handoff:' then handoff = 1 end
-return { 0, fence, redis.call('PTTL', KEYS[1]), handoff }
+return { 0, fence, redis.call('PTTL', KEYS[1]), handoff, age }

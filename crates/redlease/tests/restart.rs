@@ -1,0 +1,168 @@
+//! In-band delayed restart: a node that comes back empty into a live deployment does not
+//! count as a grant for `max_ttl`; a brand-new deployment works at once; a node restarted
+//! with its data is not held back; an operator can mark nodes ready or reset them.
+
+mod common;
+
+use std::time::Duration;
+
+use common::builder;
+use redlease::{LockManager, NodeError};
+use redlease_testkit::{Cluster, ClusterOptions};
+
+async fn manager(cluster: &Cluster, delayed_restart: bool) -> LockManager {
+    with_servers(builder(cluster), delayed_restart).await
+}
+
+async fn with_servers(b: redlease::Builder, delayed_restart: bool) -> LockManager {
+    b.node_timeout(Duration::from_millis(100))
+        .ttl(Duration::from_secs(20))
+        .max_ttl(Duration::from_secs(60))
+        .delayed_restart(delayed_restart)
+        .build()
+        .await
+        .expect("config")
+}
+
+/// Use the deployment for a few seconds, so its markers are clearly older than a node
+/// that comes back empty.
+async fn warm_up(m: &LockManager) {
+    for _ in 0..5 {
+        m.try_acquire("warm-up")
+            .await
+            .expect("all nodes up")
+            .release()
+            .await
+            .expect("release");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The classic counterexample. A lease is held on A, B, C (D and E unreachable at that
+/// moment); C restarts empty; A and B become unreachable; a second client reaches C, D, E.
+/// Returns whether the second client got the lock while the first lease was still valid.
+async fn classic_counterexample(delayed_restart: bool) -> bool {
+    let cluster = Cluster::start(5).expect("redis-server");
+    let second = manager(&cluster, delayed_restart).await;
+    warm_up(&second).await;
+
+    // The first client cannot reach D and E at that moment (a partition: its requests
+    // never arrive there, so nothing lands late either).
+    let mut partitioned = cluster.urls();
+    partitioned[3] = closed_port_url();
+    partitioned[4] = closed_port_url();
+    let first = with_servers(builder(&cluster).servers(partitioned), delayed_restart).await;
+    let lease = first.try_acquire("classic").await.expect("A, B, C grant");
+
+    cluster
+        .node(2)
+        .restart()
+        .expect("C restarts without its data");
+    cluster.node(0).pause().expect("pause A");
+    cluster.node(1).pause().expect("pause B");
+
+    let outcome = second.try_acquire("classic").await;
+    let two_holders = outcome.is_ok() && lease.is_valid();
+    if let Err(e) = &outcome {
+        assert!(e.is_busy() || e.is_unavailable(), "{e}");
+        if delayed_restart {
+            assert!(
+                e.node_failures()
+                    .iter()
+                    .any(|f| f.index == 2 && matches!(f.error, NodeError::HeldBack { .. })),
+                "C should be named as held back: {e}"
+            );
+        }
+    }
+    cluster.node(0).resume().expect("resume A");
+    cluster.node(1).resume().expect("resume B");
+    let _ = lease.forget();
+    if let Ok(l) = outcome {
+        let _ = l.forget();
+    }
+    two_holders
+}
+
+/// A loopback URL where nothing listens (distinct per call).
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("redis://127.0.0.1:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_delayed_restart_the_counterexample_has_two_holders() {
+    assert!(
+        classic_counterexample(false).await,
+        "expected the known Redlock failure without delayed restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_delayed_restart_the_counterexample_is_refused() {
+    assert!(!classic_counterexample(true).await, "two holders at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brand_new_deployment_works_at_once() {
+    let cluster = Cluster::start(3).expect("redis-server");
+    let m = manager(&cluster, true).await;
+    let lease = m.try_acquire("fresh").await.expect("no node held back");
+    lease.release().await.expect("release");
+    let markers = m.node_markers().await;
+    assert_eq!(markers.len(), 3);
+    for (node, age) in markers {
+        let age = age.expect("answered").expect("marker written");
+        assert!(age < Duration::from_secs(30), "{node}: {age:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_with_its_data_is_not_held_back() {
+    let cluster = Cluster::start_with(ClusterOptions {
+        nodes: 3,
+        persistence: true,
+        ..Default::default()
+    })
+    .expect("redis-server");
+    let m = manager(&cluster, true).await;
+    warm_up(&m).await;
+    cluster.node(2).restart().expect("restart with AOF");
+    cluster.node(0).pause().expect("pause");
+    // Node 2 is needed for a quorum of 2 out of 3.
+    let lease = m.try_acquire("persisted").await.expect("node 2 counts");
+    cluster.node(0).resume().expect("resume");
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_can_mark_nodes_ready_or_reset_them() {
+    let cluster = Cluster::start(3).expect("redis-server");
+    let m = manager(&cluster, true).await;
+    warm_up(&m).await;
+    cluster.node(2).restart().expect("restart empty");
+    cluster.node(0).pause().expect("pause");
+    let err = m
+        .try_acquire("operator")
+        .await
+        .expect_err("node 2 held back");
+    assert!(err.is_unavailable(), "{err}");
+    // The operator knows node 2 was down for long enough.
+    let marked = m.mark_nodes_ready().await;
+    assert!(marked[2].1.is_ok(), "{marked:?}");
+    let lease = m
+        .try_acquire("operator")
+        .await
+        .expect("node 2 counts again");
+    lease.release().await.expect("release");
+    cluster.node(0).resume().expect("resume");
+
+    // A reset makes the deployment new: no marker anywhere until the next acquisition.
+    for (node, result) in m.reset_node_markers().await {
+        result.unwrap_or_else(|e| panic!("{node}: {e}"));
+    }
+    for (node, age) in m.node_markers().await {
+        assert_eq!(age.expect("answered"), None, "{node}");
+    }
+}
