@@ -205,31 +205,6 @@ impl Lease {
         self.handle.clone()
     }
 
-    /// See [`LeaseHandle::fencing_token`].
-    pub fn fencing_token(&self) -> u64 {
-        self.handle.fencing_token()
-    }
-
-    /// See [`LeaseHandle::resource`].
-    pub fn resource(&self) -> &str {
-        self.handle.resource()
-    }
-
-    /// See [`LeaseHandle::owner`].
-    pub fn owner(&self) -> &str {
-        self.handle.owner()
-    }
-
-    /// See [`LeaseHandle::remaining`].
-    pub fn remaining(&self) -> Duration {
-        self.handle.remaining()
-    }
-
-    /// See [`LeaseHandle::is_valid`].
-    pub fn is_valid(&self) -> bool {
-        self.handle.is_valid()
-    }
-
     /// See [`crate::Lease::extend`].
     pub fn extend(&mut self, ttl: Duration) -> Result<(), Error> {
         let rt = self.runtime.get()?;
@@ -265,6 +240,14 @@ impl Lease {
     /// See [`crate::Lease::forget`].
     pub fn forget(mut self) -> Option<LeaseInfo> {
         self.inner.take().map(crate::Lease::forget)
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = LeaseHandle;
+
+    fn deref(&self) -> &LeaseHandle {
+        &self.handle
     }
 }
 

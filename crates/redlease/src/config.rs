@@ -499,7 +499,14 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
 /// A URL with its password (userinfo password, or `pass`/`password` query parameter)
 /// replaced by `***`. Unparseable input is reduced to its scheme, so nothing secret can
 /// leak through an error message.
-pub(crate) fn redact(url: &str) -> String {
+///
+/// ```
+/// assert_eq!(
+///     redlease::config::redact("redis://app:s3cret@10.0.0.1:6379/2"),
+///     "redis://app:***@10.0.0.1:6379/2"
+/// );
+/// ```
+pub fn redact(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url.trim()) else {
         return match url.split_once("://") {
             Some((_, rest)) if !rest.contains('@') => url.to_owned(),

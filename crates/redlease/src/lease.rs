@@ -237,46 +237,6 @@ impl Lease {
         self.handle.clone()
     }
 
-    /// See [`LeaseHandle::fencing_token`].
-    pub fn fencing_token(&self) -> u64 {
-        self.handle.fencing_token()
-    }
-
-    /// The resource this lease is on.
-    pub fn resource(&self) -> &str {
-        self.handle.resource()
-    }
-
-    /// The random owner value that identifies this lease on the nodes.
-    pub fn owner(&self) -> &str {
-        self.handle.owner()
-    }
-
-    /// Validity left: zero once the deadline has passed, or the lease is released or lost.
-    pub fn remaining(&self) -> Duration {
-        self.handle.remaining()
-    }
-
-    /// The validity deadline, while held.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.handle.deadline()
-    }
-
-    /// Whether the lease is held and its deadline has not passed.
-    pub fn is_valid(&self) -> bool {
-        self.handle.is_valid()
-    }
-
-    /// The current state.
-    pub fn state(&self) -> LeaseState {
-        self.handle.state()
-    }
-
-    /// See [`LeaseHandle::lost`].
-    pub fn lost(&self) -> impl Future<Output = LostReason> + Send + 'static {
-        self.handle.lost()
-    }
-
     /// Extend the lease so that it lasts `ttl` from now (at most `max_ttl`).
     ///
     /// Errors: `lost` if the deadline passed or a quorum of nodes no longer holds it for
@@ -346,6 +306,16 @@ impl Lease {
 
     pub(crate) fn set_token(&self, token: u64) {
         self.handle.core.token.store(token, Ordering::Relaxed);
+    }
+}
+
+/// A lease reads like its handle: `lease.fencing_token()`, `lease.remaining()`,
+/// `lease.lost()`... Only the lease itself can extend and release.
+impl std::ops::Deref for Lease {
+    type Target = LeaseHandle;
+
+    fn deref(&self) -> &LeaseHandle {
+        &self.handle
     }
 }
 
@@ -482,29 +452,21 @@ impl LeaseCore {
         }
         let n = shared.nodes.len();
         let request = Request::new(&self.target, vec![ttl.as_millis().to_string()]);
-        let mut round = Round::start(shared, 0..n, &scripts::EXTEND, &request, |v| {
+        let round = Round::start(shared, 0..n, &scripts::EXTEND, &request, |v| {
             ExtendReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
         });
         let mut tally = Tally::new(n);
-        let mut failures = Vec::new();
         let mut fence = 0u64;
-        while let Some((i, result)) = round.next().await {
-            match result {
-                Ok(reply) if reply.extended => {
-                    tally.record(Vote::Yes);
+        let failures = round
+            .decide(shared, &mut tally, |_, reply| {
+                if reply.extended {
                     fence = fence.max(reply.fence);
+                    Vote::Yes
+                } else {
+                    Vote::No
                 }
-                Ok(_) => tally.record(Vote::No),
-                Err(e) => {
-                    tally.record(Vote::Failed);
-                    failures.push(shared.nodes[i].failure(e));
-                }
-            }
-            if tally.decision() != Decision::Pending {
-                break;
-            }
-        }
-        round.detach();
+            })
+            .await;
         let now = Instant::now();
         if tally.decision() == Decision::Won {
             // Confirmations that arrive after the deadline prove nothing: the lease may

@@ -138,6 +138,35 @@ impl Builder {
     }
 }
 
+/// Releases an acquisition's keys if its future is dropped in the middle of an attempt.
+struct DropCleanup {
+    shared: Arc<Shared>,
+    request: Arc<Request>,
+    armed: bool,
+}
+
+impl Drop for DropCleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let round = Round::start(
+                &self.shared,
+                0..self.shared.nodes.len(),
+                &scripts::RELEASE,
+                &self.request,
+                |v| {
+                    scripts::parse_flag("release", v)
+                        .map_err(|e| NodeError::Protocol(e.to_string()))
+                },
+            );
+            let _entered = runtime.enter();
+            round.detach();
+        }
+    }
+}
+
 /// What a failed attempt saw, for deciding how to wait.
 #[derive(Default)]
 struct Seen {
@@ -251,6 +280,13 @@ impl LockManager {
             ],
         );
         let mut subscription: Option<Subscription> = None;
+        // If this future is dropped mid-attempt (a timeout, a select), keys it may already
+        // hold are released in the background instead of lingering for the ttl.
+        let mut guard = DropCleanup {
+            shared: Arc::clone(&self.shared),
+            request: Request::new(&target, vec![target.keys.channel.clone(), "0".to_owned()]),
+            armed: true,
+        };
         let give_up = Instant::now().checked_add(wait);
         let several_nodes = self.shared.nodes.len() > 1;
         let mut attempt: u32 = 0;
@@ -259,8 +295,12 @@ impl LockManager {
             if let Some(s) = subscription.as_mut() {
                 s.mark_seen();
             }
+            guard.armed = true;
             let mut seen = Seen::default();
-            let error = match self.attempt(&request, ttl, give_up, &mut seen).await {
+            let outcome = self.attempt(&request, ttl, give_up, &mut seen).await;
+            // Every attempt that returns has released what it did not keep.
+            guard.armed = false;
+            let error = match outcome {
                 Ok(lease) => return Ok(lease),
                 Err(e) if !e.is_retryable() => return Err(e),
                 Err(e) => e,
@@ -508,7 +548,7 @@ impl LockManager {
         let shared = &self.shared;
         let n = shared.nodes.len();
         let fence_request = Request::new(&request.target, vec![token.to_string()]);
-        let mut round = Round::start(
+        let round = Round::start(
             shared,
             granted.iter().copied(),
             &scripts::FENCE,
@@ -521,26 +561,22 @@ impl LockManager {
         let mut tally = Tally::new(n);
         // Nodes that did not grant cannot confirm.
         (0..n - granted.len()).for_each(|_| tally.record(Vote::No));
-        let mut failures = Vec::new();
-        while let Some((i, result)) = round.next().await {
-            match result {
-                Ok(true) => tally.record(Vote::Yes),
-                Ok(false) => {
-                    tally.record(Vote::No);
-                    failures.push(shared.nodes[i].failure(crate::NodeError::Protocol(
-                        "lock no longer held there when recording the fencing token".into(),
-                    )));
+        let mut lost_there = Vec::new();
+        let mut failures = round
+            .decide(shared, &mut tally, |i, recorded| {
+                if recorded {
+                    Vote::Yes
+                } else {
+                    lost_there.push(i);
+                    Vote::No
                 }
-                Err(e) => {
-                    tally.record(Vote::Failed);
-                    failures.push(shared.nodes[i].failure(e));
-                }
-            }
-            if tally.decision() != Decision::Pending {
-                break;
-            }
-        }
-        round.detach();
+            })
+            .await;
+        failures.extend(lost_there.into_iter().map(|i| {
+            shared.nodes[i].failure(crate::NodeError::Protocol(
+                "lock no longer held there when recording the fencing token".into(),
+            ))
+        }));
         if tally.decision() == Decision::Won {
             Ok(())
         } else {

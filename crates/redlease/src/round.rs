@@ -16,9 +16,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use redis::{Script, Value};
 
-use crate::error::NodeError;
+use crate::error::{NodeError, NodeFailure};
 use crate::manager::Shared;
-use crate::protocol::Keys;
+use crate::protocol::{Decision, Keys, Tally, Vote};
 
 type Call<T> = Pin<Box<dyn Future<Output = (usize, Result<T, NodeError>)> + Send>>;
 
@@ -71,6 +71,34 @@ impl<T: Send + 'static> Round<T> {
     /// The next answer, or `None` when every node has answered (or failed).
     pub(crate) async fn next(&mut self) -> Option<(usize, Result<T, NodeError>)> {
         self.calls.next().await
+    }
+
+    /// Count answers into `tally` until the outcome is certain; `vote` classifies each
+    /// answer (and may note what it carries). Returns the nodes that failed. The calls still
+    /// in flight then finish in the background.
+    pub(crate) async fn decide(
+        mut self,
+        shared: &Shared,
+        tally: &mut Tally,
+        mut vote: impl FnMut(usize, T) -> Vote,
+    ) -> Vec<NodeFailure> {
+        let mut failures = Vec::new();
+        while let Some((i, result)) = self.next().await {
+            match result {
+                Ok(reply) => tally.record(vote(i, reply)),
+                Err(e) => {
+                    tally.record(Vote::Failed);
+                    if let Some(node) = shared.nodes.get(i) {
+                        failures.push(node.failure(e));
+                    }
+                }
+            }
+            if tally.decision() != Decision::Pending {
+                break;
+            }
+        }
+        self.detach();
+        failures
     }
 
     /// Let the calls still in flight finish in the background.

@@ -488,3 +488,29 @@ async fn invalid_input_is_named() {
         "owner"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acquisition_dropped_mid_attempt_leaves_no_keys() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    m.try_acquire("dropped-mid-way")
+        .await
+        .expect("all up")
+        .release()
+        .await
+        .expect("release");
+    // With node 2 hung, a fenced attempt holds grants from nodes 0 and 1 while it waits
+    // for node 2's answer (up to the 250 ms node timeout): drop it then.
+    cluster.node(2).pause().expect("pause");
+    let cut = tokio::time::timeout(Duration::from_millis(60), m.acquire("dropped-mid-way")).await;
+    assert!(cut.is_err(), "the attempt should still have been waiting");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..2 {
+        let held = cluster
+            .node(i)
+            .command(&["EXISTS", "redlease:{dropped-mid-way}:lock"])
+            .expect("EXISTS");
+        assert_eq!(held, "0", "node {i} still holds the dropped attempt's key");
+    }
+    cluster.node(2).resume().expect("resume");
+}
