@@ -1,0 +1,139 @@
+//! Exit codes, and the one error type every command returns.
+//!
+//! Scripts branch on the exit status, so each failure maps to a fixed code (sysexits
+//! where one fits) and to one line on stderr that says what was wrong and what to do.
+//! The mapping from library errors lives here and nowhere else.
+
+use std::fmt;
+use std::process::ExitStatus;
+
+use redlease::ErrorKind;
+
+/// Success.
+pub const OK: u8 = 0;
+/// The owner given no longer holds the lease (`release`, `extend`); a demo check failed.
+pub const NOT_HELD: u8 = 1;
+/// EX_USAGE: invalid usage or configuration.
+pub const USAGE: u8 = 64;
+/// EX_UNAVAILABLE: fewer than a quorum of servers reachable, or redis-server missing.
+pub const UNAVAILABLE: u8 = 69;
+/// EX_SOFTWARE: the lease was lost while the command ran (also: internal errors).
+pub const LOST: u8 = 70;
+/// EX_IOERR: could not write the output.
+pub const IO: u8 = 74;
+/// EX_TEMPFAIL: held by someone else and the wait ran out.
+pub const BUSY: u8 = 75;
+/// The command was found but could not be executed.
+pub const CANNOT_EXECUTE: u8 = 126;
+/// The command was not found.
+pub const NOT_FOUND: u8 = 127;
+
+/// A failed command: the exit code and the message for stderr.
+#[derive(Debug)]
+pub struct Failure {
+    /// Process exit code.
+    pub code: u8,
+    /// What went wrong and what to do, without the `redlease: ` prefix.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with this code and message.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A library error, with the exit code of its kind and advice on what to do.
+    pub fn from_lib(error: &redlease::Error) -> Self {
+        let (code, advice) = match error.kind() {
+            ErrorKind::Busy => (
+                BUSY,
+                "try again later, or wait longer with --wait (e.g. --wait 1m, or --wait forever)",
+            ),
+            ErrorKind::ValiditySpent => (
+                BUSY,
+                "the servers answered too slowly for the ttl: try again, or use a longer --ttl",
+            ),
+            ErrorKind::Unavailable => (
+                UNAVAILABLE,
+                "check that the servers in --servers or REDLEASE_SERVERS are running and reachable",
+            ),
+            ErrorKind::InvalidArgument => (USAGE, "fix it and try again (see --help)"),
+            ErrorKind::Lost => (LOST, "the lease is gone: acquire it again"),
+            _ => (LOST, "this is unexpected; please report it"),
+        };
+        Failure::new(code, format!("{error}; {advice}"))
+    }
+
+    /// A command whose output could not be written (stdout closed, disk full...).
+    pub fn output(error: &std::io::Error) -> Self {
+        Failure::new(IO, format!("cannot write the output: {error}"))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redlease: {}", self.message)
+    }
+}
+
+impl From<redlease::Error> for Failure {
+    fn from(error: redlease::Error) -> Self {
+        Failure::from_lib(&error)
+    }
+}
+
+/// The exit code that reports a child's status the way shells do: its own code, or
+/// 128 + the signal that killed it.
+pub fn of_status(status: ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        // Exit statuses are 0-255 on Unix; the truncation keeps what the shell would see.
+        return (code & 0xff) as u8;
+    }
+    status.signal().map_or(LOST, of_signal)
+}
+
+/// The exit code for "ended by `signal`": 128 + its number.
+pub fn of_signal(signal: i32) -> u8 {
+    // Signal numbers are below 128 on every Unix, so this stays within 129..=255.
+    128 + (signal & 0x7f) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn statuses_map_like_a_shell() {
+        assert_eq!(of_status(ExitStatus::from_raw(7 << 8)), 7);
+        assert_eq!(of_status(ExitStatus::from_raw(libc::SIGKILL)), 137);
+        assert_eq!(of_status(ExitStatus::from_raw(libc::SIGTERM)), 143);
+    }
+
+    #[test]
+    fn library_errors_get_their_codes() {
+        let busy = redlease::Error::Busy {
+            resource: "r".into(),
+            busy: vec![],
+            total: 1,
+            failures: vec![],
+            holder_ttl: None,
+        };
+        let failure = Failure::from_lib(&busy);
+        assert_eq!(failure.code, BUSY);
+        assert!(failure.to_string().starts_with("redlease: resource \"r\""));
+        let unavailable = redlease::Error::Unavailable {
+            resource: "r".into(),
+            answered: 0,
+            quorum: 1,
+            total: 1,
+            failures: vec![],
+        };
+        assert_eq!(Failure::from_lib(&unavailable).code, UNAVAILABLE);
+    }
+}
