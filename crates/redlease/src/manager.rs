@@ -271,12 +271,18 @@ impl LockManager {
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
+        let mint = if self.mints_in_one_round() {
+            "mint"
+        } else {
+            ""
+        };
         let request = Request::new(
             &target,
             vec![
                 ttl.as_millis().to_string(),
                 role.to_owned(),
                 since.to_string(),
+                mint.to_owned(),
             ],
         );
         let mut subscription: Option<Subscription> = None;
@@ -364,6 +370,12 @@ impl LockManager {
         }
     }
 
+    /// With one node, its counter is the whole quorum: the acquire script mints the token
+    /// itself and the second round is not needed.
+    fn mints_in_one_round(&self) -> bool {
+        self.shared.config.fencing && self.shared.nodes.len() == 1
+    }
+
     /// A random delay in `[0, min(1 ms * 2^splits, retry.max)]` after split votes.
     fn split_jitter(&self, splits: u32) -> Duration {
         let ceiling = SPLIT_JITTER_BASE
@@ -403,6 +415,7 @@ impl LockManager {
         let slack = protocol::restart_slack(shared.config.node_timeout);
         let mut oldest = Duration::ZERO;
         let mut young: Vec<(usize, Duration)> = Vec::new();
+        let mut markers: Vec<(usize, Duration, Instant)> = Vec::new();
         let mut everyone_answered = true;
         while let Some((i, result)) = round.next().await {
             match result {
@@ -410,9 +423,18 @@ impl LockManager {
                     highest_fence = highest_fence.max(reply.fence);
                     let age = reply.marker_age_ms.map(Duration::from_millis);
                     oldest = oldest.max(age.unwrap_or_default());
+                    let seen_at = Instant::now();
+                    if let Some(age) = age {
+                        markers.push((i, age, seen_at));
+                    }
                     if reply.granted {
                         match age {
-                            Some(age) if age < max_ttl => young.push((i, age)),
+                            Some(age)
+                                if age < max_ttl
+                                    && !shared.nodes[i].marker_trusted(age, seen_at, slack) =>
+                            {
+                                young.push((i, age))
+                            }
                             _ => {
                                 tally.record(Vote::Yes);
                                 granted.push(i);
@@ -463,6 +485,14 @@ impl LockManager {
                 tally.record(Vote::Yes);
                 granted.push(i);
             }
+            // Every node answered, none held back: their markers are trusted, and later
+            // rounds need not wait for everyone before counting their grants (until a
+            // node shows a different marker, i.e. lost its data).
+            if tally.failed() == 0 {
+                for (i, age, seen_at) in markers {
+                    shared.nodes[i].trust_marker(age, seen_at);
+                }
+            }
         }
         let cleanup = if give_up.is_some_and(|g| Instant::now() >= g) {
             Cleanup::Background
@@ -503,7 +533,10 @@ impl LockManager {
             return Err(spent(start));
         }
 
-        let token = if fencing {
+        let token = if fencing && self.mints_in_one_round() {
+            // The single node minted it atomically with the grant.
+            highest_fence
+        } else if fencing {
             // Saturating at u64::MAX would take 2^64 acquisitions of one resource.
             let token = protocol::fencing_token([highest_fence]).unwrap_or(u64::MAX);
             match self.record_token(request, token, &granted).await {

@@ -13,7 +13,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Script, Value};
@@ -36,6 +36,15 @@ pub(crate) struct Node {
     connecting: tokio::sync::Mutex<()>,
     generations: AtomicU64,
     timeouts_in_row: AtomicU32,
+    /// When this node last answered anything, in µs since `epoch`: a timeout on a
+    /// connection that is still answering other requests means "slow", not "hung".
+    last_answer_us: AtomicU64,
+    epoch: Instant,
+    /// Delayed restart: when (on our clock) this node's marker was born, once a complete
+    /// round showed it is not a node that came back empty. The same marker later means
+    /// the node kept its data since, so its grants can be counted without waiting for
+    /// every other node's answer.
+    trusted_birth: Mutex<Option<Instant>>,
 }
 
 impl Node {
@@ -59,6 +68,9 @@ impl Node {
             connecting: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(0),
             timeouts_in_row: AtomicU32::new(0),
+            last_answer_us: AtomicU64::new(0),
+            epoch: Instant::now(),
+            trusted_birth: Mutex::new(None),
         })
     }
 
@@ -115,6 +127,8 @@ impl Node {
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(value)) => {
                 self.timeouts_in_row.store(0, Ordering::Relaxed);
+                self.last_answer_us
+                    .store(self.micros_since_epoch(), Ordering::Relaxed);
                 Ok(value)
             }
             Ok(Err((e, generation))) if e.is_timeout() => {
@@ -192,7 +206,49 @@ impl Node {
         }
     }
 
+    /// Whether a marker of `age`, seen at `seen_at`, is the one trusted before (within
+    /// `tolerance`). A different marker means the node lost its data: trust is dropped.
+    pub(crate) fn marker_trusted(
+        &self,
+        age: Duration,
+        seen_at: Instant,
+        tolerance: Duration,
+    ) -> bool {
+        let Ok(mut trusted) = self.trusted_birth.lock() else {
+            return false;
+        };
+        let Some(known) = *trusted else {
+            return false;
+        };
+        let birth = seen_at.checked_sub(age).unwrap_or(seen_at);
+        let same = birth.max(known).duration_since(birth.min(known)) <= tolerance;
+        if !same {
+            *trusted = None;
+        }
+        same
+    }
+
+    /// Remember this node's marker as one that a complete round did not hold back.
+    pub(crate) fn trust_marker(&self, age: Duration, seen_at: Instant) {
+        if let Ok(mut trusted) = self.trusted_birth.lock() {
+            *trusted = Some(seen_at.checked_sub(age).unwrap_or(seen_at));
+        }
+    }
+
+    fn micros_since_epoch(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
     fn note_timeout(&self, generation: Option<u64>) {
+        // Under load many requests are pipelined on the connection and some time out while
+        // others still complete: that connection is slow, not hung, and dropping it would
+        // fail every request queued on it.
+        let since_answer = self
+            .micros_since_epoch()
+            .saturating_sub(self.last_answer_us.load(Ordering::Relaxed));
+        if u128::from(since_answer) < self.timeout.as_micros() {
+            return;
+        }
         let in_row = self.timeouts_in_row.fetch_add(1, Ordering::Relaxed) + 1;
         if in_row >= HUNG_AFTER_TIMEOUTS {
             self.timeouts_in_row.store(0, Ordering::Relaxed);

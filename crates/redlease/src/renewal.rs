@@ -32,8 +32,9 @@ use tokio::sync::mpsc;
 use crate::error::{Error, LostReason};
 use crate::lease::{LeaseCore, LeaseState};
 
-/// Extends in flight at once; more due leases wait for a free slot.
-const MAX_IN_FLIGHT: usize = 2048;
+/// Extends in flight at once; more due leases wait for a free slot. Enough to keep the
+/// pipelines full, few enough that queueing on a node stays well inside a node timeout.
+const MAX_IN_FLIGHT: usize = 256;
 /// Retry delay floor after a failed extend.
 const MIN_RETRY: Duration = Duration::from_millis(10);
 

@@ -514,3 +514,30 @@ async fn an_acquisition_dropped_mid_attempt_leaves_no_keys() {
     }
     cluster.node(2).resume().expect("resume");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fencing_tokens_are_exact_above_2_pow_53() {
+    // Lua numbers are doubles; the scripts must count in decimal strings.
+    for nodes in [1, 3] {
+        let cluster = start(nodes);
+        for node in cluster.nodes() {
+            node.command(&["SET", "redlease:{big}:fence", "9999999999999999999"])
+                .expect("SET");
+        }
+        let m = manager(&cluster).await;
+        let lease = m.acquire("big").await.expect("acquire");
+        assert_eq!(
+            lease.fencing_token(),
+            10_000_000_000_000_000_000,
+            "{nodes} nodes"
+        );
+        lease.release().await.expect("release");
+        let next = m.acquire("big").await.expect("acquire");
+        assert_eq!(
+            next.fencing_token(),
+            10_000_000_000_000_000_001,
+            "{nodes} nodes"
+        );
+        next.release().await.expect("release");
+    }
+}

@@ -8,11 +8,14 @@
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
 -- ARGV[4]  when the caller started waiting: its wall clock in ms (the queue order)
+-- ARGV[5]  "mint" to mint the fencing token here, on grant (single node: the one node's
+--          counter is the whole quorum, so no second round is needed); "" otherwise
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
 -- Returns { granted, fence, pttl, handoff, age }:
 --   granted  1 if the lock is now ours on this node, 0 otherwise
---   fence    this node's fencing counter for the resource, as a decimal string ("0" if none)
+--   fence    this node's fencing counter for the resource, as a decimal string ("0" if none);
+--            with "mint" and granted, the new token
 --   pttl     the holder's remaining time to live in ms (-1 when granted)
 --   handoff  1 if the key is a hand-off reservation for a waiter (see release.lua)
 --   age      ms since this node's marker was first written, on the node's own clock (-1
@@ -38,12 +41,30 @@ if KEYS[5] then
   end
   age = math.max(now - born, 0)
 end
+-- Exact +1 on a decimal string (Lua numbers are doubles: inexact above 2^53).
+local function increment(digits)
+  local i = #digits
+  local out = ''
+  while i > 0 do
+    local d = tonumber(string.sub(digits, i, i))
+    if d < 9 then
+      return string.sub(digits, 1, i - 1) .. tostring(d + 1) .. out
+    end
+    out = '0' .. out
+    i = i - 1
+  end
+  return '1' .. out
+end
 local fence = redis.call('GET', KEYS[2]) or '0'
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ('handoff:' .. ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
+  if ARGV[5] == 'mint' then
+    fence = increment(fence)
+    redis.call('SET', KEYS[2], fence)
+  end
   return { 1, fence, -1, 0, age }
 end
 if holder == ARGV[1] then
