@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::args::{parse_duration, parse_resource, parse_wait};
+pub use redlease_bench::args::BenchArgs;
 
 /// Default servers when neither `--servers` nor `REDLEASE_SERVERS` is given.
 pub const DEFAULT_SERVERS: &str = "redis://127.0.0.1:6379";
@@ -114,6 +115,17 @@ pub enum Command {
     /// order the critical sections ran, and gives acquire latency percentiles.
     /// Exits 0 when every check passed, 1 otherwise. Needs redis-server installed.
     Demo(DemoArgs),
+    /// Measure redlease against the raw redis-rs floor (SET NX PX + EVALSHA on the same
+    /// connections), in the same run.
+    ///
+    /// Scenarios: uncontended (one worker), distinct (32 workers, one key each),
+    /// contended (8 workers, one key; a non-atomic counter checks for violations). Starts
+    /// its own local redis-servers unless --servers is given (loopback only). Prints
+    /// ops/s, p50, p99, the busiest worker's share and violations; --json for machines,
+    /// --svg DIR for latency charts.
+    ///
+    /// Example: redlease bench --scenario contended --nodes 1,5 --ops 2000
+    Bench(Box<BenchArgs>),
 }
 
 /// Lease time options shared by the commands that acquire or extend.

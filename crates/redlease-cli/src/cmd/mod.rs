@@ -5,6 +5,7 @@
 //! stay testable and never call `process::exit` themselves.
 
 mod acquire;
+mod bench;
 mod demo;
 mod exec;
 mod extend;
@@ -25,5 +26,6 @@ pub async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Status(args) => status::run(cli, args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(cli, args).await,
     }
 }

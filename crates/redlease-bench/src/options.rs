@@ -1,0 +1,395 @@
+//! What a benchmark run does: scenarios, sizes, and the lock settings.
+//!
+//! The options are plain data with defaults and one [`Options::validate`] that bounds every
+//! number, so that any run (from the binaries, the CLI or a test) is bounded in time and
+//! count before it starts.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::BenchError;
+
+/// The shape of the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// One worker acquiring and releasing a free key, one pair after the other: the
+    /// latency of the lock itself, nothing to wait for.
+    Uncontended,
+    /// Many concurrent workers, each on its own key: throughput when the connections are
+    /// shared but nobody waits for anybody.
+    Distinct,
+    /// Several workers on one key, each doing a non-atomic read-modify-write of a counter
+    /// while holding it: hand-over speed, fairness, and mutual exclusion.
+    Contended,
+}
+
+impl Scenario {
+    /// Every scenario, in the order they run.
+    pub const ALL: [Scenario; 3] = [
+        Scenario::Uncontended,
+        Scenario::Distinct,
+        Scenario::Contended,
+    ];
+
+    /// Workers when not given: 1, 32 and 8.
+    pub fn default_clients(self) -> usize {
+        match self {
+            Scenario::Uncontended => 1,
+            Scenario::Distinct => 32,
+            Scenario::Contended => 8,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Uncontended => "uncontended",
+            Scenario::Distinct => "distinct",
+            Scenario::Contended => "contended",
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether redlease mints fencing tokens (one extra round trip per acquisition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FencingMode {
+    /// Tokens on (the library default).
+    On,
+    /// Tokens off.
+    Off,
+    /// Run redlease twice, with and without tokens.
+    Both,
+}
+
+impl FencingMode {
+    /// The fencing settings to run redlease with.
+    pub fn variants(self) -> &'static [bool] {
+        match self {
+            FencingMode::On => &[true],
+            FencingMode::Off => &[false],
+            FencingMode::Both => &[true, false],
+        }
+    }
+}
+
+/// One lock implementation taking part in a run. Serialised as its [`Implementation::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Implementation {
+    /// redlease, with or without fencing tokens.
+    Redlease {
+        /// Whether tokens are minted.
+        fencing: bool,
+    },
+    /// Raw redis-rs: SET NX PX on every node, waits for every reply.
+    Floor,
+    /// Raw redis-rs, returning as soon as a majority granted (or can no longer grant);
+    /// the other replies are drained in the background. Only for more than one node.
+    FloorMajority,
+    /// rslock, with its default retry settings.
+    Rslock,
+}
+
+impl Implementation {
+    /// Short name for tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Implementation::Redlease { fencing: true } => "redlease",
+            Implementation::Redlease { fencing: false } => "redlease-nofence",
+            Implementation::Floor => "floor",
+            Implementation::FloorMajority => "floor-majority",
+            Implementation::Rslock => "rslock",
+        }
+    }
+
+    /// Whether this is one of the raw floors (what the others are compared with).
+    pub fn is_floor(self) -> bool {
+        matches!(self, Implementation::Floor | Implementation::FloorMajority)
+    }
+}
+
+impl Serialize for Implementation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl fmt::Display for Implementation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything a run needs. Build with struct-update syntax from [`Options::default`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Scenarios to run, in order. Default: all three.
+    pub scenarios: Vec<Scenario>,
+    /// Node counts to run with: for each, a throwaway local cluster of that many
+    /// redis-servers is started (via `redlease-testkit`). Ignored when `servers` is set.
+    /// Default: `[1]`.
+    pub nodes: Vec<usize>,
+    /// Existing servers to use instead of local throwaway ones (loopback only).
+    pub servers: Vec<String>,
+    /// Workers; `None` uses each scenario's default (1, 32, 8).
+    pub clients: Option<usize>,
+    /// Lock/unlock pairs (critical sections) per implementation and round, over all
+    /// workers. Default 2,000.
+    pub ops: u64,
+    /// Rounds; implementations take turns within each. Default 3.
+    pub rounds: usize,
+    /// Untimed pairs per implementation before the first round. Default 100.
+    pub warmup: u64,
+    /// redlease's fencing tokens. Default on.
+    pub fencing: FencingMode,
+    /// Run the raw floors. Default true.
+    pub floor: bool,
+    /// Run rslock too (needs the `rslock` feature). Default false.
+    pub rslock: bool,
+    /// Lease ttl. Default 10 s.
+    pub ttl: Duration,
+    /// Longest a contended acquire waits. Default 10 s.
+    pub wait: Duration,
+    /// redlease's per-node timeout; `None` = its default. Also the floor's.
+    pub node_timeout: Option<Duration>,
+    /// Time spent inside each critical section (besides the counter update). Default 0.
+    pub hold: Duration,
+    /// Uncontended: a new key per pair instead of the same free key. Default false.
+    pub distinct_keys: bool,
+    /// Upper bound on one implementation's round; what is unfinished then is reported.
+    /// Default 60 s.
+    pub max_run: Duration,
+    /// Show a progress bar on a terminal. Default true.
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            scenarios: Scenario::ALL.to_vec(),
+            nodes: vec![1],
+            servers: Vec::new(),
+            clients: None,
+            ops: 2_000,
+            rounds: 3,
+            warmup: 100,
+            fencing: FencingMode::On,
+            floor: true,
+            rslock: false,
+            ttl: Duration::from_secs(10),
+            wait: Duration::from_secs(10),
+            node_timeout: None,
+            hold: Duration::ZERO,
+            distinct_keys: false,
+            max_run: Duration::from_secs(60),
+            progress: true,
+        }
+    }
+}
+
+/// Largest node count accepted.
+pub const MAX_NODES: usize = 9;
+/// Largest op count per round accepted.
+pub const MAX_OPS: u64 = 10_000_000;
+/// Largest number of workers accepted.
+pub const MAX_CLIENTS: usize = 4_096;
+/// Largest number of rounds accepted.
+pub const MAX_ROUNDS: usize = 50;
+/// Longest round accepted.
+pub const MAX_RUN: Duration = Duration::from_secs(3_600);
+
+impl Options {
+    /// Workers for `scenario`.
+    pub fn clients_for(&self, scenario: Scenario) -> usize {
+        self.clients.unwrap_or_else(|| scenario.default_clients())
+    }
+
+    /// The node counts this run covers.
+    pub fn node_counts(&self) -> Vec<usize> {
+        if self.servers.is_empty() {
+            self.nodes.clone()
+        } else {
+            vec![self.servers.len()]
+        }
+    }
+
+    /// The implementations that run with `nodes` nodes, in turn order.
+    pub fn implementations(&self, nodes: usize) -> Vec<Implementation> {
+        let mut out: Vec<Implementation> = self
+            .fencing
+            .variants()
+            .iter()
+            .map(|&fencing| Implementation::Redlease { fencing })
+            .collect();
+        if self.floor {
+            out.push(Implementation::Floor);
+            if nodes > 1 {
+                out.push(Implementation::FloorMajority);
+            }
+        }
+        if self.rslock {
+            out.push(Implementation::Rslock);
+        }
+        out
+    }
+
+    /// Check that every number is in range, so the run is bounded.
+    pub fn validate(&self) -> Result<(), BenchError> {
+        if self.scenarios.is_empty() {
+            return Err(BenchError::invalid("scenario", "no scenario given"));
+        }
+        if self.servers.is_empty() {
+            if self.nodes.is_empty() {
+                return Err(BenchError::invalid("nodes", "no node count given"));
+            }
+            if let Some(n) = self.nodes.iter().find(|&&n| n == 0 || n > MAX_NODES) {
+                return Err(BenchError::invalid(
+                    "nodes",
+                    format!("{n} is out of range (1 to {MAX_NODES})"),
+                ));
+            }
+        } else if self.servers.len() > MAX_NODES {
+            return Err(BenchError::invalid(
+                "servers",
+                format!("{} servers; at most {MAX_NODES}", self.servers.len()),
+            ));
+        }
+        if self.ops == 0 || self.ops > MAX_OPS {
+            return Err(BenchError::invalid(
+                "ops",
+                format!("{} is out of range (1 to {MAX_OPS})", self.ops),
+            ));
+        }
+        if self.warmup > self.ops {
+            return Err(BenchError::invalid(
+                "warmup",
+                format!("{} is more than ops ({})", self.warmup, self.ops),
+            ));
+        }
+        if self.rounds == 0 || self.rounds > MAX_ROUNDS {
+            return Err(BenchError::invalid(
+                "rounds",
+                format!("{} is out of range (1 to {MAX_ROUNDS})", self.rounds),
+            ));
+        }
+        if let Some(c) = self.clients
+            && (c == 0 || c > MAX_CLIENTS)
+        {
+            return Err(BenchError::invalid(
+                "clients",
+                format!("{c} is out of range (1 to {MAX_CLIENTS})"),
+            ));
+        }
+        if self.ttl < Duration::from_millis(100) || self.ttl > Duration::from_secs(300) {
+            return Err(BenchError::invalid(
+                "ttl",
+                format!("{:?} is out of range (100 ms to 5 min)", self.ttl),
+            ));
+        }
+        if self.max_run < Duration::from_secs(1) || self.max_run > MAX_RUN {
+            return Err(BenchError::invalid(
+                "max-run",
+                format!("{:?} is out of range (1 s to 1 h)", self.max_run),
+            ));
+        }
+        if self.wait > self.max_run {
+            return Err(BenchError::invalid(
+                "wait",
+                format!(
+                    "{:?} is longer than max-run ({:?})",
+                    self.wait, self.max_run
+                ),
+            ));
+        }
+        if self.hold > Duration::from_secs(1) {
+            return Err(BenchError::invalid(
+                "hold",
+                format!("{:?} is out of range (0 to 1 s)", self.hold),
+            ));
+        }
+        if self.rslock && !cfg!(feature = "rslock") {
+            return Err(BenchError::invalid(
+                "rslock",
+                "this build has no rslock: build redlease-bench with `--features rslock`",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bounded() {
+        let o = Options::default();
+        o.validate().expect("defaults");
+        assert_eq!(o.clients_for(Scenario::Distinct), 32);
+        assert_eq!(o.clients_for(Scenario::Contended), 8);
+        assert_eq!(o.clients_for(Scenario::Uncontended), 1);
+    }
+
+    #[test]
+    fn out_of_range_options_are_named() {
+        let bad = |o: Options| match o.validate() {
+            Err(BenchError::Invalid { option, .. }) => option,
+            other => panic!("expected invalid, got {other:?}"),
+        };
+        let d = Options::default;
+        assert_eq!(bad(Options { ops: 0, ..d() }), "ops");
+        assert_eq!(
+            bad(Options {
+                nodes: vec![0],
+                ..d()
+            }),
+            "nodes"
+        );
+        assert_eq!(
+            bad(Options {
+                clients: Some(0),
+                ..d()
+            }),
+            "clients"
+        );
+        assert_eq!(bad(Options { rounds: 0, ..d() }), "rounds");
+        assert_eq!(
+            bad(Options {
+                warmup: 5_000,
+                ..d()
+            }),
+            "warmup"
+        );
+        assert_eq!(
+            bad(Options {
+                scenarios: vec![],
+                ..d()
+            }),
+            "scenario"
+        );
+    }
+
+    #[test]
+    fn majority_floor_only_with_several_nodes() {
+        let o = Options {
+            fencing: FencingMode::Both,
+            ..Options::default()
+        };
+        let one: Vec<&str> = o.implementations(1).iter().map(|i| i.name()).collect();
+        assert_eq!(one, ["redlease", "redlease-nofence", "floor"]);
+        let three: Vec<&str> = o.implementations(3).iter().map(|i| i.name()).collect();
+        assert_eq!(
+            three,
+            ["redlease", "redlease-nofence", "floor", "floor-majority"]
+        );
+    }
+}
