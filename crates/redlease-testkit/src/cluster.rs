@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::clock::ClockRate;
 use crate::node::{Launch, Node};
 use crate::process::PortReservation;
 use crate::resp::Endpoint;
@@ -104,6 +105,15 @@ impl Cluster {
     /// `PING`. On error nothing is left running, and the error names the
     /// node and quotes the end of its log.
     pub fn start_with(options: ClusterOptions) -> io::Result<Cluster> {
+        Cluster::start_clocked(options, Vec::new())
+    }
+
+    /// [`Cluster::start_with`], with node `i` started with `clocks[i]` (a missing
+    /// entry or `None`: the real clock).
+    pub(crate) fn start_clocked(
+        options: ClusterOptions,
+        mut clocks: Vec<Option<ClockRate>>,
+    ) -> io::Result<Cluster> {
         if options.nodes == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -177,7 +187,8 @@ impl Cluster {
                     Endpoint::Unix(socket)
                 }
             };
-            let node = Node::new(index, endpoint, dir, launch.clone(), port, auto_port)?;
+            let mut node = Node::new(index, endpoint, dir, launch.clone(), port, auto_port)?;
+            node.set_clock(clocks.get_mut(index).and_then(Option::take));
             cluster.nodes.push(node);
         }
 

@@ -38,11 +38,37 @@
 //! # }
 //! ```
 //!
+//! # Network faults and clocks
+//!
+//! A [`Proxy`] in front of a node (or a [`ProxiedCluster`], one per node)
+//! adds latency, black holes, resets and partitions to live connections;
+//! [`Cluster::start_with_clock_rates`] runs chosen nodes with a fast or slow
+//! clock through libfaketime; [`spawn_owned`] starts helper processes (such
+//! as clients to be paused) with the same cleanup guarantee as the servers.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use redlease_testkit::{Direction, ProxiedCluster};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let cluster = ProxiedCluster::start(3)?;
+//! let urls = cluster.urls(); // the proxies' addresses
+//! # let _ = urls;
+//! cluster.proxy(0).set_latency(Direction::ToClient, Duration::from_millis(200));
+//! cluster.proxy(1).partition(true);
+//! cluster.proxy(2).black_hole(Direction::ToServer, true);
+//! cluster.heal();
+//! cluster.node(0).kill()?; // the node itself, as with a plain Cluster
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Requirements
 //!
 //! `redis-server` (6 or 7) must be installed: `apt-get install -y
 //! redis-server`, or point `REDLEASE_REDIS_SERVER` (or
-//! [`ClusterOptions::redis_server`]) at a binary.
+//! [`ClusterOptions::redis_server`]) at a binary. Fast clocks need
+//! libfaketime: `apt-get install -y faketime`.
 //!
 //! # Cleanup guarantees
 //!
@@ -53,17 +79,29 @@
 //! thread that lives as long as the process, so it does not matter which
 //! thread (test thread, async worker) started or restarted a node. The
 //! servers run in their own process group, so a terminal's Ctrl-C reaches
-//! only the owner, which decides when to drop the cluster.
+//! only the owner, which decides when to drop the cluster. A dropped
+//! [`Proxy`] closes its listener, resets its connections and joins its
+//! threads.
 //!
 //! Nothing here is test-only: errors are `std::io::Error`s whose messages
 //! name the node and quote the end of its log, and nothing panics except
-//! [`Cluster::node`] with an out-of-range index.
+//! [`Cluster::node`] (and [`ProxiedCluster::node`], [`ProxiedCluster::proxy`])
+//! with an out-of-range index.
 
+mod clock;
 mod cluster;
 mod node;
+mod owned;
 mod process;
+mod proxied;
+mod proxy;
+mod pump;
 mod resp;
 
+pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
 pub use node::{DEFAULT_COMMAND_TIMEOUT, Node};
+pub use owned::spawn_owned;
+pub use proxied::ProxiedCluster;
+pub use proxy::{Direction, MAX_CONNECTIONS, MAX_QUEUED_BYTES, Proxy, ProxyStats};
 pub use resp::Reply;

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::clock::ClockRate;
 use crate::process::{self, PortReservation};
 use crate::resp::{Connection, Endpoint, Reply};
 
@@ -64,6 +65,8 @@ pub struct Node {
     auto_port: bool,
     /// The running server, if any.
     process: Mutex<Option<Child>>,
+    /// Started through libfaketime with this clock rate, if set.
+    clock: Option<ClockRate>,
 }
 
 impl fmt::Debug for Node {
@@ -98,6 +101,7 @@ impl Node {
             port,
             auto_port,
             process: Mutex::new(None),
+            clock: None,
         })
     }
 
@@ -113,6 +117,13 @@ impl Node {
             Endpoint::Tcp(port) => format!("redis://127.0.0.1:{port}"),
             Endpoint::Unix(path) => format!("unix://{}", path.display()),
         }
+    }
+
+    /// The rate of this node's clock when it runs through libfaketime (see
+    /// [`Cluster::start_with_clock_rates`](crate::Cluster::start_with_clock_rates)),
+    /// `None` for a node on the real clock.
+    pub fn clock_rate(&self) -> Option<f64> {
+        self.clock.as_ref().map(ClockRate::rate)
     }
 
     /// The TCP port, or `None` in unix-socket mode.
@@ -336,6 +347,11 @@ impl Node {
         Ok(())
     }
 
+    /// Runs this node's server (from its next start on) with a scaled clock.
+    pub(crate) fn set_clock(&mut self, clock: Option<ClockRate>) {
+        self.clock = clock;
+    }
+
     /// SIGCONT + SIGKILL + reap, ignoring errors; for drops.
     pub(crate) fn shutdown(&self) {
         let mut slot = self.lock();
@@ -464,6 +480,9 @@ impl Node {
             .stdin(Stdio::null())
             .stdout(stdio.try_clone()?)
             .stderr(stdio);
+        if let Some(clock) = &self.clock {
+            command.envs(clock.env());
+        }
         process::spawn(command).map_err(|e| {
             let binary = self.launch.binary.display();
             if e.kind() == io::ErrorKind::NotFound {

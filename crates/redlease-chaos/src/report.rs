@@ -1,0 +1,246 @@
+//! The results table, as text or JSON, and the verdict on each row.
+//!
+//! Timing numbers (availability, latency) are only reported here, never
+//! asserted: they depend on the machine's load. What is judged is behaviour:
+//! [`Outcome::verdict`] says whether a run kept every promise its scenario
+//! makes.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::run::Outcome;
+use crate::scenario::Promise;
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// What it does.
+    pub about: &'static str,
+    /// Lock nodes.
+    pub nodes: usize,
+    /// `yes` (zero of everything promised), `no: why`, or `skipped: why`.
+    pub promised: String,
+    /// Critical sections recorded.
+    pub sections: usize,
+    /// Mutual-exclusion violations (pairs of live leases at once).
+    pub violations: usize,
+    /// Fencing tokens out of acquisition order (or shared).
+    pub token_disorder: usize,
+    /// Accesses the fenced resource accepted with a stale token.
+    pub stale_accepted: usize,
+    /// Accesses the fenced resource rejected for a stale token.
+    pub stale_rejected: u64,
+    /// Accesses sent after the holder's lease had ended.
+    pub late_accesses: usize,
+    /// Sections whose holder was told its lease was lost.
+    pub lost_signalled: usize,
+    /// Sections whose lease ended without the holder being told.
+    pub lost_unsignalled: usize,
+    /// Accepted writes minus the final counter.
+    pub lost_updates: i64,
+    /// Successful acquire calls / all acquire calls.
+    pub availability: f64,
+    /// Acquire calls.
+    pub acquire_calls: usize,
+    /// Acquire calls that failed because fewer than a quorum answered.
+    pub unavailable: usize,
+    /// 99th percentile latency of successful acquire calls, ms.
+    pub p99_acquire_ms: f64,
+    /// Fault cycles played.
+    pub cycles: u32,
+    /// Lease holders frozen.
+    pub pauses: u32,
+    /// Run time, s.
+    pub seconds: f64,
+    /// Whether the run kept its promises.
+    pub ok: bool,
+    /// Why not, if it did not.
+    pub failures: Vec<String>,
+}
+
+impl Outcome {
+    /// Every broken promise of this run (empty: all kept). Whatever the
+    /// scenario, the fence must hold (no stale access accepted, no lost
+    /// update) and the workers must have run cleanly; where the scenario is
+    /// promised clean, there must also be no violation, no token out of
+    /// order and no unsignalled loss.
+    pub fn verdict(&self) -> Vec<String> {
+        let f = &self.findings;
+        let mut broken = Vec::new();
+        if let Promise::Skipped(_) = self.promise {
+            return broken;
+        }
+        if f.sections == 0 {
+            broken.push("no critical section completed".to_owned());
+        }
+        if !f.stale_accepted.is_empty() {
+            broken.push(format!(
+                "stale accesses accepted: {:?}",
+                head(&f.stale_accepted)
+            ));
+        }
+        if f.counter_mismatch != 0 {
+            broken.push(format!(
+                "counter {} after {} accepted writes",
+                self.fence.counter, self.fence.accepted_writes
+            ));
+        }
+        broken.extend(self.problems.iter().cloned());
+        if self.promise == Promise::Clean {
+            if !f.overlaps.is_empty() {
+                broken.push(format!(
+                    "mutual exclusion violated: {:?}",
+                    head(&f.overlaps)
+                ));
+            }
+            if !f.token_disorder.is_empty() {
+                broken.push(format!(
+                    "fencing tokens out of order: {:?}",
+                    head(&f.token_disorder)
+                ));
+            }
+            if !f.unsignalled.is_empty() {
+                broken.push(format!(
+                    "leases lost unsignalled: {:?}",
+                    head(&f.unsignalled)
+                ));
+            }
+        }
+        broken
+    }
+
+    /// The table row.
+    pub fn row(&self) -> Row {
+        let f = &self.findings;
+        let failures = self.verdict();
+        Row {
+            scenario: self.scenario.name,
+            about: self.scenario.about,
+            nodes: self.nodes,
+            promised: match self.promise {
+                Promise::Clean => "yes".to_owned(),
+                Promise::NotPromised(why) => format!("no: {why}"),
+                Promise::Skipped(why) => format!("skipped: {why}"),
+            },
+            sections: f.sections,
+            violations: f.overlaps.len(),
+            token_disorder: f.token_disorder.len(),
+            stale_accepted: f.stale_accepted.len(),
+            stale_rejected: f.stale_rejected,
+            late_accesses: f.late_ops,
+            lost_signalled: f.lost_signalled,
+            lost_unsignalled: f.unsignalled.len(),
+            lost_updates: f.counter_mismatch,
+            availability: if self.acquire_calls == 0 {
+                0.0
+            } else {
+                self.acquired as f64 / self.acquire_calls as f64
+            },
+            acquire_calls: self.acquire_calls,
+            unavailable: self.unavailable,
+            p99_acquire_ms: self.p99_acquire.as_secs_f64() * 1000.0,
+            cycles: self.cycles,
+            pauses: self.pauses,
+            seconds: self.elapsed.as_secs_f64(),
+            ok: failures.is_empty(),
+            failures,
+        }
+    }
+}
+
+fn head<T: std::fmt::Debug>(items: &[T]) -> &[T] {
+    &items[..items.len().min(3)]
+}
+
+/// What each column means, printed under the table.
+pub const LEGEND: &str = "\
+columns: N lock nodes; promise: yes = everything below must be zero but avail/p99 (asserted by the suite), no = mutual exclusion not promised (fence still must hold);
+  sections  critical sections completed      viol   pairs of live leases at once (mutual exclusion violations)
+  tok       fencing tokens out of order      stale+ stale accesses ACCEPTED by the fenced resource
+  stale-    stale accesses rejected          late   accesses sent after the holder's own deadline (its fault; the fence's job)
+  lost!     losses the holder was told of    lost?  losses the holder was NOT told of
+  upd       lost updates (accepted writes - counter)
+  avail     successful acquire calls / calls (each call retries for up to 1.5 ttl; losing to a holder counts as a failure)
+  unav      acquire calls that failed because fewer than a quorum of nodes answered
+  p99       99th percentile acquire latency of successful calls";
+
+/// The rows as an aligned text table.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<23} {:>2} {:<7} {:>8} {:>5} {:>4} {:>6} {:>6} {:>5} {:>6} {:>6} {:>4} {:>6} {:>6} {:>8} {:>6}  verdict",
+        "scenario",
+        "N",
+        "promise",
+        "sections",
+        "viol",
+        "tok",
+        "stale+",
+        "stale-",
+        "late",
+        "lost!",
+        "lost?",
+        "upd",
+        "avail",
+        "unav",
+        "p99",
+        "time"
+    );
+    for r in rows {
+        if r.promised.starts_with("skipped") {
+            let _ = writeln!(out, "{:<23} {:>2} {}", r.scenario, r.nodes, r.promised);
+            continue;
+        }
+        let promise = if r.promised == "yes" { "yes" } else { "no*" };
+        let verdict = if r.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(
+            out,
+            "{:<23} {:>2} {:<7} {:>8} {:>5} {:>4} {:>6} {:>6} {:>5} {:>6} {:>6} {:>4} {:>5.1}% {:>6} {:>6.0}ms {:>5.1}s  {}",
+            r.scenario,
+            r.nodes,
+            promise,
+            r.sections,
+            r.violations,
+            r.token_disorder,
+            r.stale_accepted,
+            r.stale_rejected,
+            r.late_accesses,
+            r.lost_signalled,
+            r.lost_unsignalled,
+            r.lost_updates,
+            r.availability * 100.0,
+            r.unavailable,
+            r.p99_acquire_ms,
+            r.seconds,
+            verdict
+        );
+    }
+    let notes: Vec<String> = rows
+        .iter()
+        .filter(|r| r.promised.starts_with("no"))
+        .map(|r| format!("  * {} (N={}): {}", r.scenario, r.nodes, &r.promised[4..]))
+        .collect();
+    if !notes.is_empty() {
+        out.push_str("not promised:\n");
+        for n in notes {
+            out.push_str(&n);
+            out.push('\n');
+        }
+    }
+    for r in rows.iter().filter(|r| !r.ok) {
+        let _ = writeln!(
+            out,
+            "FAILED {} (N={}): {}",
+            r.scenario,
+            r.nodes,
+            r.failures.join("; ")
+        );
+    }
+    out.push_str(LEGEND);
+    out.push('\n');
+    out
+}

@@ -1,0 +1,271 @@
+//! Runs one scenario end to end: start the servers, proxies and workers,
+//! play the fault until enough critical sections are done, heal, stop,
+//! check.
+//!
+//! Everything a run starts is owned by values on this function's stack, so
+//! it is all stopped (workers killed and reaped, proxies joined, servers
+//! killed) when the run returns, also on an error or a panic. A run is
+//! bounded by its `limit` whatever the workers do.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use redlease_testkit::{Cluster, ClusterOptions, ProxiedCluster};
+
+use crate::check::{self, FenceState, Findings};
+use crate::ctx::Ctx;
+use crate::faults;
+use crate::fence;
+use crate::fleet::Fleet;
+use crate::scenario::{Promise, Scenario};
+use crate::worker::WorkerConfig;
+
+/// Lease timing of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Lease ttl (also the delayed-restart hold-back, `max_ttl`).
+    pub ttl: Duration,
+    /// Per-node timeout.
+    pub node_timeout: Duration,
+    /// How long one acquire call may keep retrying.
+    pub wait: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            ttl: Duration::from_secs(1),
+            node_timeout: Duration::from_millis(100),
+            wait: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// How to run scenarios.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Lock nodes.
+    pub nodes: usize,
+    /// Critical sections to reach (all workers together) before stopping.
+    pub sections: usize,
+    /// Worker processes.
+    pub workers: usize,
+    /// Lease timing.
+    pub timing: Timing,
+    /// The `redlease-chaos` binary, started in `worker` mode.
+    pub worker_exe: PathBuf,
+    /// Longest a run may take, whatever happens.
+    pub limit: Duration,
+    /// Seed of every random choice (faults, work durations).
+    pub seed: u64,
+}
+
+/// What one run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Lock nodes.
+    pub nodes: usize,
+    /// What was promised.
+    pub promise: Promise,
+    /// What the checker found.
+    pub findings: Findings,
+    /// The fenced resource at the end.
+    pub fence: FenceState,
+    /// Acquire calls made, and how many succeeded.
+    pub acquire_calls: usize,
+    /// Successful acquire calls.
+    pub acquired: usize,
+    /// Acquire calls that failed because fewer than a quorum answered.
+    pub unavailable: usize,
+    /// 99th percentile latency of successful acquire calls.
+    pub p99_acquire: Duration,
+    /// Fault cycles played.
+    pub cycles: u32,
+    /// Lease holders frozen (paused-client scenario).
+    pub pauses: u32,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Worker problems (failures, stray output, early exits).
+    pub problems: Vec<String>,
+    /// Every process the run started that was seen running (workers and
+    /// servers); all are gone when [`run`] returns.
+    pub pids: Vec<u32>,
+}
+
+/// Runs `scenario` as `options` say.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> io::Result<Outcome> {
+    let started = Instant::now();
+    let promise = scenario.promise(options.nodes);
+    let mut outcome = Outcome {
+        scenario: *scenario,
+        nodes: options.nodes,
+        promise,
+        findings: Findings::default(),
+        fence: FenceState::default(),
+        acquire_calls: 0,
+        acquired: 0,
+        unavailable: 0,
+        p99_acquire: Duration::ZERO,
+        cycles: 0,
+        pauses: 0,
+        elapsed: Duration::ZERO,
+        problems: Vec::new(),
+        pids: Vec::new(),
+    };
+    if let Promise::Skipped(_) = promise {
+        return Ok(outcome);
+    }
+    let timing = options.timing;
+    let cluster_options = ClusterOptions {
+        nodes: options.nodes,
+        persistence: scenario.persistence,
+        ..Default::default()
+    };
+    let cluster = match scenario.clock {
+        Some(plan) => Cluster::start_with_clock_rates(cluster_options, &plan.rates(options.nodes))?,
+        None => Cluster::start_with(cluster_options)?,
+    };
+    let cluster = ProxiedCluster::wrap(cluster)?;
+    let fenced = Cluster::start(1)?;
+    let configs: Vec<WorkerConfig> = (0..options.workers)
+        .map(|w| worker_config(w, scenario, options, &cluster, &fenced))
+        .collect();
+    let mut fleet = Fleet::spawn(&options.worker_exe, &configs)?;
+    outcome.pids = fleet.pids();
+    let mut ctx = Ctx::new(
+        &cluster,
+        &mut fleet,
+        StdRng::seed_from_u64(options.seed),
+        timing.ttl,
+        started + options.limit,
+    );
+    let played = play(scenario, options, &mut ctx, &mut outcome.cycles);
+    // Undo the faults and stop the workers whatever happened.
+    let healed = ctx.heal();
+    ctx.fleet.stop(timing.ttl * 6 + Duration::from_secs(2));
+    ctx.drain(Duration::from_secs(5));
+    played?;
+    healed?;
+    outcome.fence = fence::final_state(fenced.node(0))?;
+    outcome.findings = check::check(&ctx.history, Some(outcome.fence));
+    let calls = &ctx.history.acquires;
+    outcome.acquire_calls = calls.len();
+    let mut latencies: Vec<u64> = calls
+        .iter()
+        .filter(|c| c.error.is_none())
+        .map(|c| c.latency_ns)
+        .collect();
+    outcome.acquired = latencies.len();
+    outcome.unavailable = calls
+        .iter()
+        .filter(|c| c.error.as_deref() == Some("unavailable"))
+        .count();
+    latencies.sort_unstable();
+    outcome.p99_acquire = Duration::from_nanos(percentile(&latencies, 0.99));
+    outcome.pauses = ctx.pauses;
+    outcome.problems = std::mem::take(&mut ctx.problems);
+    outcome
+        .pids
+        .extend(cluster.cluster().nodes().iter().filter_map(|n| n.pid()));
+    outcome.pids.extend(fenced.node(0).pid());
+    drop(ctx);
+    drop(fleet);
+    drop(cluster);
+    drop(fenced);
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
+
+/// Warm up, then cycle the fault until enough sections are done.
+fn play(
+    scenario: &Scenario,
+    options: &RunOptions,
+    ctx: &mut Ctx<'_>,
+    cycles: &mut u32,
+) -> io::Result<()> {
+    if !ctx.wait_for(Duration::from_secs(20), |c| c.all_ready()) {
+        let tails: Vec<String> = (0..ctx.fleet.len())
+            .map(|i| format!("worker {i}: {}", ctx.fleet.stderr_tail(i)))
+            .collect();
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "workers not ready within 20 s; {:?}\n{}",
+                ctx.problems,
+                tails.join("\n")
+            ),
+        ));
+    }
+    // Let the nodes' delayed-restart markers age, so that a node restarted
+    // empty is recognised as such.
+    ctx.sleep(ctx.ttl);
+    loop {
+        faults::cycle(scenario.fault, ctx)?;
+        *cycles += 1;
+        let done = ctx.history.sections.len() >= options.sections;
+        let workers_gone = ctx.exited().len() == ctx.fleet.len();
+        if done || workers_gone || ctx.out_of_time() {
+            if workers_gone {
+                ctx.problems.push("every worker exited early".into());
+            }
+            return Ok(());
+        }
+    }
+}
+
+fn worker_config(
+    worker: usize,
+    scenario: &Scenario,
+    options: &RunOptions,
+    cluster: &ProxiedCluster,
+    fenced: &Cluster,
+) -> WorkerConfig {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let timing = options.timing;
+    WorkerConfig {
+        worker: u32::try_from(worker).unwrap_or(u32::MAX),
+        servers: cluster.urls(),
+        fenced_url: fenced.node(0).url(),
+        resource: "chaos".into(),
+        ttl_ms: ms(timing.ttl),
+        node_timeout_ms: ms(timing.node_timeout),
+        wait_ms: ms(timing.wait),
+        max_ttl_ms: ms(timing.ttl),
+        delayed_restart: scenario.delayed_restart,
+        hold_ms: (5, 40),
+        long_every: scenario.long_every,
+        ride_every: scenario.ride_every,
+        pause_window_ms: 1000,
+        seed: options
+            .seed
+            .wrapping_add(0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(worker as u64 + 1)),
+    }
+}
+
+/// The `q` quantile of sorted `values` (0 when empty).
+fn percentile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((sorted.len() as f64) * q).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(percentile(&[], 0.99), 0);
+        assert_eq!(percentile(&[5], 0.99), 5);
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.99), 99);
+        assert_eq!(percentile(&v, 1.0), 100);
+    }
+}
