@@ -126,6 +126,30 @@ pub enum Command {
     ///
     /// Example: redlease bench --scenario contended --nodes 1,5 --ops 2000
     Bench(Box<BenchArgs>),
+    /// Show or set the servers' delayed-restart markers, as one JSON object.
+    ///
+    /// A server that comes back without its data (restart without persistence, FLUSHALL)
+    /// does not count as a grant until --max-ttl has passed, while the other servers show
+    /// the deployment has been in use for longer. Without options this shows each
+    /// server's marker age. --ready back-dates the markers so that every server counts at
+    /// once (when you know the servers kept their data or were down for longer than the
+    /// max ttl); --reset deletes them, for a deployment started afresh with no lease
+    /// outstanding. Exits 69 (after printing) when fewer than a quorum of servers answered.
+    Nodes(NodesArgs),
+}
+
+/// Arguments of `nodes`.
+#[derive(Debug, Args)]
+pub struct NodesArgs {
+    /// Mark every reachable server ready: its grants count at once.
+    #[arg(long, conflicts_with = "reset")]
+    pub ready: bool,
+    /// Delete every reachable server's marker: the deployment counts as new.
+    #[arg(long)]
+    pub reset: bool,
+    /// The longest ttl any client uses (the clients' max ttl), e.g. 5m.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub max_ttl: Duration,
 }
 
 /// Lease time options shared by the commands that acquire or extend.

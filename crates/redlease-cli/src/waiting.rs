@@ -26,14 +26,24 @@ pub async fn acquire(
     let first = manager
         .acquire_for(resource, ttl, wait.min(UNAVAILABLE_GRACE))
         .await;
-    match first {
+    let outcome = match first {
         Err(e) if matches!(e.kind(), ErrorKind::Busy | ErrorKind::ValiditySpent) => {
             let left = wait.saturating_sub(start.elapsed());
             if left.is_zero() {
-                return Err(e);
+                Err(e)
+            } else {
+                manager.acquire_for(resource, ttl, left).await
             }
-            manager.acquire_for(resource, ttl, left).await
         }
         other => other,
+    };
+    if outcome.is_err() {
+        // The last attempt's clean-up runs in the background; the process is about to
+        // exit, so let it finish (bounded) rather than leave keys until their ttl.
+        manager.flush(CLEANUP_GRACE).await;
     }
+    outcome
 }
+
+/// How long a failing command waits for its last attempt's clean-up before exiting.
+pub const CLEANUP_GRACE: Duration = Duration::from_secs(1);

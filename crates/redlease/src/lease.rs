@@ -334,14 +334,12 @@ impl Drop for Lease {
         }
         // Without a runtime there is nothing to run the release on: the keys expire by
         // their ttl.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let core = Arc::clone(core);
-            runtime.spawn(async move {
-                if let Err(e) = core.release().await {
-                    tracing::warn!(error = %e, "release of a dropped lease failed");
-                }
-            });
-        }
+        let release = Arc::clone(core);
+        core.shared.background.spawn(async move {
+            if let Err(e) = release.release().await {
+                tracing::warn!(error = %e, "release of a dropped lease failed");
+            }
+        });
     }
 }
 
@@ -458,7 +456,7 @@ impl LeaseCore {
         let mut tally = Tally::new(n);
         let mut fence = 0u64;
         let failures = round
-            .decide(shared, &mut tally, |_, reply| {
+            .decide(&mut tally, |_, reply| {
                 if reply.extended {
                     fence = fence.max(reply.fence);
                     Vote::Yes

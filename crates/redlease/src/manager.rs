@@ -22,7 +22,7 @@ use crate::lease::{Lease, LeaseCore, LeaseHandle};
 use crate::node::Node;
 use crate::protocol::{self, Decision, Keys, Tally, Vote};
 use crate::renewal::{Counters, RenewalStats, Renewer};
-use crate::round::{Request, Round, Target};
+use crate::round::{Background, Request, Round, Target};
 use crate::scripts::{self, AcquireReply, StatusReply};
 use crate::wakeup::{self, Subscription, Wakeups};
 
@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub wakeups: Wakeups,
     /// The node marker key for delayed restart, when enabled (and N > 1).
     pub marker: Option<String>,
+    /// Work left running in the background.
+    pub background: Arc<Background>,
 }
 
 impl Shared {
@@ -133,6 +135,7 @@ impl Builder {
                 renewal_counters: Arc::default(),
                 wakeups,
                 marker,
+                background: Arc::default(),
             }),
         })
     }
@@ -150,20 +153,14 @@ impl Drop for DropCleanup {
         if !self.armed {
             return;
         }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let round = Round::start(
-                &self.shared,
-                0..self.shared.nodes.len(),
-                &scripts::RELEASE,
-                &self.request,
-                |v| {
-                    scripts::parse_flag("release", v)
-                        .map_err(|e| NodeError::Protocol(e.to_string()))
-                },
-            );
-            let _entered = runtime.enter();
-            round.detach();
-        }
+        let round = Round::start(
+            &self.shared,
+            0..self.shared.nodes.len(),
+            &scripts::RELEASE,
+            &self.request,
+            |v| scripts::parse_flag("release", v).map_err(|e| NodeError::Protocol(e.to_string())),
+        );
+        round.detach();
     }
 }
 
@@ -218,6 +215,15 @@ impl LockManager {
     /// late starts and the worst lateness, leases lost. For monitoring.
     pub fn renewal_stats(&self) -> RenewalStats {
         self.shared.renewal_counters.snapshot()
+    }
+
+    /// Wait, at most `limit`, for the work this manager left running in the background:
+    /// clean-up releases after failed or abandoned attempts, releases of dropped leases,
+    /// replies still in flight. A short-lived process (a CLI call, a cron job) should call
+    /// it before exiting, or that work dies with the runtime and the keys it would have
+    /// released stay until their ttl. Returns true when everything finished.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        self.shared.background.idle(limit).await
     }
 
     /// The per-node timeout in force.
@@ -596,7 +602,7 @@ impl LockManager {
         (0..n - granted.len()).for_each(|_| tally.record(Vote::No));
         let mut lost_there = Vec::new();
         let mut failures = round
-            .decide(shared, &mut tally, |i, recorded| {
+            .decide(&mut tally, |i, recorded| {
                 if recorded {
                     Vote::Yes
                 } else {

@@ -25,6 +25,7 @@ type Call<T> = Pin<Box<dyn Future<Output = (usize, Result<T, NodeError>)> + Send
 /// The requests of one round still in flight.
 pub(crate) struct Round<T> {
     calls: FuturesUnordered<Call<T>>,
+    shared: Arc<Shared>,
 }
 
 impl<T: Send + 'static> Round<T> {
@@ -65,7 +66,10 @@ impl<T: Send + 'static> Round<T> {
                 }) as Call<T>
             })
             .collect();
-        Round { calls }
+        Round {
+            calls,
+            shared: Arc::clone(shared),
+        }
     }
 
     /// The next answer, or `None` when every node has answered (or failed).
@@ -78,7 +82,6 @@ impl<T: Send + 'static> Round<T> {
     /// in flight then finish in the background.
     pub(crate) async fn decide(
         mut self,
-        shared: &Shared,
         tally: &mut Tally,
         mut vote: impl FnMut(usize, T) -> Vote,
     ) -> Vec<NodeFailure> {
@@ -88,7 +91,7 @@ impl<T: Send + 'static> Round<T> {
                 Ok(reply) => tally.record(vote(i, reply)),
                 Err(e) => {
                     tally.record(Vote::Failed);
-                    if let Some(node) = shared.nodes.get(i) {
+                    if let Some(node) = self.shared.nodes.get(i) {
                         failures.push(node.failure(e));
                     }
                 }
@@ -107,9 +110,9 @@ impl<T: Send + 'static> Round<T> {
             return;
         }
         let mut calls = self.calls;
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { while calls.next().await.is_some() {} });
-        }
+        self.shared
+            .background
+            .spawn(async move { while calls.next().await.is_some() {} });
     }
 }
 
@@ -133,5 +136,62 @@ impl Request {
             target: Arc::clone(target),
             args,
         })
+    }
+}
+
+/// Work a manager left running in the background (replies still in flight, releases after
+/// failed or dropped acquisitions and of dropped leases), counted so that a short-lived
+/// process can wait for it before exiting (see `LockManager::flush`).
+#[derive(Default)]
+pub(crate) struct Background {
+    running: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Background {
+    /// Spawn `work` on the current runtime, if there is one (otherwise it is dropped:
+    /// without a runtime nothing could run it).
+    pub(crate) fn spawn(self: &Arc<Self>, work: impl Future<Output = ()> + Send + 'static) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let done = Done(Arc::clone(self));
+        runtime.spawn(async move {
+            let _done = done;
+            work.await;
+        });
+    }
+
+    /// Wait until nothing runs in the background, at most `limit`. True when idle.
+    pub(crate) async fn idle(&self, limit: std::time::Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.idle.notified();
+                if self.running.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+}
+
+/// Counts one background task as finished when dropped (also when the runtime shuts
+/// down and drops the task unfinished).
+struct Done(Arc<Background>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self
+            .0
+            .running
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
     }
 }

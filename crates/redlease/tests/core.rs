@@ -541,3 +541,43 @@ async fn fencing_tokens_are_exact_above_2_pow_53() {
         next.release().await.expect("release");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_waits_for_the_last_attempts_cleanup() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    m.try_acquire("flushed")
+        .await
+        .expect("all up")
+        .release()
+        .await
+        .expect("release");
+    // Node 1 is held by someone else and node 2 hangs: a single attempt wins node 0 only,
+    // fails, and (out of time) leaves its clean-up to the background.
+    cluster
+        .node(1)
+        .command(&[
+            "SET",
+            "redlease:{flushed}:lock",
+            "someone-else",
+            "PX",
+            "30000",
+        ])
+        .expect("SET");
+    cluster.node(2).pause().expect("pause");
+    let err = m.try_acquire("flushed").await.expect_err("no quorum");
+    assert!(err.is_busy() || err.is_unavailable(), "{err}");
+    assert!(
+        m.flush(Duration::from_secs(5)).await,
+        "background work finished"
+    );
+    let left = cluster
+        .node(0)
+        .command(&["EXISTS", "redlease:{flushed}:lock"])
+        .expect("EXISTS");
+    assert_eq!(
+        left, "0",
+        "the failed attempt's grant on node 0 was released"
+    );
+    cluster.node(2).resume().expect("resume");
+}

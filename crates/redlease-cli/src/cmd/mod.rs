@@ -9,6 +9,7 @@ mod bench;
 mod demo;
 mod exec;
 mod extend;
+mod nodes;
 mod release;
 mod sandbox;
 mod status;
@@ -27,5 +28,6 @@ pub async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(cli, args).await,
+        Command::Nodes(args) => nodes::run(cli, args).await,
     }
 }

@@ -1,0 +1,97 @@
+//! `redlease nodes`: look at or set the servers' delayed-restart markers.
+//!
+//! Delayed restart keeps a server that came back empty from counting as a grant until the
+//! max ttl has passed. That is automatic; this command is the operator's handle on it:
+//! see the markers' ages, mark servers ready after a planned restart, or reset them when
+//! a deployment starts afresh.
+
+use std::time::Duration;
+
+use redlease::{LockManager, NodeError, NodeName};
+use serde::Serialize;
+
+use crate::cli::{Cli, NodesArgs};
+use crate::exit::{Failure, OK, UNAVAILABLE};
+use crate::output::{millis, print_json};
+
+/// One server's marker.
+#[derive(Debug, Serialize)]
+struct MarkerJson {
+    server: String,
+    reachable: bool,
+    /// Age of the marker on the server's own clock; null when it has none.
+    marker_age_ms: Option<u64>,
+    error: Option<String>,
+}
+
+/// The whole answer.
+#[derive(Debug, Serialize)]
+struct NodesJson {
+    action: &'static str,
+    max_ttl_ms: u64,
+    reachable: usize,
+    quorum: usize,
+    nodes: Vec<MarkerJson>,
+}
+
+/// Show, mark ready, or reset; print one JSON object.
+pub async fn run(cli: &Cli, args: &NodesArgs) -> Result<u8, Failure> {
+    let manager = manager(cli, args.max_ttl).await?;
+    let (action, markers) = if args.ready {
+        ("ready", manager.mark_nodes_ready().await)
+    } else if args.reset {
+        ("reset", manager.reset_node_markers().await)
+    } else {
+        ("show", manager.node_markers().await)
+    };
+    let nodes: Vec<MarkerJson> = markers.into_iter().map(to_json).collect();
+    let reachable = nodes.iter().filter(|n| n.reachable).count();
+    let quorum = manager.quorum();
+    let total = nodes.len();
+    print_json(&NodesJson {
+        action,
+        max_ttl_ms: millis(args.max_ttl),
+        reachable,
+        quorum,
+        nodes,
+    })?;
+    if reachable < quorum {
+        return Err(Failure::new(
+            UNAVAILABLE,
+            format!(
+                "only {reachable} of {total} servers answered, a quorum is {quorum}; the others were not changed: run it again once they are reachable"
+            ),
+        ));
+    }
+    Ok(OK)
+}
+
+/// A manager whose max ttl is the one the operator names (the markers are back-dated by
+/// it); its own ttl only has to fit under it.
+async fn manager(cli: &Cli, max_ttl: Duration) -> Result<LockManager, Failure> {
+    let mut builder = LockManager::builder()
+        .servers(cli.servers())
+        .max_ttl(max_ttl)
+        .ttl(max_ttl.min(redlease::config::DEFAULT_TTL));
+    if let Some(timeout) = cli.node_timeout {
+        builder = builder.node_timeout(timeout);
+    }
+    builder.build().await.map_err(Failure::from)
+}
+
+fn to_json((node, marker): (NodeName, Result<Option<Duration>, NodeError>)) -> MarkerJson {
+    match marker {
+        Ok(age) => MarkerJson {
+            server: node.server,
+            reachable: true,
+            marker_age_ms: age.map(millis),
+            error: None,
+        },
+        Err(e) => MarkerJson {
+            server: node.server,
+            reachable: false,
+            marker_age_ms: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
