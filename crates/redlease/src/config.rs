@@ -22,6 +22,10 @@ pub const DEFAULT_DRIFT_FACTOR: f64 = 0.01;
 pub const DEFAULT_KEY_PREFIX: &str = "redlease:";
 /// Default upper bound on any TTL.
 pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(300);
+/// Largest `max_ttl` accepted.
+pub const MAX_MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Largest per-node timeout accepted.
+pub const MAX_NODE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest resource name accepted, in bytes.
 pub const MAX_RESOURCE_LEN: usize = 1024;
 /// Longest key prefix accepted, in bytes.
@@ -195,7 +199,7 @@ impl Builder {
         self
     }
 
-    /// Upper bound on any ttl, in acquire or extend. Default 5 min.
+    /// Upper bound on any ttl, in acquire or extend. Default 5 min, at most 1 day.
     pub fn max_ttl(mut self, max_ttl: Duration) -> Self {
         self.max_ttl = max_ttl;
         self
@@ -261,24 +265,24 @@ impl Builder {
                 "a number from 0.0 to 0.5 (default 0.01)",
             ));
         }
-        if self.max_ttl < Duration::from_millis(1) {
+        if self.max_ttl < Duration::from_millis(1) || self.max_ttl > MAX_MAX_TTL {
             return Err(Error::invalid(
                 "max_ttl",
                 self.max_ttl,
-                "must be at least 1 ms",
-                "1 ms or more (default 5 min)",
+                "out of range",
+                "1 ms to 1 day (default 5 min)",
             ));
         }
         check_ttl("ttl", self.ttl, self.max_ttl, self.drift_factor)?;
         let node_timeout = self
             .node_timeout
             .unwrap_or_else(|| default_node_timeout(self.ttl));
-        if node_timeout.is_zero() || node_timeout >= self.ttl {
+        if node_timeout.is_zero() || node_timeout >= self.ttl || node_timeout > MAX_NODE_TIMEOUT {
             return Err(Error::invalid(
                 "node_timeout",
                 node_timeout,
                 format!("must be positive and smaller than the ttl ({:?})", self.ttl),
-                "0 < node_timeout < ttl; a few ms to a few % of the ttl is typical",
+                "0 < node_timeout < ttl, at most 1 min; a few ms to a few % of the ttl is typical",
             ));
         }
         if self.retry.base.is_zero() || self.retry.max < self.retry.base {
@@ -508,11 +512,16 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
 /// ```
 pub fn redact(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url.trim()) else {
+        // Nothing to redact selectively in what does not parse: keep only the scheme.
         return match url.split_once("://") {
-            Some((_, rest)) if !rest.contains('@') => url.to_owned(),
-            Some((scheme, _)) => format!("{scheme}://***"),
-            None if url.contains('@') => "***".to_owned(),
-            None => url.to_owned(),
+            Some((scheme, _))
+                if scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+') =>
+            {
+                format!("{scheme}://***")
+            }
+            _ => "***".to_owned(),
         };
     };
     if parsed.cannot_be_a_base() {

@@ -716,13 +716,15 @@ impl LockManager {
     ) -> Result<Lease, Error> {
         config::check_resource(resource)?;
         check_owner(owner)?;
+        let c = &self.shared.config;
+        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
         let lease = Lease::new(
             Arc::clone(&self.shared),
             self.target(resource, owner),
             0,
             ttl,
             // Unknown: the extend below sets it, or reports loss.
-            Instant::now() + ttl,
+            Instant::now().checked_add(ttl).unwrap_or_else(Instant::now),
         );
         lease.disarm();
         let token = lease.extend_inner(ttl).await?;

@@ -1,0 +1,126 @@
+//! # redlease-model: the redlease protocol, model-checked
+//!
+//! Whether a lock is safe depends on interleavings, faults and timing that tests against
+//! real servers only sample. This crate describes the protocol as a [`stateright`] model
+//! and explores **every** reachable state of small configurations, checking mutual
+//! exclusion and fencing-token order in each. The decisions are not re-implemented: the
+//! client side calls the library's own functions (see [`client`]), so the model checks
+//! the code that runs in production, not a copy of it.
+//!
+//! ## What is modelled
+//!
+//! - **Nodes** (independent Redis masters) holding one resource: the lock key (owner, TTL
+//!   left), the fencing counter, and the delayed-restart marker (its age). The Lua
+//!   scripts' rules are written out in [`node`]: acquire (set if free or already ours,
+//!   report the counter, the holder's PTTL and the marker age, writing the marker at first
+//!   contact), fence (a max-register written only where the owner holds the lock) and
+//!   release (compare-and-delete). Their replies are built as `redis::Value`s and parsed
+//!   by `redlease::scripts`.
+//! - **Clients**, each making `acquire` calls with a fresh owner per call and retries that
+//!   share it. One attempt is `LockManager::attempt` step by step: replies counted as they
+//!   arrive with [`redlease::protocol::Tally`], [`Vote`](redlease::protocol::Vote) and
+//!   [`Decision`](redlease::protocol::Decision) (early stop, or waiting for every node when
+//!   fencing); young markers judged by [`held_back`](redlease::protocol::held_back) with
+//!   the library's [`restart_slack`](redlease::protocol::restart_slack), unless the
+//!   client's manager trusts that marker (a complete round with nobody held back saw it;
+//!   a different marker drops the trust, as `Node::marker_trusted` does); young grants
+//!   counted only if everyone answered; validity by
+//!   [`validity`](redlease::protocol::validity) and [`drift`](redlease::protocol::drift);
+//!   the token by [`fencing_token`](redlease::protocol::fencing_token) over the counters
+//!   read; the fencing round as `record_token` counts it; the lease valid until
+//!   `start + ttl - drift`. A failed attempt releases on every node that did not refuse; a
+//!   holder leaves its critical section whenever it likes and releases on every node.
+//! - **The network**: one FIFO channel per (client, node), as the library keeps one
+//!   multiplexed connection per node. A request runs on its node at any later point; its
+//!   reply reaches the client at once or is lost; a client may time out on any node it
+//!   waits for, at any moment; a crash loses the requests in flight.
+//! - **Faults**, on at most `max_faulty` distinct nodes per run (`f = N - Q` in every
+//!   configuration expected to be safe): crash, restart keeping the data (AOF, fsync
+//!   always), restart empty (no persistence, FLUSHALL), restart from a stale snapshot,
+//!   lose a reply, be timed out on, hold a request across a tick. Every other node answers
+//!   each request within the tick it was sent, which is what "answers within the node
+//!   timeout" means at this resolution.
+//! - **Time**: a discrete clock. Keys expire when their TTL in ticks has run out; markers
+//!   age; a lease is valid while its deadline is ahead. Every time is kept relative to now
+//!   and capped where larger values change no decision ([`setup::Setup::age_cap`]), so the
+//!   state space is finite **without a horizon**: runs of any length are covered.
+//!
+//! ## What is abstracted away
+//!
+//! - Clock *rates*: every clock ticks at the same rate, keys expire exactly at their TTL.
+//!   The drift term is still subtracted (at least one tick), but the case it exists for, a
+//!   node clock running fast, is not explored.
+//! - Durations shorter than a tick: a non-faulty node's delay, the node timeout (10 ms)
+//!   and the delayed-restart slack (270 ms) all fit inside one tick of 1 s; a crash keeps
+//!   a node down at least `min_down` ticks (1, i.e. longer than the slack; 0 in
+//!   [`Setup::instant_wipes`]).
+//! - Retry delays, wake-ups (pub/sub), hand-off reservations and wait queues: they decide
+//!   *when* and *who* retries (fairness), never whether a grant counts; any delay is
+//!   possible anyway, since the clock may tick between any two steps.
+//! - Extending and renewing a lease (`extend.lua`, the watchdog), lease loss signals, key
+//!   prefixes, several resources, Redis Cluster, and the single-node path (N = 1, where
+//!   the acquire script mints the token itself): every model has N >= 3.
+//! - Each script runs atomically (as Redis runs Lua); client-side computation takes no
+//!   time, but a client may stall for any number of ticks between two steps (a GC or
+//!   SIGSTOP pause): validity is measured from the attempt's start, as in the library.
+//!
+//! ## Properties
+//!
+//! - `mutual exclusion` (*always*): no two clients hold leases that are valid by their own
+//!   deadlines at the same time.
+//! - `fencing tokens increase` (*always*): every lease granted gets a token above every
+//!   token granted before it.
+//! - `fencing tokens follow real time` (*always*): a lease's token is above every token
+//!   granted before its attempt started (the order `docs/protocol.md` promises).
+//! - Non-vacuity (*sometimes*, an example must exist): a lease is granted; two leases
+//!   are granted; with wipes and delayed restart, a young grant is held back, and a young
+//!   grant counts at once on a trusted marker.
+//!
+//! ## Bounds and results
+//!
+//! ttl = `max_ttl` = 3 ticks (the worst case for delayed restart), drift factor 1/3
+//! (drift 1.002 s, at least one tick), one `acquire` call per client with two attempts
+//! (the classic counterexample needs a retry, and a manager trusts markers only in later
+//! rounds; one attempt where two would not fit), `f = N - Q` faulty nodes, no clock
+//! horizon. State counts are symmetry classes (clients and nodes are interchangeable, see
+//! [`symmetry`]); times are on two shared cores. Rows 4-6 are searched only until the
+//! counterexample by the default tests, in full by the ignored ones.
+//!
+//! | configuration | N | clients | attempts | unique states, time | verdict |
+//! |---|---|---|---|---|---|
+//! | ideal: crashes, restarts with data, lost/late messages | 3 | 2 | 2 | 1.3 M, 8 s | all hold |
+//! | wipes, delayed restart off | 3 | 2 | 2 | 1.4 M, 9 s | **mutual exclusion fails** (the classic counterexample, one faulty node); tokens still increase |
+//! | wipes, delayed restart on | 3 | 2 | 2 | 13.5 M, 80 s | all hold; young grants are held back, trusted markers count at once |
+//! | instant wipes (FLUSHALL, or a restart within the slack) in a new deployment | 3 | 2 | 2 | 26.3 M, 250 s | **mutual exclusion fails**; overlapping acquisitions may share a token, tokens still follow real time |
+//! | restarts from a stale snapshot (RDB) | 3 | 2 | 2 | 11.0 M, 105 s | **mutual exclusion fails**: the marker survives, the lock keys do not; tokens hold |
+//! | reordered requests on a faulty node (a reconnection) | 3 | 2 | 2 | 9.0 M, 120 s | **mutual exclusion fails**: a failed attempt's late release deletes the retry's grant (same owner); tokens follow real time |
+//! | ideal | 5 | 2 | 1 | 4.5 M, 60 s | all hold |
+//! | wipes, delayed restart off | 5 | 2 | 2 | counterexample after 9.8 M, 110 s | **mutual exclusion fails** |
+//! | wipes, delayed restart on | 5 | 2 | 1 | 27.7 M, 360 s | all hold |
+//! | wipes, delayed restart on | 3 | 3 | 1 | 10.0 M, 120 s | all hold |
+//!
+//! ## How to run
+//!
+//! - `cargo test -p redlease-model --release`: the three-node, two-client verdicts (the
+//!   known limits searched only until their counterexample) and the scripted scenarios;
+//!   about a minute and a half on two cores.
+//! - `cargo test -p redlease-model --release -- --ignored`: five nodes, three clients and
+//!   the known limits explored in full (about ten minutes on two cores).
+//! - `cargo run --release -p redlease-model`: every default configuration, with state
+//!   counts, each property's verdict and the counterexamples; `-- --all` adds the long
+//!   ones, `-- --shortest` prints breadth-first (shortest) counterexamples.
+
+pub mod client;
+pub mod model;
+pub mod node;
+pub mod run;
+pub mod setup;
+pub mod state;
+pub mod suite;
+pub mod symmetry;
+pub mod trace;
+
+pub use model::{Action, Redlease};
+pub use run::{Outcome, check};
+pub use setup::{Restart, Setup};
+pub use state::State;

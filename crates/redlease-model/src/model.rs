@@ -1,0 +1,314 @@
+//! The stateright [`Model`]: which steps the environment and the clients may take, and the
+//! properties checked on every reachable state.
+//!
+//! Steps are atomic and interleave freely: the clock ticks, a client begins an attempt or
+//! releases, a node runs the oldest request of one client's channel (its reply reaching
+//! the client at once, or being lost), a client times out on a node, a node crashes or
+//! restarts. The fault budget is enforced here: only `max_faulty` distinct nodes may ever
+//! crash, restart, lose a reply, hold a request across a tick, or be timed out on. The
+//! others answer every request within the tick it was sent, which is what "answers within
+//! the node timeout" means at this resolution.
+
+use stateright::{Model, Property};
+
+use crate::client::{self, Answer};
+use crate::node;
+use crate::setup::{Restart, Setup};
+use crate::state::{Client, Flights, MAX_NODES, Node, Phase, Request, State, bit};
+
+/// The protocol under one [`Setup`].
+#[derive(Debug, Clone)]
+pub struct Redlease {
+    /// The bounds and switches.
+    pub setup: Setup,
+}
+
+/// One atomic step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The clock advances one tick; keys whose TTL ran out expire.
+    Tick,
+    /// The client starts an `acquire` call, or its next attempt.
+    Begin(usize),
+    /// The node runs the client's oldest request; the reply (if any) reaches the client.
+    Run {
+        /// The client.
+        client: usize,
+        /// The node.
+        node: usize,
+    },
+    /// A faulty node runs a newer request of the client before older ones: requests sent
+    /// on a new connection after the old one was dropped (two timeouts in a row) may
+    /// overtake those still buffered on the old one. Only with [`Setup::reorder`].
+    Overtake {
+        /// The client.
+        client: usize,
+        /// The node.
+        node: usize,
+        /// Position in the channel of the request that runs first (1 or more).
+        position: usize,
+    },
+    /// The node runs the client's oldest request, but the reply is lost.
+    RunReplyLost {
+        /// The client.
+        client: usize,
+        /// The node.
+        node: usize,
+    },
+    /// The client gives up waiting for the node (per-node timeout): a failed vote.
+    Timeout {
+        /// The client.
+        client: usize,
+        /// The node.
+        node: usize,
+    },
+    /// The client leaves its critical section and releases.
+    Release(usize),
+    /// The node crashes; requests in flight to it are lost.
+    Crash(usize),
+    /// The node comes back.
+    Restart(usize, Restart),
+}
+
+/// Property names, for `Checker::discovery`.
+pub const MUTUAL_EXCLUSION: &str = "mutual exclusion";
+/// See [`MUTUAL_EXCLUSION`].
+pub const TOKENS_INCREASE: &str = "fencing tokens increase";
+/// See [`MUTUAL_EXCLUSION`].
+pub const TOKENS_REAL_TIME: &str = "fencing tokens follow real time";
+/// See [`MUTUAL_EXCLUSION`].
+pub const SOME_LEASE: &str = "a lease is granted";
+/// See [`MUTUAL_EXCLUSION`].
+pub const TWO_LEASES: &str = "two leases are granted";
+/// See [`MUTUAL_EXCLUSION`].
+pub const HELD_BACK: &str = "a young grant is held back";
+/// See [`MUTUAL_EXCLUSION`].
+pub const TRUSTED: &str = "a young grant counts on a trusted marker";
+
+impl Redlease {
+    /// The model of `setup`.
+    pub fn new(setup: Setup) -> Self {
+        assert!(
+            (1..=8).contains(&setup.nodes),
+            "node masks are u8: 1 to 8 nodes"
+        );
+        Redlease { setup }
+    }
+
+    /// Whether node `i` may misbehave now: it already has, or the budget allows one more.
+    fn may_fault(&self, state: &State, i: usize) -> bool {
+        state.faulty & bit(i) != 0 || (state.faulty.count_ones() as usize) < self.setup.max_faulty
+    }
+
+    /// Whether the head of channel (c, i) is a request whose reply the client waits for.
+    fn reply_awaited(&self, state: &State, c: usize, i: usize, position: usize) -> bool {
+        match (state.flights.get(c, i, position), &state.clients[c].phase) {
+            (Some(Request::Acquire { current: true, .. }), Phase::Voting(round)) => {
+                round.waiting & bit(i) != 0
+            }
+            (Some(Request::Fence { current: true, .. }), Phase::Fencing(round)) => {
+                round.waiting & bit(i) != 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Node `i` runs the request at `position` of client `c`'s channel (0: the oldest);
+    /// returns the reply for the client, if it waits for one.
+    fn run(&self, state: &mut State, c: usize, i: usize, position: usize) -> Option<Value> {
+        let awaited = self.reply_awaited(state, c, i, position);
+        let request = state.flights.take(c, i, position)?;
+        let node = &mut state.nodes[i];
+        let reply = match request {
+            Request::Acquire { owner, .. } => Some(node::acquire(&self.setup, node, owner)),
+            Request::Fence { owner, token, .. } => Some(node::fence(node, owner, token)),
+            Request::Release { owner } => {
+                node::release(node, owner);
+                None
+            }
+        };
+        reply.filter(|_| awaited)
+    }
+
+    /// Deliver an answer (or a failed vote) from node `i` to client `c`'s current round.
+    fn answer(&self, state: &mut State, c: usize, i: usize, answer: Answer) {
+        match state.clients[c].phase {
+            Phase::Voting(_) => client::on_acquire_answer(&self.setup, state, c, i, answer),
+            Phase::Fencing(_) => client::on_fence_answer(&self.setup, state, c, i, answer),
+            _ => {}
+        }
+    }
+}
+
+use redlease::redis::Value;
+
+impl Model for Redlease {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let (n, clients) = (self.setup.nodes, self.setup.clients);
+        vec![State {
+            nodes: vec![Node::fresh(); n],
+            clients: vec![
+                Client {
+                    calls: 0,
+                    attempts: 0,
+                    floor: 0,
+                    trusted: [None; MAX_NODES],
+                    phase: Phase::Idle,
+                };
+                clients
+            ],
+            flights: Flights::default(),
+            faulty: 0,
+            last_token: 0,
+            leases: 0,
+            tokens_increase: true,
+            tokens_follow_real_time: true,
+            held_back_seen: false,
+            trusted_seen: false,
+        }]
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        let s = &self.setup;
+        let late = state.faulty | state.flights.busy_nodes();
+        if late.count_ones() as usize <= s.max_faulty {
+            actions.push(Action::Tick);
+        }
+        for (c, client) in state.clients.iter().enumerate() {
+            match &client.phase {
+                Phase::Idle if client.calls < s.acquisitions => actions.push(Action::Begin(c)),
+                Phase::Backoff => actions.push(Action::Begin(c)),
+                Phase::Holding { .. } => actions.push(Action::Release(c)),
+                Phase::Voting(round) => self.timeouts(state, c, round.waiting, actions),
+                Phase::Fencing(round) => self.timeouts(state, c, round.waiting, actions),
+                Phase::Idle => {}
+            }
+            for i in 0..s.nodes {
+                if state.nodes[i].is_up() && state.flights.head(c, i).is_some() {
+                    actions.push(Action::Run { client: c, node: i });
+                    if self.reply_awaited(state, c, i, 0) && self.may_fault(state, i) {
+                        actions.push(Action::RunReplyLost { client: c, node: i });
+                    }
+                    if s.reorder && self.may_fault(state, i) {
+                        let queued = state.flights.channel(c, i).len();
+                        actions.extend((1..queued).map(|position| Action::Overtake {
+                            client: c,
+                            node: i,
+                            position,
+                        }));
+                    }
+                }
+            }
+        }
+        for (i, node) in state.nodes.iter().enumerate() {
+            match node.down {
+                None if self.may_fault(state, i) => actions.push(Action::Crash(i)),
+                Some(down) if down >= s.min_down => {
+                    actions.extend(s.restarts.iter().map(|&r| Action::Restart(i, r)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let mut state = last.clone();
+        match action {
+            Action::Tick => {
+                state.faulty |= state.flights.busy_nodes();
+                for node in &mut state.nodes {
+                    node::tick(&self.setup, node);
+                }
+                for client in &mut state.clients {
+                    client::tick(&self.setup, client);
+                }
+            }
+            Action::Begin(c) => client::begin(&mut state, c),
+            Action::Run { client, node } => {
+                if let Some(reply) = self.run(&mut state, client, node, 0) {
+                    self.answer(&mut state, client, node, Some(reply));
+                }
+            }
+            Action::Overtake {
+                client,
+                node,
+                position,
+            } => {
+                state.faulty |= bit(node);
+                if let Some(reply) = self.run(&mut state, client, node, position) {
+                    self.answer(&mut state, client, node, Some(reply));
+                }
+            }
+            Action::RunReplyLost { client, node } => {
+                state.faulty |= bit(node);
+                self.run(&mut state, client, node, 0);
+            }
+            Action::Timeout { client, node } => {
+                state.faulty |= bit(node);
+                self.answer(&mut state, client, node, None);
+            }
+            Action::Release(c) => client::release(&mut state, c),
+            Action::Crash(i) => {
+                state.faulty |= bit(i);
+                state.nodes[i].down = Some(0);
+                state.flights.clear_node(i);
+            }
+            Action::Restart(i, kind) => {
+                let node = &mut state.nodes[i];
+                node.down = None;
+                match kind {
+                    Restart::KeepData => {}
+                    Restart::Wipe => *node = Node::fresh(),
+                    Restart::StaleSnapshot => node.lock = None,
+                }
+            }
+        }
+        Some(state)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let mut properties = vec![
+            Property::always(MUTUAL_EXCLUSION, |_, state: &State| {
+                (0..state.clients.len())
+                    .filter(|&c| client::holds_valid(state, c))
+                    .count()
+                    <= 1
+            }),
+            Property::sometimes(SOME_LEASE, |_, state: &State| state.leases >= 1),
+            Property::sometimes(TWO_LEASES, |_, state: &State| state.leases >= 2),
+        ];
+        if self.setup.fencing {
+            properties.push(Property::always(TOKENS_INCREASE, |_, state: &State| {
+                state.tokens_increase
+            }));
+            properties.push(Property::always(TOKENS_REAL_TIME, |_, state: &State| {
+                state.tokens_follow_real_time
+            }));
+        }
+        if self.setup.delayed_restart && self.setup.restarts.contains(&Restart::Wipe) {
+            properties.push(Property::sometimes(HELD_BACK, |_, state: &State| {
+                state.held_back_seen
+            }));
+            // A manager trusts markers from a complete round, for its *later* rounds.
+            if self.setup.attempts > 1 || self.setup.acquisitions > 1 {
+                properties.push(Property::sometimes(TRUSTED, |_, state: &State| {
+                    state.trusted_seen
+                }));
+            }
+        }
+        properties
+    }
+}
+
+impl Redlease {
+    fn timeouts(&self, state: &State, c: usize, waiting: u8, actions: &mut Vec<Action>) {
+        for i in 0..self.setup.nodes {
+            if waiting & bit(i) != 0 && self.may_fault(state, i) {
+                actions.push(Action::Timeout { client: c, node: i });
+            }
+        }
+    }
+}

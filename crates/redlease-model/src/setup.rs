@@ -1,0 +1,182 @@
+//! The knobs of one model run, and the named configurations the tests check.
+//!
+//! Every bound that keeps the state space finite lives here (nodes, clients, clock
+//! horizon, acquisitions and attempts per client, fault budget), next to the switches
+//! that select which faults the environment may inject and which protocol features the
+//! clients use. Keeping them in one plain struct lets the tests, `main` and anyone
+//! exploring a variant say exactly what was checked.
+
+use std::time::Duration;
+
+use redlease::protocol;
+
+/// How long one tick of the model's clock stands for. Only ratios matter: the TTL and
+/// `max_ttl` are whole ticks, the drift allowance and the delayed-restart slack are
+/// computed by the library from durations and compared against ticks.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// What a restarting node keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Restart {
+    /// Everything (AOF with `appendfsync always`): keys keep their absolute expiry.
+    KeepData,
+    /// Nothing (no persistence, or FLUSHALL): lock keys, fence counters and the marker
+    /// are gone.
+    Wipe,
+    /// An old snapshot (RDB): the marker and the fence counters survive, the lock keys
+    /// written since the snapshot do not. Off in every configuration the tests expect to
+    /// be safe; see [`Setup::stale_snapshots`].
+    StaleSnapshot,
+}
+
+/// One model configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    /// A short name for reports.
+    pub name: &'static str,
+    /// Number of Redis nodes (N).
+    pub nodes: usize,
+    /// Number of competing clients.
+    pub clients: usize,
+    /// Lease TTL in ticks. Every lease uses `max_ttl`'s worth: `ttl == max_ttl` is the
+    /// worst case for delayed restart.
+    pub ttl: u8,
+    /// `acquire` calls per client (each with a fresh owner).
+    pub acquisitions: u8,
+    /// Attempts per `acquire` call (retries share the owner, as in the library).
+    pub attempts: u8,
+    /// Nodes that may misbehave during a run (crash, restart, lose or delay messages,
+    /// be timed out by a client). The protocol's claims hold for at most `f = N - Q`.
+    pub max_faulty: usize,
+    /// Which restarts faulty nodes may do (crash without restart is always possible).
+    pub restarts: Vec<Restart>,
+    /// Ticks a crashed node stays down before it can restart. A restart that takes
+    /// longer than the delayed-restart slack (`2 * node_timeout + 250 ms`, well under one
+    /// tick) is one tick or more; 0 also covers FLUSHALL, which needs no restart at all.
+    pub min_down: u8,
+    /// Faulty nodes may run a client's requests out of order (see
+    /// [`crate::model::Action::Overtake`]). Off in every configuration expected to be
+    /// safe; see [`Setup::reordering`].
+    pub reorder: bool,
+    /// Clients mint fencing tokens (second round).
+    pub fencing: bool,
+    /// In-band delayed restart (marker ages, `held_back`).
+    pub delayed_restart: bool,
+    /// The library's drift factor; the deadline is `start + ttl - drift(ttl, factor)`.
+    pub drift_factor: f64,
+    /// The per-node timeout the library would use; only feeds `restart_slack`.
+    pub node_timeout: Duration,
+}
+
+impl Setup {
+    /// The ideal protocol: crashes, restarts that keep their data, lost and delayed
+    /// messages, all on at most `f` nodes; no delayed restart needed.
+    pub fn ideal(nodes: usize) -> Self {
+        Setup {
+            name: "ideal",
+            nodes,
+            clients: 2,
+            ttl: 3,
+            acquisitions: 1,
+            attempts: 2,
+            max_faulty: nodes - protocol::quorum(nodes),
+            restarts: vec![Restart::KeepData],
+            min_down: 1,
+            reorder: false,
+            fencing: true,
+            delayed_restart: false,
+            // drift(3 s, 1/3) = 1.002 s: at least one tick, as the model's contract says.
+            drift_factor: 1.0 / 3.0,
+            node_timeout: Duration::from_millis(10),
+        }
+    }
+
+    /// Nodes may come back empty and delayed restart is off: the classic Redlock
+    /// counterexample must be found.
+    pub fn wipes_unprotected(nodes: usize) -> Self {
+        Setup {
+            name: "wipes, delayed restart off",
+            restarts: vec![Restart::KeepData, Restart::Wipe],
+            delayed_restart: false,
+            ..Setup::ideal(nodes)
+        }
+    }
+
+    /// Nodes may come back empty and delayed restart is on: mutual exclusion must hold.
+    pub fn wipes_protected(nodes: usize) -> Self {
+        Setup {
+            name: "wipes, delayed restart on",
+            restarts: vec![Restart::KeepData, Restart::Wipe],
+            delayed_restart: true,
+            ..Setup::ideal(nodes)
+        }
+    }
+
+    /// Like [`Setup::wipes_protected`], but a node may lose its data with no downtime
+    /// (FLUSHALL, or a restart quicker than the slack) in the same tick as the
+    /// deployment's first acquisition: the marker ages cannot tell it apart.
+    pub fn instant_wipes(nodes: usize) -> Self {
+        Setup {
+            name: "instant wipes in a new deployment, delayed restart on",
+            min_down: 0,
+            ..Setup::wipes_protected(nodes)
+        }
+    }
+
+    /// Like [`Setup::wipes_protected`], but a node may restart from an old RDB snapshot:
+    /// its marker is old, so it is not held back, yet its lock keys are gone.
+    pub fn stale_snapshots(nodes: usize) -> Self {
+        Setup {
+            name: "restarts from stale snapshots, delayed restart on",
+            restarts: vec![Restart::KeepData, Restart::StaleSnapshot],
+            ..Setup::wipes_protected(nodes)
+        }
+    }
+
+    /// The ideal protocol, but a faulty node may run a client's newer request before an
+    /// older one (a reconnection after timeouts: the old connection's buffered requests
+    /// still run later). Retries of one `acquire` call share the owner, so a failed
+    /// attempt's late release can delete the next attempt's grant.
+    pub fn reordering(nodes: usize) -> Self {
+        Setup {
+            name: "reordered requests on a faulty node",
+            reorder: true,
+            ..Setup::ideal(nodes)
+        }
+    }
+
+    /// Quorum of this setup.
+    pub fn quorum(&self) -> usize {
+        protocol::quorum(self.nodes)
+    }
+
+    /// Lease TTL as a duration.
+    pub fn ttl_duration(&self) -> Duration {
+        TICK * u32::from(self.ttl)
+    }
+
+    /// The drift allowance the library computes for this TTL.
+    pub fn drift(&self) -> Duration {
+        protocol::drift(self.ttl_duration(), self.drift_factor)
+    }
+
+    /// The delayed-restart slack the library computes from the node timeout.
+    pub fn slack(&self) -> Duration {
+        protocol::restart_slack(self.node_timeout)
+    }
+
+    /// Marker ages are kept up to this many ticks. Any age `a < max_ttl` that can be held
+    /// back satisfies `a + slack < max_ttl + slack <= cap`, so an oldest age at or past
+    /// the cap holds a young node back exactly as any larger age would, and a node that
+    /// old is never held back itself: larger ages change no decision.
+    pub fn age_cap(&self) -> u8 {
+        let slack_ticks = self.slack().as_nanos().div_ceil(TICK.as_nanos());
+        self.ttl
+            .saturating_add(u8::try_from(slack_ticks).unwrap_or(u8::MAX))
+    }
+}
+
+/// `ticks` of the model clock as a duration.
+pub fn ticks(ticks: u8) -> Duration {
+    TICK * u32::from(ticks)
+}

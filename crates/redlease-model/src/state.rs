@@ -1,0 +1,349 @@
+//! The global state the checker explores: the clock, every node, every client and the
+//! requests in flight.
+//!
+//! Everything is small and hashable, because the checker stores a fingerprint of every
+//! state it has seen. There is no absolute clock: every time is kept relative to now (a
+//! key's TTL left, a marker's age, a round's elapsed time, a lease's validity left) and
+//! capped where larger values can no longer change a decision. States that differ only
+//! in when they happened are therefore one state, the state space is finite without a
+//! horizon, and the check covers runs of any length.
+
+use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use redlease::protocol::Tally;
+
+/// The owner value of one `acquire` call: which client, and which of its calls. Unique
+/// per acquisition and shared by its retries, as in the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Owner {
+    /// The client.
+    pub client: u8,
+    /// Which of the client's `acquire` calls (1-based).
+    pub seq: u8,
+}
+
+/// A lock key on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Lock {
+    /// Who holds it.
+    pub owner: Owner,
+    /// Ticks until it expires (at least 1: a key whose TTL ran out is deleted).
+    pub left: u8,
+}
+
+/// One Redis node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Node {
+    /// `None` while up; while down, the ticks it has been down (capped at the setup's
+    /// `min_down`, the only thing that matters).
+    pub down: Option<u8>,
+    /// The resource's lock key, if present and not expired.
+    pub lock: Option<Lock>,
+    /// The resource's fencing counter (0 when absent).
+    pub fence: u64,
+    /// Age of the delayed-restart marker in ticks, if it exists. Capped (see
+    /// [`crate::setup::Setup::age_cap`]): past the cap no decision depends on it.
+    pub marker: Option<u8>,
+}
+
+impl Node {
+    /// A node that has never been used.
+    pub fn fresh() -> Self {
+        Node::default()
+    }
+
+    /// Up and answering requests.
+    pub fn is_up(&self) -> bool {
+        self.down.is_none()
+    }
+}
+
+/// A request on its way from a client to a node. Each (client, node) pair is one FIFO
+/// channel: the library keeps one multiplexed connection per node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Request {
+    /// `acquire.lua`. `current` is false once the client has moved on to another round:
+    /// the node still runs it, but the reply is dropped.
+    Acquire {
+        /// Owner of the attempt.
+        owner: Owner,
+        /// Part of the client's current round.
+        current: bool,
+    },
+    /// `fence.lua`.
+    Fence {
+        /// Owner of the attempt.
+        owner: Owner,
+        /// The token to record.
+        token: u64,
+        /// Part of the client's current round.
+        current: bool,
+    },
+    /// `release.lua` (no reply is waited for: a lost release only delays others).
+    Release {
+        /// Owner whose key to delete.
+        owner: Owner,
+    },
+}
+
+impl Request {
+    /// Whose request it is (and so from which client).
+    pub fn owner(&self) -> Owner {
+        match *self {
+            Request::Acquire { owner, .. }
+            | Request::Fence { owner, .. }
+            | Request::Release { owner } => owner,
+        }
+    }
+
+    /// The same request with its owner's client renamed.
+    pub fn with_client(mut self, client: u8) -> Self {
+        match &mut self {
+            Request::Acquire { owner, .. }
+            | Request::Fence { owner, .. }
+            | Request::Release { owner } => owner.client = client,
+        }
+        self
+    }
+
+    /// The same request, no longer part of the client's current round.
+    pub fn stale(self) -> Self {
+        match self {
+            Request::Acquire { owner, .. } => Request::Acquire {
+                owner,
+                current: false,
+            },
+            Request::Fence { owner, token, .. } => Request::Fence {
+                owner,
+                token,
+                current: false,
+            },
+            release @ Request::Release { .. } => release,
+        }
+    }
+}
+
+/// The library's [`Tally`], made hashable through its public counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Votes(pub Tally);
+
+impl Votes {
+    fn counts(&self) -> (usize, usize, usize) {
+        (self.0.yes(), self.0.no(), self.0.failed())
+    }
+}
+
+impl Hash for Votes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.counts().hash(state);
+    }
+}
+
+impl PartialOrd for Votes {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Votes {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.counts().cmp(&other.counts())
+    }
+}
+
+/// A client's acquire round in progress: the local variables of `LockManager::attempt`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VoteRound {
+    /// Ticks since the round started (the library's `start.elapsed()`), capped at the
+    /// TTL: past it no validity is left either way.
+    pub elapsed: u8,
+    /// Nodes whose answer has not been counted yet (bit mask).
+    pub waiting: u8,
+    /// The votes so far.
+    pub tally: Votes,
+    /// Nodes whose grant counts (bit mask).
+    pub granted: u8,
+    /// Nodes that refused (bit mask): they hold nothing of ours.
+    pub refused: u8,
+    /// Grants from nodes with a young marker, not yet counted: the marker age in ticks,
+    /// by node. (The library keeps them in arrival order; each is judged on its own, so
+    /// the order never matters.)
+    pub young: [Option<u8>; MAX_NODES],
+    /// Marker ages reported in this round (kept current as the clock ticks), by node:
+    /// trusted at the end if the round was complete and nobody was held back.
+    pub markers: [Option<u8>; MAX_NODES],
+    /// The oldest marker age any answer reported.
+    pub oldest: Duration,
+    /// The highest fencing counter any answer reported.
+    pub highest_fence: u64,
+}
+
+/// A client's fencing round in progress: the local variables of `record_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FenceRound {
+    /// Ticks since the acquire round started: validity still counts from there.
+    pub elapsed: u8,
+    /// The token being recorded.
+    pub token: u64,
+    /// Granted nodes whose answer has not been counted yet (bit mask).
+    pub waiting: u8,
+    /// The confirmations so far.
+    pub tally: Votes,
+    /// Nodes that refused the vote (not released after a failure).
+    pub refused: u8,
+}
+
+/// What a client is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// Between `acquire` calls (or done with all of them).
+    Idle,
+    /// Between two attempts of one `acquire` call.
+    Backoff,
+    /// Waiting for the nodes' answers to `acquire.lua`.
+    Voting(VoteRound),
+    /// Waiting for the nodes' answers to `fence.lua`.
+    Fencing(FenceRound),
+    /// Holds a lease (its critical section) until it releases; valid while `left` is
+    /// not zero.
+    Holding {
+        /// Time left until the deadline `start + ttl - drift`, on the client's clock.
+        left: Duration,
+    },
+}
+
+/// One client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Client {
+    /// `acquire` calls started so far; the current call's owner has this `seq`.
+    pub calls: u8,
+    /// Attempts made in the current call.
+    pub attempts: u8,
+    /// The highest token granted to anyone when the current attempt started: a token
+    /// this attempt gets must be above it (real-time order).
+    pub floor: u64,
+    /// The marker this client's manager trusts on each node (`Node::trust_marker`), as
+    /// the age it has now (capped like node markers): a young grant from a node whose
+    /// marker is the trusted one counts at once.
+    pub trusted: [Option<u8>; MAX_NODES],
+    /// What it is doing.
+    pub phase: Phase,
+}
+
+/// The whole system.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct State {
+    /// The nodes.
+    pub nodes: Vec<Node>,
+    /// The clients.
+    pub clients: Vec<Client>,
+    /// Requests in flight.
+    pub flights: Flights,
+    /// Nodes that have misbehaved so far (bit mask): crashed, restarted, lost or delayed
+    /// a message, or were timed out by a client.
+    pub faulty: u8,
+    /// Highest fencing token of any lease granted so far.
+    pub last_token: u64,
+    /// Leases granted so far.
+    pub leases: u8,
+    /// False once a lease was granted a token not above every earlier lease's.
+    pub tokens_increase: bool,
+    /// False once a lease was granted a token not above one granted before its attempt
+    /// started.
+    pub tokens_follow_real_time: bool,
+    /// Some grant was held back by delayed restart (for the non-vacuity checks).
+    pub held_back_seen: bool,
+    /// Some young grant counted at once because its marker was trusted (idem).
+    pub trusted_seen: bool,
+}
+
+/// Most nodes a model can have (node sets are `u8` masks).
+pub const MAX_NODES: usize = 8;
+
+/// Requests in flight, one FIFO channel per (client, node): the library keeps one
+/// multiplexed connection per node. Stored flat, as (node, request) sorted by (client,
+/// node) and oldest first within a channel, so that a state has one representation and
+/// one allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Flights(Vec<(u8, Request)>);
+
+fn key(entry: &(u8, Request)) -> (u8, u8) {
+    (entry.1.owner().client, entry.0)
+}
+
+impl Flights {
+    /// Channel (client `c`, node `i`), oldest first.
+    pub fn channel(&self, c: usize, i: usize) -> &[(u8, Request)] {
+        let k = (c as u8, i as u8);
+        let start = self.0.partition_point(|e| key(e) < k);
+        let end = self.0.partition_point(|e| key(e) <= k);
+        &self.0[start..end]
+    }
+
+    /// The oldest request of channel (c, i).
+    pub fn head(&self, c: usize, i: usize) -> Option<Request> {
+        self.channel(c, i).first().map(|&(_, r)| r)
+    }
+
+    /// Append `request` (from its owner's client) to the channel to node `i`.
+    pub fn push(&mut self, i: usize, request: Request) {
+        let k = (request.owner().client, i as u8);
+        let at = self.0.partition_point(|e| key(e) <= k);
+        self.0.insert(at, (i as u8, request));
+    }
+
+    /// The request at `position` of channel (c, i) (0 is the oldest).
+    pub fn get(&self, c: usize, i: usize, position: usize) -> Option<Request> {
+        self.channel(c, i).get(position).map(|&(_, r)| r)
+    }
+
+    /// Remove and return the request at `position` of channel (c, i).
+    pub fn take(&mut self, c: usize, i: usize, position: usize) -> Option<Request> {
+        let k = (c as u8, i as u8);
+        let at = self.0.partition_point(|e| key(e) < k) + position;
+        (self.0.get(at).map(key) == Some(k)).then(|| self.0.remove(at).1)
+    }
+
+    /// Drop every request to node `i` (its connections broke).
+    pub fn clear_node(&mut self, i: usize) {
+        self.0.retain(|&(node, _)| usize::from(node) != i);
+    }
+
+    /// Nodes with requests queued (bit mask).
+    pub fn busy_nodes(&self) -> u8 {
+        self.0
+            .iter()
+            .fold(0, |mask, &(node, _)| mask | bit(node.into()))
+    }
+
+    /// Mark client `c`'s requests as no longer part of its current round.
+    pub fn make_stale(&mut self, c: usize) {
+        for entry in &mut self.0 {
+            if usize::from(entry.1.owner().client) == c {
+                entry.1 = entry.1.stale();
+            }
+        }
+    }
+
+    /// Rename clients (`client[old] = new`) and nodes (`node[old] = new`), keeping each
+    /// channel's order.
+    pub fn renamed(&self, client: &[u8], node: &[usize]) -> Self {
+        let mut out: Vec<(u8, Request)> = self
+            .0
+            .iter()
+            .map(|&(i, r)| {
+                let c = client[usize::from(r.owner().client)];
+                (node[usize::from(i)] as u8, r.with_client(c))
+            })
+            .collect();
+        out.sort_by_key(key);
+        Flights(out)
+    }
+}
+
+/// Bit of node `i` in a mask.
+pub fn bit(i: usize) -> u8 {
+    1 << i
+}

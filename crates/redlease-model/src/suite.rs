@@ -1,0 +1,81 @@
+//! The configurations worth checking, each with the properties expected to fail.
+//!
+//! `main` runs these and says whether every property came out as expected; the tests
+//! check the same configurations property by property. A property listed as failing
+//! documents a known limit of the protocol (the checker must find the counterexample),
+//! not a bug to hide.
+
+use crate::model::{HELD_BACK, MUTUAL_EXCLUSION, SOME_LEASE, TOKENS_INCREASE, TRUSTED, TWO_LEASES};
+use crate::setup::Setup;
+
+/// A configuration and the `always` properties expected to have a counterexample.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// What to check.
+    pub setup: Setup,
+    /// `always` properties that must fail; every other `always` property must hold.
+    pub failing: &'static [&'static str],
+    /// Explore every state (every property gets a verdict), or only search until the
+    /// first property of `failing` has its counterexample.
+    pub exhaustive: bool,
+}
+
+/// Whether `property` is a `sometimes` property (an example must exist).
+pub fn is_example(property: &str) -> bool {
+    [SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED].contains(&property)
+}
+
+fn case(setup: Setup, failing: &'static [&'static str], exhaustive: bool) -> Case {
+    Case {
+        setup,
+        failing,
+        exhaustive,
+    }
+}
+
+/// Three nodes, two clients: about a minute in all.
+pub fn default_cases() -> Vec<Case> {
+    vec![
+        case(Setup::ideal(3), &[], true),
+        case(Setup::wipes_unprotected(3), &[MUTUAL_EXCLUSION], true),
+        case(Setup::wipes_protected(3), &[], true),
+        case(Setup::instant_wipes(3), &[MUTUAL_EXCLUSION], false),
+        case(Setup::stale_snapshots(3), &[MUTUAL_EXCLUSION], false),
+        case(Setup::reordering(3), &[MUTUAL_EXCLUSION], false),
+    ]
+}
+
+/// Five nodes, three clients, and the known limits explored in full: minutes each.
+pub fn long_cases() -> Vec<Case> {
+    let overlapping = &[MUTUAL_EXCLUSION, TOKENS_INCREASE];
+    vec![
+        case(Setup::instant_wipes(3), overlapping, true),
+        case(Setup::stale_snapshots(3), &[MUTUAL_EXCLUSION], true),
+        case(Setup::reordering(3), overlapping, true),
+        case(
+            Setup {
+                attempts: 1,
+                ..Setup::ideal(5)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                attempts: 1,
+                ..Setup::wipes_protected(5)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                clients: 3,
+                attempts: 1,
+                ..Setup::wipes_protected(3)
+            },
+            &[],
+            true,
+        ),
+    ]
+}

@@ -1,0 +1,80 @@
+//! Counterexamples as people read them: one line per step, with what each node and each
+//! client looks like after it.
+//!
+//! A stateright path is a list of full states, too verbose to follow by eye. Only what
+//! matters for the lock is shown: who holds each node's key and for how many more ticks,
+//! each node's fence counter and marker age, and each client's phase.
+
+use std::fmt::Write;
+
+use stateright::Path;
+
+use crate::model::Action;
+use crate::state::{Node, Phase, State};
+
+/// `path`, one step per line: each action, then the state it led to.
+pub fn describe(path: &Path<State, Action>) -> String {
+    let steps = path.clone().into_vec();
+    let mut out = String::new();
+    let mut label = "(start)".to_owned();
+    for (state, action) in steps {
+        let _ = writeln!(out, "  {label:<36} {}", summary(&state));
+        label = action.map_or_else(String::new, |a| format!("{a:?}"));
+    }
+    out
+}
+
+/// One line: nodes, then clients.
+pub fn summary(state: &State) -> String {
+    let nodes: Vec<String> = state.nodes.iter().map(node).collect();
+    let clients: Vec<String> = state
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(c, client)| format!("c{c}:{}", phase(&client.phase)))
+        .collect();
+    format!(
+        "nodes [{}] clients [{}]",
+        nodes.join(" "),
+        clients.join(" ")
+    )
+}
+
+fn node(node: &Node) -> String {
+    let mut s = String::new();
+    if node.down.is_some() {
+        s.push_str("DOWN ");
+    }
+    match node.lock {
+        Some(lock) => {
+            let _ = write!(
+                s,
+                "c{}#{}({}t)",
+                lock.owner.client, lock.owner.seq, lock.left
+            );
+        }
+        None => s.push('-'),
+    }
+    let _ = write!(s, " f{}", node.fence);
+    if let Some(age) = node.marker {
+        let _ = write!(s, " m{age}");
+    }
+    format!("<{s}>")
+}
+
+fn phase(phase: &Phase) -> String {
+    match phase {
+        Phase::Idle => "idle".to_owned(),
+        Phase::Backoff => "backoff".to_owned(),
+        Phase::Voting(r) => format!(
+            "voting(+{}t yes={} no={} failed={})",
+            r.elapsed,
+            r.tally.0.yes(),
+            r.tally.0.no(),
+            r.tally.0.failed()
+        ),
+        Phase::Fencing(r) => format!("fencing(token {}, +{}t)", r.token, r.elapsed),
+        Phase::Holding { left } if left.is_zero() => "holding(expired)".to_owned(),
+        Phase::Holding { left } => format!("HOLDING({left:?} left)"),
+    }
+}
