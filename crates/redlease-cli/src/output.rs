@@ -91,3 +91,13 @@ pub fn print_line(line: &str) -> Result<(), Failure> {
         .and_then(|()| out.flush())
         .map_err(|e| Failure::output(&e))
 }
+
+/// Print a lease handed over to the caller (`acquire`, `extend`) as its JSON line.
+pub fn print_lease(info: &redlease::LeaseInfo) -> Result<(), Failure> {
+    print_json(&LeaseJson {
+        resource: &info.resource,
+        owner: &info.owner,
+        fencing_token: info.fencing_token,
+        validity_ms: millis(info.remaining),
+    })
+}

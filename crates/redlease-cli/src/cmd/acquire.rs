@@ -6,18 +6,12 @@
 
 use crate::cli::{AcquireArgs, Cli};
 use crate::exit::Failure;
-use crate::output::{LeaseJson, millis, print_json};
+use crate::output::print_lease;
 
 /// Acquire, print, forget.
 pub async fn run(cli: &Cli, args: &AcquireArgs) -> Result<u8, Failure> {
     let manager = crate::connect::manager(cli, args.ttl.ttl).await?;
     let lease = crate::waiting::acquire(&manager, &args.resource, args.ttl.ttl, args.wait).await?;
-    let info = lease.forget();
-    print_json(&LeaseJson {
-        resource: &info.resource,
-        owner: &info.owner,
-        fencing_token: info.fencing_token,
-        validity_ms: millis(info.remaining),
-    })?;
+    print_lease(&lease.forget())?;
     Ok(crate::exit::OK)
 }

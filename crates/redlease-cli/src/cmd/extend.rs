@@ -5,7 +5,7 @@
 
 use crate::cli::{Cli, ExtendArgs};
 use crate::exit::{Failure, NOT_HELD};
-use crate::output::{LeaseJson, millis, print_json};
+use crate::output::print_lease;
 
 /// Extend, print the new validity.
 pub async fn run(cli: &Cli, args: &ExtendArgs) -> Result<u8, Failure> {
@@ -26,12 +26,6 @@ pub async fn run(cli: &Cli, args: &ExtendArgs) -> Result<u8, Failure> {
         }
         Err(e) => return Err(e.into()),
     };
-    let info = lease.forget();
-    print_json(&LeaseJson {
-        resource: &info.resource,
-        owner: &info.owner,
-        fencing_token: info.fencing_token,
-        validity_ms: millis(info.remaining),
-    })?;
+    print_lease(&lease.forget())?;
     Ok(crate::exit::OK)
 }
