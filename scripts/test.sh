@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-redis.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p redlease
 cargo test --workspace

@@ -13,9 +13,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use redlease::ops::acquire;
 use redlease::protocol::{self, Decision, Keys, RetryPolicy, Tally, Vote};
 use redlease::redis::Value;
-use redlease::scripts::AcquireReply;
 
 fn tally(c: &mut Criterion) {
     let votes = [Vote::Yes, Vote::No, Vote::Yes, Vote::Failed, Vote::Yes];
@@ -85,11 +85,11 @@ fn parse(c: &mut Criterion) {
         Value::BulkString(b"18446744073709551615".to_vec()),
         Value::Int(9_000),
     ]);
-    c.bench_function("AcquireReply::parse granted", |b| {
-        b.iter(|| AcquireReply::parse(black_box(&granted)))
+    c.bench_function("acquire::parse granted", |b| {
+        b.iter(|| acquire::parse(black_box(&granted)))
     });
-    c.bench_function("AcquireReply::parse refused", |b| {
-        b.iter(|| AcquireReply::parse(black_box(&refused)))
+    c.bench_function("acquire::parse refused", |b| {
+        b.iter(|| acquire::parse(black_box(&refused)))
     });
 }
 

@@ -117,23 +117,32 @@ mod tests {
 
     #[test]
     fn library_errors_get_their_codes() {
-        let busy = redlease::Error::Busy {
-            resource: "r".into(),
-            busy: vec![],
-            total: 1,
-            failures: vec![],
-            holder_ttl: None,
-        };
-        let failure = Failure::from_lib(&busy);
-        assert_eq!(failure.code, BUSY);
+        // Real errors from the library: nothing listens on port 1, and a ttl of zero is
+        // refused before anything is sent.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let manager = runtime
+            .block_on(
+                redlease::LockManager::builder()
+                    .servers(["redis://127.0.0.1:1"])
+                    .build(),
+            )
+            .expect("valid configuration");
+        let unavailable = runtime
+            .block_on(manager.try_acquire("r"))
+            .expect_err("nothing listens on port 1");
+        let failure = Failure::from_lib(&unavailable);
+        assert_eq!(failure.code, UNAVAILABLE);
         assert!(failure.to_string().starts_with("redlease: resource \"r\""));
-        let unavailable = redlease::Error::Unavailable {
-            resource: "r".into(),
-            answered: 0,
-            quorum: 1,
-            total: 1,
-            failures: vec![],
-        };
-        assert_eq!(Failure::from_lib(&unavailable).code, UNAVAILABLE);
+        let invalid = runtime
+            .block_on(manager.acquire_for(
+                "r",
+                std::time::Duration::ZERO,
+                std::time::Duration::ZERO,
+            ))
+            .expect_err("zero ttl");
+        assert_eq!(Failure::from_lib(&invalid).code, USAGE);
     }
 }

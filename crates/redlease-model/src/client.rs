@@ -1,7 +1,7 @@
 //! The client side: one acquisition attempt as `LockManager::attempt` runs it.
 //!
 //! This is the part that must not drift from the library, so every decision is the
-//! library's own function: replies are parsed by `redlease::scripts`, votes are counted by
+//! library's own function: replies are parsed by `redlease::ops`, votes are counted by
 //! [`Tally`] and its [`Decision`], young markers are judged by [`protocol::held_back`]
 //! with the library's [`protocol::restart_slack`] (unless the manager trusts the node's
 //! marker from an earlier complete round), validity by [`protocol::validity`] with
@@ -12,9 +12,9 @@
 
 use std::time::Duration;
 
+use redlease::ops;
 use redlease::protocol::{self, Decision, Tally, Vote};
 use redlease::redis::Value;
-use redlease::scripts::{self, AcquireReply};
 
 use crate::setup::{Setup, ticks};
 use crate::state::{FenceRound, MAX_NODES, Owner, Phase, Request, State, VoteRound, Votes, bit};
@@ -115,7 +115,7 @@ pub fn on_acquire_answer(setup: &Setup, state: &mut State, c: usize, i: usize, a
     let tally = &mut round.tally.0;
     let mut trusted_seen = false;
     // A reply the parser rejects is a failed vote, as in the library.
-    match answer.and_then(|v| AcquireReply::parse(&v).ok()) {
+    match answer.and_then(|v| ops::acquire::parse(&v).ok()) {
         Some(reply) => {
             round.highest_fence = round.highest_fence.max(reply.fence);
             let age = reply.marker_age_ms.map(Duration::from_millis);
@@ -234,7 +234,7 @@ pub fn on_fence_answer(setup: &Setup, state: &mut State, c: usize, i: usize, ans
         return;
     };
     round.waiting &= !bit(i);
-    let vote = match answer.map(|v| scripts::parse_flag("fence", &v)) {
+    let vote = match answer.map(|v| ops::fence::parse(&v)) {
         Some(Ok(true)) => Vote::Yes,
         Some(Ok(false)) => Vote::No,
         Some(Err(_)) | None => Vote::Failed,

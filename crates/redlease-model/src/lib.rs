@@ -15,7 +15,7 @@
 //!   report the counter, the holder's PTTL and the marker age, writing the marker at first
 //!   contact), fence (a max-register written only where the owner holds the lock) and
 //!   release (compare-and-delete). Their replies are built as `redis::Value`s and parsed
-//!   by `redlease::scripts`.
+//!   by `redlease::ops`.
 //! - **Clients**, each making `acquire` calls with a fresh owner per call and retries that
 //!   share it. One attempt is `LockManager::attempt` step by step: replies counted as they
 //!   arrive with [`redlease::protocol::Tally`], [`Vote`](redlease::protocol::Vote) and

@@ -1,7 +1,7 @@
 //! What a node does with each request: the Lua scripts' rules, on the model's state.
 //!
 //! The scripts cannot run here (no Redis, no Lua), so their effect on the one resource the
-//! model uses is written out again, line by line after `src/scripts/*.lua` of the library:
+//! model uses is written out again, line by line after `src/ops/*.lua` of the library:
 //! the acquire rule (set if free or ours, report the fence counter, the holder's PTTL and
 //! the marker age), the fence max-register written only where the owner holds the lock,
 //! and compare-and-delete. Replies are built as the `redis::Value` the script returns, so

@@ -12,7 +12,7 @@
 //! let manager = redlease::blocking::LockManager::builder()
 //!     .servers(["redis://127.0.0.1:6379"])
 //!     .ttl(Duration::from_secs(10))
-//!     .build_blocking()?;
+//!     .build()?;
 //! let report = manager.with_lock("reports:nightly", |lease| {
 //!     // ... the work; check lease.ensure_valid()? between steps ...
 //!     lease.fencing_token()
@@ -23,10 +23,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Builder;
+use crate::admin::Status;
+use crate::config;
 use crate::error::{Error, LostReason};
 use crate::lease::{LeaseHandle, LeaseInfo};
-use crate::manager::Status;
+
+/// Configures a blocking [`LockManager`]: the same options as [`crate::Builder`], and a
+/// `build` that blocks.
+pub type Builder = config::Builder<config::Blocking>;
 
 /// Owns the runtime; shuts it down without blocking when the last user goes away (a
 /// plain `Runtime` drop would panic if that happened inside another runtime).
@@ -40,25 +44,13 @@ impl Runtime {
             .enable_all()
             .build()
             .map(|rt| Runtime(Some(rt)))
-            .map_err(|e| {
-                Error::invalid(
-                    "runtime",
-                    e.to_string(),
-                    "could not start the runtime for the blocking API",
-                    "a process that can start threads",
-                )
-            })
+            .map_err(|e| Error::runtime(format!("could not start the blocking API's runtime: {e}")))
     }
 
     fn get(&self) -> Result<&tokio::runtime::Runtime, Error> {
-        self.0.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "runtime",
-                "shut down",
-                "the blocking API's runtime is gone",
-                "a live manager",
-            )
-        })
+        self.0
+            .as_ref()
+            .ok_or_else(|| Error::runtime("the blocking API's runtime has shut down"))
     }
 }
 
@@ -71,10 +63,14 @@ impl Drop for Runtime {
 }
 
 impl Builder {
-    /// Build a [`LockManager`] for blocking code (see [`Builder::build`]).
-    pub fn build_blocking(self) -> Result<LockManager, Error> {
+    /// Validate the options, connect to the nodes that answer, and return the manager,
+    /// blocking the calling thread (see [`crate::Builder::build`]). Must not be called
+    /// from within an async runtime.
+    pub fn build(self) -> Result<LockManager, Error> {
         let runtime = Arc::new(Runtime::new()?);
-        let inner = runtime.get()?.block_on(self.build())?;
+        let inner = runtime
+            .get()?
+            .block_on(self.with_face::<config::Async>().build())?;
         Ok(LockManager { inner, runtime })
     }
 }
@@ -93,7 +89,7 @@ impl std::fmt::Debug for LockManager {
 }
 
 impl LockManager {
-    /// Start configuring a manager; finish with [`Builder::build_blocking`].
+    /// Start configuring a manager; finish with [`Builder::build`].
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -194,10 +190,9 @@ impl std::fmt::Debug for Lease {
 
 impl Lease {
     fn lease(&self) -> Result<&crate::Lease, Error> {
-        self.inner.as_ref().ok_or_else(|| Error::Lost {
-            resource: String::new(),
-            reason: LostReason::Released,
-        })
+        self.inner
+            .as_ref()
+            .ok_or_else(|| Error::lost(self.handle.resource(), LostReason::Released))
     }
 
     /// A handle for the work: token, validity, loss.
@@ -208,10 +203,11 @@ impl Lease {
     /// See [`crate::Lease::extend`].
     pub fn extend(&mut self, ttl: Duration) -> Result<(), Error> {
         let rt = self.runtime.get()?;
-        let lease = self.inner.as_mut().ok_or_else(|| Error::Lost {
-            resource: String::new(),
-            reason: LostReason::Released,
-        })?;
+        let resource = self.handle.resource().to_owned();
+        let lease = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| Error::lost(&resource, LostReason::Released))?;
         rt.block_on(lease.extend(ttl))
     }
 

@@ -25,6 +25,8 @@ pub enum ErrorKind {
     Lost,
     /// A configuration value or argument is not allowed.
     InvalidArgument,
+    /// The blocking API could not start (or lost) its private runtime.
+    Runtime,
 }
 
 /// Why a lease counts as lost.
@@ -114,7 +116,8 @@ impl fmt::Display for NodeName {
     }
 }
 
-/// Everything that can go wrong with a lease.
+/// Everything that can go wrong with a lease: one type, with a [`kind`](Error::kind),
+/// predicates and accessors for the detail.
 ///
 /// ```
 /// # async fn example(manager: redlease::LockManager) {
@@ -127,87 +130,74 @@ impl fmt::Display for NodeName {
 /// # }
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Another owner holds the resource.
+#[error(transparent)]
+pub struct Error(Box<Repr>);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum Repr {
     #[error(
         "resource {resource:?} is held by another owner on {} of {total} nodes ({}){}",
         busy.len(), join(busy), failures_suffix(failures)
     )]
     Busy {
-        /// The resource asked for.
         resource: String,
-        /// The nodes where another owner holds it.
         busy: Vec<NodeName>,
-        /// Number of nodes.
         total: usize,
-        /// Nodes that did not answer.
         failures: Vec<NodeFailure>,
-        /// The shortest remaining TTL reported by a node where it is held.
         holder_ttl: Option<Duration>,
     },
-    /// Fewer than a quorum of nodes answered.
     #[error(
         "resource {resource:?}: only {answered} of {total} nodes answered, a quorum is {quorum}: {}",
         join(failures)
     )]
     Unavailable {
-        /// The resource the operation was about.
         resource: String,
-        /// Nodes that answered.
         answered: usize,
-        /// Nodes needed.
         quorum: usize,
-        /// Number of nodes.
         total: usize,
-        /// Each failed node and its error.
         failures: Vec<NodeFailure>,
     },
-    /// A quorum granted the lease but no validity was left.
     #[error(
         "resource {resource:?}: a quorum granted the lease but the {elapsed:?} it took left no validity of the {ttl:?} ttl (drift allowance {drift:?})"
     )]
     ValiditySpent {
-        /// The resource asked for.
         resource: String,
-        /// Time from the first request to the decision.
         elapsed: Duration,
-        /// The requested TTL.
         ttl: Duration,
-        /// The drift allowance.
         drift: Duration,
     },
-    /// The lease is no longer held.
     #[error("lease on {resource:?} is lost: {reason}")]
     Lost {
-        /// The resource of the lease.
         resource: String,
-        /// Why.
         reason: LostReason,
     },
-    /// A configuration value or argument is not allowed.
     #[error("invalid {field}: {value}: {problem}; allowed: {allowed}")]
     InvalidArgument {
-        /// The field or argument, e.g. `ttl` or `servers[2]`.
         field: String,
-        /// The value given (redacted where it may hold a secret).
         value: String,
-        /// What is wrong with it.
         problem: String,
-        /// What is allowed.
         allowed: String,
     },
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<Repr> for Error {
+    fn from(repr: Repr) -> Self {
+        Error(Box::new(repr))
+    }
 }
 
 impl Error {
     /// The category of this error.
     pub fn kind(&self) -> ErrorKind {
-        match self {
-            Error::Busy { .. } => ErrorKind::Busy,
-            Error::Unavailable { .. } => ErrorKind::Unavailable,
-            Error::ValiditySpent { .. } => ErrorKind::ValiditySpent,
-            Error::Lost { .. } => ErrorKind::Lost,
-            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+        match &*self.0 {
+            Repr::Busy { .. } => ErrorKind::Busy,
+            Repr::Unavailable { .. } => ErrorKind::Unavailable,
+            Repr::ValiditySpent { .. } => ErrorKind::ValiditySpent,
+            Repr::Lost { .. } => ErrorKind::Lost,
+            Repr::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Repr::Runtime(_) => ErrorKind::Runtime,
         }
     }
 
@@ -219,6 +209,11 @@ impl Error {
     /// Fewer than a quorum of nodes answered.
     pub fn is_unavailable(&self) -> bool {
         self.kind() == ErrorKind::Unavailable
+    }
+
+    /// A quorum granted, but no validity was left.
+    pub fn is_validity_spent(&self) -> bool {
+        self.kind() == ErrorKind::ValiditySpent
     }
 
     /// The lease is no longer held.
@@ -239,11 +234,74 @@ impl Error {
         )
     }
 
+    /// The resource the failed operation was about, if any.
+    pub fn resource(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::Busy { resource, .. }
+            | Repr::Unavailable { resource, .. }
+            | Repr::ValiditySpent { resource, .. }
+            | Repr::Lost { resource, .. } => Some(resource),
+            Repr::InvalidArgument { .. } | Repr::Runtime(_) => None,
+        }
+    }
+
     /// The per-node failures this error carries (empty for kinds without any).
     pub fn node_failures(&self) -> &[NodeFailure] {
-        match self {
-            Error::Busy { failures, .. } | Error::Unavailable { failures, .. } => failures,
+        match &*self.0 {
+            Repr::Busy { failures, .. } | Repr::Unavailable { failures, .. } => failures,
             _ => &[],
+        }
+    }
+
+    /// Busy: the nodes where another owner holds the resource.
+    pub fn busy_nodes(&self) -> &[NodeName] {
+        match &*self.0 {
+            Repr::Busy { busy, .. } => busy,
+            _ => &[],
+        }
+    }
+
+    /// Busy: the shortest remaining ttl of the other holder that a node reported.
+    pub fn holder_ttl(&self) -> Option<Duration> {
+        match &*self.0 {
+            Repr::Busy { holder_ttl, .. } => *holder_ttl,
+            _ => None,
+        }
+    }
+
+    /// Unavailable: how many nodes answered, and the quorum that was needed.
+    pub fn answered(&self) -> Option<(usize, usize)> {
+        match &*self.0 {
+            Repr::Unavailable {
+                answered, quorum, ..
+            } => Some((*answered, *quorum)),
+            _ => None,
+        }
+    }
+
+    /// Lost: why.
+    pub fn lost_reason(&self) -> Option<LostReason> {
+        match &*self.0 {
+            Repr::Lost { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    /// Invalid argument: the field or argument at fault (e.g. `ttl`, `servers[2]`).
+    pub fn field(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::InvalidArgument { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Invalid argument: what is wrong with the value, and what is allowed.
+    pub fn problem(&self) -> Option<(&str, &str)> {
+        match &*self.0 {
+            Repr::InvalidArgument {
+                problem, allowed, ..
+            } => Some((problem, allowed)),
+            _ => None,
         }
     }
 
@@ -253,12 +311,25 @@ impl Error {
         problem: impl Into<String>,
         allowed: impl Into<String>,
     ) -> Self {
-        Error::InvalidArgument {
+        Repr::InvalidArgument {
             field: field.into(),
             value: format!("{value:?}"),
             problem: problem.into(),
             allowed: allowed.into(),
         }
+        .into()
+    }
+
+    pub(crate) fn lost(resource: &str, reason: LostReason) -> Self {
+        Repr::Lost {
+            resource: resource.to_owned(),
+            reason,
+        }
+        .into()
+    }
+
+    pub(crate) fn runtime(detail: impl Into<String>) -> Self {
+        Repr::Runtime(detail.into()).into()
     }
 }
 
@@ -281,7 +352,7 @@ mod tests {
 
     #[test]
     fn messages_name_the_nodes() {
-        let e = Error::Busy {
+        let e: Error = Repr::Busy {
             resource: "r".into(),
             busy: vec![
                 NodeName {
@@ -300,7 +371,8 @@ mod tests {
                 error: NodeError::Timeout(Duration::from_millis(50)),
             }],
             holder_ttl: None,
-        };
+        }
+        .into();
         let msg = e.to_string();
         assert!(msg.contains("2 of 3 nodes"), "{msg}");
         assert!(msg.contains("node 0 (redis://a:1)"), "{msg}");

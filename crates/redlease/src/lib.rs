@@ -34,19 +34,26 @@
 //!
 //! ## Layout
 //!
+//! Dependencies point one way, down this table: each module uses only those below it.
+//!
 //! | module | what lives there |
 //! |---|---|
-//! | [`protocol`] | the pure arithmetic: quorum, drift, validity, vote tally, fencing token, retry delay, key names, owner values |
-//! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
-//! | `manager` | [`LockManager`]: acquisition attempts, retries, fencing round, status |
-//! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend, release, loss signal, release on drop |
-//! | `wakeup` | waiters woken by published releases (one subscriber per node), with a timer fallback |
-//! | `renewal` | one background task per manager that keeps every kept-alive lease extended |
-//! | `node` | one connection per node, per-node timeout, reconnection after breakage or hangs |
-//! | `round` | one request to every node at once, answers as they come, stragglers finished in the background |
-//! | [`scripts`] | the Lua scripts (`src/scripts/*.lua`) and the parsing of their replies |
 //! | [`blocking`] | the same API for code without an async runtime, on a private one-thread runtime |
-//! | [`error`] | [`Error`], [`ErrorKind`] and per-node failures |
+//! | `manager` | [`LockManager`]: the facade that hands each call to the modules below |
+//! | `admin` | status, delayed-restart markers, extend and release by owner value |
+//! | `acquire` | the retry loop and the I/O of one attempt; decisions from [`protocol::attempt`] |
+//! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend round, release, loss signal |
+//! | `renewal` | one background task per manager that keeps every kept-alive lease extended |
+//! | `release` | releasing on many nodes: a lease's release, a failed attempt's clean-up |
+//! | `round` | one operation sent to every node at once, answers as they come, stragglers in the background |
+//! | `cluster` | the nodes and what every operation on them shares |
+//! | `wakeup` | waiters woken by published releases (one subscriber per node) |
+//! | `node` | one connection per node, per-node timeout, reconnection after breakage or hangs |
+//! | `background` | work left running in the background, counted for [`LockManager::flush`] |
+//! | [`ops`] | one file per node operation: the typed request, its `.lua` script, the reply's parsing |
+//! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
+//! | [`protocol`] | the pure decisions: quorum, drift, validity, fencing token, attempt, extend, renewal, delayed restart, retry delays |
+//! | [`error`] | [`Error`] with its [`ErrorKind`], and per-node failures |
 //!
 //! The reasoning behind the protocol is in `docs/protocol.md` of the repository.
 
@@ -56,23 +63,29 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod acquire;
+mod admin;
+mod background;
 pub mod blocking;
+mod cluster;
 pub mod config;
 pub mod error;
 mod lease;
 mod manager;
 mod node;
+pub mod ops;
 pub mod protocol;
+mod release;
 mod renewal;
 mod round;
-pub mod scripts;
 mod wakeup;
 
+pub use admin::{Markers, NodeStatus, Status};
 pub use config::{Builder, Renewal};
 pub use error::{Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
 pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState};
-pub use manager::{LockManager, NodeStatus, Status};
+pub use manager::LockManager;
 pub use protocol::RetryPolicy;
-/// The Redis client crate redlease is built on (for [`scripts`] reply types).
+/// The Redis client crate redlease is built on (for [`ops`] reply types).
 pub use redis;
 pub use renewal::RenewalStats;

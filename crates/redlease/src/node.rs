@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Script, Value};
+use redis::{AsyncConnectionConfig, Client, Value};
 
 use crate::config::Server;
 use crate::error::{Error, NodeError, NodeFailure, NodeName};
-use crate::scripts;
+use crate::ops::{self, Op};
+use crate::protocol::MarkerTrust;
 
 /// Timeouts in a row after which the connection is considered hung and replaced.
 const HUNG_AFTER_TIMEOUTS: u32 = 2;
@@ -40,11 +41,10 @@ pub(crate) struct Node {
     /// connection that is still answering other requests means "slow", not "hung".
     last_answer_us: AtomicU64,
     epoch: Instant,
-    /// Delayed restart: when (on our clock) this node's marker was born, once a complete
-    /// round showed it is not a node that came back empty. The same marker later means
-    /// the node kept its data since, so its grants can be counted without waiting for
-    /// every other node's answer.
-    trusted_birth: Mutex<Option<Instant>>,
+    /// Delayed restart: this node's marker, once a complete round showed it is not a
+    /// node that came back empty. The same marker later means the node kept its data
+    /// since, so its grants can be counted without waiting for every other node's answer.
+    trust: Mutex<MarkerTrust>,
 }
 
 impl Node {
@@ -70,7 +70,7 @@ impl Node {
             timeouts_in_row: AtomicU32::new(0),
             last_answer_us: AtomicU64::new(0),
             epoch: Instant::now(),
-            trusted_birth: Mutex::new(None),
+            trust: Mutex::new(MarkerTrust::default()),
         })
     }
 
@@ -91,22 +91,13 @@ impl Node {
         }
     }
 
-    /// Run `script` with `keys`, `owner` and `args` on this node, within the node timeout.
-    pub(crate) async fn eval(
-        &self,
-        script: &Script,
-        keys: &[&str],
-        owner: &str,
-        args: &[String],
-    ) -> Result<Value, NodeError> {
-        let mut invocation = script.prepare_invoke();
-        for key in keys {
-            invocation.key(*key);
-        }
-        invocation.arg(owner);
-        for arg in args {
-            invocation.arg(arg.as_str());
-        }
+    /// Run `op` on this node, within the node timeout, and parse its reply.
+    pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<O::Reply, NodeError> {
+        let value = self.eval(&op.invocation()).await?;
+        O::parse(&value).map_err(|e| NodeError::Protocol(e.to_string()))
+    }
+
+    async fn eval(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, NodeError> {
         let attempt = async {
             let (mut conn, generation) = self.connection().await?;
             match invocation.invoke_async::<Value>(&mut conn).await {
@@ -174,7 +165,7 @@ impl Node {
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| (e, None))?;
-        scripts::preload()
+        ops::preload()
             .query_async::<()>(&mut conn)
             .await
             .map_err(|e| (e, None))?;
@@ -206,32 +197,23 @@ impl Node {
         }
     }
 
-    /// Whether a marker of `age`, seen at `seen_at`, is the one trusted before (within
-    /// `tolerance`). A different marker means the node lost its data: trust is dropped.
+    /// Whether a marker of `age`, seen at `seen_at` (the cluster's clock), is the one
+    /// trusted before (see [`MarkerTrust::check`]).
     pub(crate) fn marker_trusted(
         &self,
         age: Duration,
-        seen_at: Instant,
+        seen_at: Duration,
         tolerance: Duration,
     ) -> bool {
-        let Ok(mut trusted) = self.trusted_birth.lock() else {
-            return false;
-        };
-        let Some(known) = *trusted else {
-            return false;
-        };
-        let birth = seen_at.checked_sub(age).unwrap_or(seen_at);
-        let same = birth.max(known).duration_since(birth.min(known)) <= tolerance;
-        if !same {
-            *trusted = None;
-        }
-        same
+        self.trust
+            .lock()
+            .is_ok_and(|mut trust| trust.check(age, seen_at, tolerance))
     }
 
     /// Remember this node's marker as one that a complete round did not hold back.
-    pub(crate) fn trust_marker(&self, age: Duration, seen_at: Instant) {
-        if let Ok(mut trusted) = self.trusted_birth.lock() {
-            *trusted = Some(seen_at.checked_sub(age).unwrap_or(seen_at));
+    pub(crate) fn trust_marker(&self, age: Duration, seen_at: Duration) {
+        if let Ok(mut trust) = self.trust.lock() {
+            trust.trust(age, seen_at);
         }
     }
 

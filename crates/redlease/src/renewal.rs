@@ -9,7 +9,7 @@
 //! - a lease is extended at a fraction of its ttl (a third by default), so an extend that
 //!   fails has time for several retries before the deadline;
 //! - when extends keep failing, the lease is marked lost *at* its deadline (and the
-//!   [`crate::Lease::lost`] future, which has its own timer, fires then too), with the
+//!   [`crate::LeaseHandle::lost`] future, which has its own timer, fires then too), with the
 //!   reason `RenewalFailed`;
 //! - a lease that is released, dropped, forgotten or lost is never extended again: the
 //!   state is checked under the lease's operation lock, which release also takes, so no
@@ -30,14 +30,11 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, LostReason};
-use crate::lease::{LeaseCore, LeaseState};
+use crate::protocol::renewal as rules;
 
 /// Extends in flight at once; more due leases wait for a free slot. Enough to keep the
 /// pipelines full, few enough that queueing on a node stays well inside a node timeout.
 const MAX_IN_FLIGHT: usize = 256;
-/// Retry delay floor after a failed extend.
-const MIN_RETRY: Duration = Duration::from_millis(10);
-
 /// A renewal late by more than this counts as a missed tick.
 const LATE: Duration = Duration::from_millis(50);
 
@@ -90,59 +87,108 @@ impl Counters {
     }
 }
 
-/// The handle a manager keeps to its renewal task.
-pub(crate) struct Renewer {
-    tx: mpsc::UnboundedSender<Arc<LeaseCore>>,
+/// What the renewal task needs of a lease. Implemented by the lease's shared core; a
+/// trait so that this module does not depend on the lease module (which depends on it).
+pub(crate) trait Renewable: Send + Sync + 'static {
+    /// The deadline while the lease is held and still managed (not released, forgotten
+    /// or lost); `None` retires it from the schedule.
+    fn managed_deadline(&self) -> Option<Instant>;
+    /// Time between renewals.
+    fn interval(&self) -> Duration;
+    /// Whether a configured cap stops renewal now.
+    fn cap_reached(&self, now: Instant) -> bool;
+    /// Record what a passed deadline will be reported as.
+    fn set_expiry_reason(&self, reason: LostReason);
+    /// The deadline passed: lost.
+    fn mark_expired(&self);
+    /// Whether the lease is lost.
+    fn is_lost(&self) -> bool;
+    /// The resource, for logs.
+    fn resource(&self) -> &str;
+    /// Extend once.
+    fn renew(&self) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-impl Renewer {
-    /// Start the renewal task on the current Tokio runtime.
-    pub(crate) fn spawn(counters: Arc<Counters>) -> Option<Self> {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
+/// A manager's renewal: the task (started on the first `keep_alive`, restarted if its
+/// runtime went away) and its counters.
+pub(crate) struct Renewals<L> {
+    task: std::sync::Mutex<Option<mpsc::UnboundedSender<Arc<L>>>>,
+    counters: Arc<Counters>,
+}
+
+impl<L> Default for Renewals<L> {
+    fn default() -> Self {
+        Renewals {
+            task: std::sync::Mutex::new(None),
+            counters: Arc::default(),
+        }
+    }
+}
+
+impl<L: Renewable> Renewals<L> {
+    /// Add a lease to the schedule, starting (or restarting) the task if needed. False
+    /// when there is no Tokio runtime to run it on.
+    pub(crate) fn register(&self, lease: Arc<L>) -> bool {
+        let Ok(mut task) = self.task.lock() else {
+            return false;
+        };
+        let lease = match task.as_ref() {
+            Some(tx) => match tx.send(lease) {
+                Ok(()) => return true,
+                // The task is gone (its runtime shut down): start another.
+                Err(mpsc::error::SendError(lease)) => lease,
+            },
+            None => lease,
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
         let (tx, rx) = mpsc::unbounded_channel();
-        handle.spawn(run(rx, counters));
-        Some(Renewer { tx })
+        handle.spawn(run(rx, Arc::clone(&self.counters)));
+        let sent = tx.send(lease).is_ok();
+        *task = Some(tx);
+        sent
     }
 
-    /// Add a lease; false if the task is gone (the runtime shut down).
-    pub(crate) fn register(&self, lease: Arc<LeaseCore>) -> bool {
-        self.tx.send(lease).is_ok()
+    /// What the task has done so far.
+    pub(crate) fn stats(&self) -> RenewalStats {
+        self.counters.snapshot()
     }
 }
 
 /// One lease in the schedule.
-struct Due {
+struct Due<L> {
     at: Instant,
     seq: u64,
-    lease: Arc<LeaseCore>,
+    lease: Arc<L>,
 }
 
-impl PartialEq for Due {
+impl<L> PartialEq for Due<L> {
     fn eq(&self, other: &Self) -> bool {
         (self.at, self.seq) == (other.at, other.seq)
     }
 }
-impl Eq for Due {}
-impl PartialOrd for Due {
+impl<L> Eq for Due<L> {}
+impl<L> PartialOrd for Due<L> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Due {
+impl<L> Ord for Due<L> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
 }
 
-type Extend = Pin<Box<dyn Future<Output = (Arc<LeaseCore>, Instant, Result<(), Error>)> + Send>>;
+type Extend<L> = Pin<Box<dyn Future<Output = (Arc<L>, Instant, Result<(), Error>)> + Send>>;
 
-struct Schedule {
-    heap: BinaryHeap<Reverse<Due>>,
+struct Schedule<L> {
+    heap: BinaryHeap<Reverse<Due<L>>>,
     seq: u64,
 }
 
-impl Schedule {
-    fn push(&mut self, at: Instant, lease: Arc<LeaseCore>) {
+impl<L> Schedule<L> {
+    fn push(&mut self, at: Instant, lease: Arc<L>) {
         self.seq += 1;
         self.heap.push(Reverse(Due {
             at,
@@ -155,7 +201,7 @@ impl Schedule {
         self.heap.peek().map(|Reverse(d)| d.at)
     }
 
-    fn pop_due(&mut self, now: Instant) -> Option<Due> {
+    fn pop_due(&mut self, now: Instant) -> Option<Due<L>> {
         if self.next_at()? > now {
             return None;
         }
@@ -163,12 +209,12 @@ impl Schedule {
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Arc<LeaseCore>>, counters: Arc<Counters>) {
+async fn run<L: Renewable>(mut rx: mpsc::UnboundedReceiver<Arc<L>>, counters: Arc<Counters>) {
     let mut schedule = Schedule {
         heap: BinaryHeap::new(),
         seq: 0,
     };
-    let mut in_flight: FuturesUnordered<Extend> = FuturesUnordered::new();
+    let mut in_flight: FuturesUnordered<Extend<L>> = FuturesUnordered::new();
     let mut open = true;
     loop {
         let next_at = schedule.next_at();
@@ -179,7 +225,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Arc<LeaseCore>>, counters: Arc<Coun
             }
             registered = rx.recv(), if open => match registered {
                 Some(lease) => {
-                    let at = Instant::now() + lease.renew_interval();
+                    let at = Instant::now() + lease.interval();
                     schedule.push(at, lease);
                 }
                 None => open = false,
@@ -208,17 +254,15 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// A lease's renewal time has come: extend it, or retire it.
-fn due(schedule: &mut Schedule, counters: &Counters, entry: Due, now: Instant) -> Option<Extend> {
+fn due<L: Renewable>(
+    schedule: &mut Schedule<L>,
+    counters: &Counters,
+    entry: Due<L>,
+    now: Instant,
+) -> Option<Extend<L>> {
     let lease = entry.lease;
-    let deadline = match lease.state() {
-        LeaseState::Held { deadline } => deadline,
-        // Released, dropped or lost: never renewed again.
-        LeaseState::Released | LeaseState::Lost(_) => return None,
-    };
-    if !lease.is_armed() {
-        // Forgotten: no longer ours to manage.
-        return None;
-    }
+    // Released, dropped, forgotten or lost: never renewed again.
+    let deadline = lease.managed_deadline()?;
     if now >= deadline {
         lease.mark_expired();
         counters.lost.fetch_add(1, Ordering::Relaxed);
@@ -238,22 +282,22 @@ fn due(schedule: &mut Schedule, counters: &Counters, entry: Due, now: Instant) -
     }))
 }
 
-fn after_extend(
-    schedule: &mut Schedule,
+fn after_extend<L: Renewable>(
+    schedule: &mut Schedule<L>,
     counters: &Counters,
-    lease: Arc<LeaseCore>,
+    lease: Arc<L>,
     started: Instant,
     result: Result<(), Error>,
 ) {
     match result {
         Ok(()) => {
             counters.renewals.fetch_add(1, Ordering::Relaxed);
-            let at = started + lease.renew_interval();
+            let at = started + lease.interval();
             schedule.push(at, lease);
         }
         // Lost (already marked) or released meanwhile: retire it.
         Err(e) if e.is_lost() => {
-            if matches!(lease.state(), LeaseState::Lost(_)) {
+            if lease.is_lost() {
                 counters.lost.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -263,10 +307,10 @@ fn after_extend(
             // deadline if no extend got through by then.
             tracing::warn!(resource = lease.resource(), error = %e, "lease renewal failed; retrying");
             lease.set_expiry_reason(LostReason::RenewalFailed);
-            if let LeaseState::Held { deadline } = lease.state() {
+            if let Some(deadline) = lease.managed_deadline() {
                 let now = Instant::now();
                 let left = deadline.saturating_duration_since(now);
-                let retry = (lease.renew_interval() / 4).min(left / 3).max(MIN_RETRY);
+                let retry = rules::retry_delay(lease.interval(), left);
                 schedule.push((now + retry).min(deadline), lease);
             }
         }

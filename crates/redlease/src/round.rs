@@ -2,7 +2,7 @@
 //!
 //! The protocol sends each step (acquire, fence, extend, release) to all nodes at once and
 //! decides as soon as the outcome is certain. The calls that have not answered by then are
-//! not abandoned: [`Round::detach`] hands them to a background task, so their requests are
+//! not abandoned: [`Round::detach`] hands them to the background, so their requests are
 //! still sent (a connection being re-established still gets the release) and the node's
 //! connection bookkeeping still sees their outcome, while the caller moves on.
 //!
@@ -14,66 +14,49 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use redis::{Script, Value};
 
+use crate::cluster::Cluster;
 use crate::error::{NodeError, NodeFailure};
-use crate::manager::Shared;
-use crate::protocol::{Decision, Keys, Tally, Vote};
+use crate::ops::Op;
+use crate::protocol::{Decision, Tally, Vote};
 
 type Call<T> = Pin<Box<dyn Future<Output = (usize, Result<T, NodeError>)> + Send>>;
 
 /// The requests of one round still in flight.
-pub(crate) struct Round<T> {
-    calls: FuturesUnordered<Call<T>>,
-    shared: Arc<Shared>,
+pub(crate) struct Round<O: Op> {
+    calls: FuturesUnordered<Call<O::Reply>>,
+    cluster: Arc<Cluster>,
 }
 
-impl<T: Send + 'static> Round<T> {
-    /// Run `script` with `request` on the nodes `indices`, parsing each reply with
-    /// `parse`. Every script takes the same keys (the resource's lock, fence, queue and
-    /// seen keys; unused ones are ignored), then the owner and the request's arguments.
+impl<O: Op> Round<O> {
+    /// Run `op` on the nodes `indices`.
     pub(crate) fn start(
-        shared: &Arc<Shared>,
+        cluster: &Arc<Cluster>,
         indices: impl IntoIterator<Item = usize>,
-        script: &'static Script,
-        request: &Arc<Request>,
-        parse: fn(&Value) -> Result<T, NodeError>,
+        op: &Arc<O>,
     ) -> Self {
         let calls = indices
             .into_iter()
             .map(|index| {
-                let shared = Arc::clone(shared);
-                let request = Arc::clone(request);
+                let cluster = Arc::clone(cluster);
+                let op = Arc::clone(op);
                 Box::pin(async move {
-                    let target = &request.target;
-                    let mut keys = vec![
-                        target.keys.lock.as_str(),
-                        target.keys.fence.as_str(),
-                        target.keys.queue.as_str(),
-                        target.keys.seen.as_str(),
-                    ];
-                    if let Some(marker) = &shared.marker {
-                        keys.push(marker);
-                    }
-                    let result = match shared.nodes.get(index) {
-                        Some(node) => node
-                            .eval(script, &keys, &target.owner, &request.args)
-                            .await
-                            .and_then(|v| parse(&v)),
+                    let result = match cluster.nodes.get(index) {
+                        Some(node) => node.run(op.as_ref()).await,
                         None => Err(NodeError::Protocol(format!("no node {index}"))),
                     };
                     (index, result)
-                }) as Call<T>
+                }) as Call<O::Reply>
             })
             .collect();
         Round {
             calls,
-            shared: Arc::clone(shared),
+            cluster: Arc::clone(cluster),
         }
     }
 
     /// The next answer, or `None` when every node has answered (or failed).
-    pub(crate) async fn next(&mut self) -> Option<(usize, Result<T, NodeError>)> {
+    pub(crate) async fn next(&mut self) -> Option<(usize, Result<O::Reply, NodeError>)> {
         self.calls.next().await
     }
 
@@ -83,7 +66,7 @@ impl<T: Send + 'static> Round<T> {
     pub(crate) async fn decide(
         mut self,
         tally: &mut Tally,
-        mut vote: impl FnMut(usize, T) -> Vote,
+        mut vote: impl FnMut(usize, O::Reply) -> Vote,
     ) -> Vec<NodeFailure> {
         let mut failures = Vec::new();
         while let Some((i, result)) = self.next().await {
@@ -91,9 +74,7 @@ impl<T: Send + 'static> Round<T> {
                 Ok(reply) => tally.record(vote(i, reply)),
                 Err(e) => {
                     tally.record(Vote::Failed);
-                    if let Some(node) = self.shared.nodes.get(i) {
-                        failures.push(node.failure(e));
-                    }
+                    failures.push(self.cluster.failure(i, e));
                 }
             }
             if tally.decision() != Decision::Pending {
@@ -104,94 +85,23 @@ impl<T: Send + 'static> Round<T> {
         failures
     }
 
+    /// Wait for every answer (each bounded by the node timeout).
+    pub(crate) async fn finish(mut self) -> Vec<(usize, Result<O::Reply, NodeError>)> {
+        let mut answers = Vec::with_capacity(self.calls.len());
+        while let Some(answer) = self.next().await {
+            answers.push(answer);
+        }
+        answers
+    }
+
     /// Let the calls still in flight finish in the background.
     pub(crate) fn detach(self) {
         if self.calls.is_empty() {
             return;
         }
         let mut calls = self.calls;
-        self.shared
+        self.cluster
             .background
             .spawn(async move { while calls.next().await.is_some() {} });
-    }
-}
-
-/// The resource and owner an operation is about.
-#[derive(Debug)]
-pub(crate) struct Target {
-    pub resource: String,
-    pub owner: String,
-    pub keys: Keys,
-}
-
-/// One operation: its target and the script arguments after the owner.
-pub(crate) struct Request {
-    pub target: Arc<Target>,
-    pub args: Vec<String>,
-}
-
-impl Request {
-    pub(crate) fn new(target: &Arc<Target>, args: Vec<String>) -> Arc<Self> {
-        Arc::new(Request {
-            target: Arc::clone(target),
-            args,
-        })
-    }
-}
-
-/// Work a manager left running in the background (replies still in flight, releases after
-/// failed or dropped acquisitions and of dropped leases), counted so that a short-lived
-/// process can wait for it before exiting (see `LockManager::flush`).
-#[derive(Default)]
-pub(crate) struct Background {
-    running: std::sync::atomic::AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-impl Background {
-    /// Spawn `work` on the current runtime, if there is one (otherwise it is dropped:
-    /// without a runtime nothing could run it).
-    pub(crate) fn spawn(self: &Arc<Self>, work: impl Future<Output = ()> + Send + 'static) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        self.running
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let done = Done(Arc::clone(self));
-        runtime.spawn(async move {
-            let _done = done;
-            work.await;
-        });
-    }
-
-    /// Wait until nothing runs in the background, at most `limit`. True when idle.
-    pub(crate) async fn idle(&self, limit: std::time::Duration) -> bool {
-        let wait = async {
-            loop {
-                let notified = self.idle.notified();
-                if self.running.load(std::sync::atomic::Ordering::Acquire) == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        tokio::time::timeout(limit, wait).await.is_ok()
-    }
-}
-
-/// Counts one background task as finished when dropped (also when the runtime shuts
-/// down and drops the task unfinished).
-struct Done(Arc<Background>);
-
-impl Drop for Done {
-    fn drop(&mut self) {
-        if self
-            .0
-            .running
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
-            == 1
-        {
-            self.0.idle.notify_waiters();
-        }
     }
 }

@@ -24,8 +24,6 @@ use futures_util::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::watch;
 
-use crate::manager::Shared;
-
 /// The per-manager state: channels with waiters, and one subscriber per node.
 pub(crate) struct Wakeups {
     channels: Mutex<HashMap<String, Channel>>,
@@ -114,7 +112,7 @@ impl Wakeups {
 
 /// One waiter's registration on a channel. Dropping it leaves the channel.
 pub(crate) struct Subscription {
-    shared: Arc<Shared>,
+    wakeups: Arc<Wakeups>,
     channel: String,
     owner: String,
     rx: watch::Receiver<u64>,
@@ -138,7 +136,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let Ok(mut channels) = self.shared.wakeups.channels.lock() else {
+        let Ok(mut channels) = self.wakeups.channels.lock() else {
             return;
         };
         let last = match channels.get_mut(&self.channel) {
@@ -154,9 +152,9 @@ impl Drop for Subscription {
         channels.remove(&self.channel);
         drop(channels);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let shared = Arc::clone(&self.shared);
+            let wakeups = Arc::clone(&self.wakeups);
             let channel = std::mem::take(&mut self.channel);
-            runtime.spawn(async move { unsubscribe(&shared, &channel).await });
+            runtime.spawn(async move { unsubscribe(&wakeups, &channel).await });
         }
     }
 }
@@ -164,11 +162,10 @@ impl Drop for Subscription {
 /// Register `owner` as a waiter on `channel`. `None` when no node's subscriber could be
 /// reached (the caller then polls).
 pub(crate) async fn subscribe(
-    shared: &Arc<Shared>,
+    wakeups: &Arc<Wakeups>,
     channel: &str,
     owner: &str,
 ) -> Option<Subscription> {
-    let wakeups = &shared.wakeups;
     let (rx, first) = {
         let mut channels = wakeups.channels.lock().ok()?;
         let entry = channels
@@ -181,14 +178,14 @@ pub(crate) async fn subscribe(
         (rx, entry.waiters.len() == 1)
     };
     let subscription = Subscription {
-        shared: Arc::clone(shared),
+        wakeups: Arc::clone(wakeups),
         channel: channel.to_owned(),
         owner: owner.to_owned(),
         rx,
     };
     if first {
         let results = futures_util::future::join_all(
-            (0..wakeups.subscribers.len()).map(|i| subscribe_on(shared, i, channel)),
+            (0..wakeups.subscribers.len()).map(|i| subscribe_on(wakeups, i, channel)),
         )
         .await;
         if !results.into_iter().any(|ok| ok) {
@@ -199,8 +196,7 @@ pub(crate) async fn subscribe(
 }
 
 /// Subscribe `channel` on node `index`, connecting its subscriber first if needed.
-async fn subscribe_on(shared: &Arc<Shared>, index: usize, channel: &str) -> bool {
-    let wakeups = &shared.wakeups;
+async fn subscribe_on(wakeups: &Arc<Wakeups>, index: usize, channel: &str) -> bool {
     let Some(subscriber) = wakeups.subscribers.get(index) else {
         return false;
     };
@@ -217,7 +213,7 @@ async fn subscribe_on(shared: &Arc<Shared>, index: usize, channel: &str) -> bool
         };
         let generation = wakeups.generations.fetch_add(1, Ordering::Relaxed) + 1;
         *slot = Some((sink, generation));
-        tokio::spawn(read(Arc::downgrade(shared), index, generation, stream));
+        tokio::spawn(read(Arc::downgrade(wakeups), index, generation, stream));
         true
     };
     tokio::time::timeout(subscriber.timeout, work)
@@ -235,8 +231,7 @@ async fn connect(wakeups: &Wakeups, subscriber: &Subscriber) -> Option<(PubSubSi
     Some((sink, stream))
 }
 
-async fn unsubscribe(shared: &Arc<Shared>, channel: &str) {
-    let wakeups = &shared.wakeups;
+async fn unsubscribe(wakeups: &Wakeups, channel: &str) {
     for subscriber in &wakeups.subscribers {
         let work = async {
             let mut slot = subscriber.sink.lock().await;
@@ -255,20 +250,17 @@ async fn unsubscribe(shared: &Arc<Shared>, channel: &str) {
 
 /// Dispatch one node's messages; when its connection breaks, wake every waiter (messages
 /// may have been lost) and reconnect while anyone is still waiting.
-async fn read(shared: Weak<Shared>, index: usize, mut generation: u64, mut stream: PubSubStream) {
+async fn read(wakeups: Weak<Wakeups>, index: usize, mut generation: u64, mut stream: PubSubStream) {
     loop {
         while let Some(message) = stream.next().await {
-            let Some(shared) = shared.upgrade() else {
+            let Some(wakeups) = wakeups.upgrade() else {
                 return;
             };
-            shared
-                .wakeups
-                .wake(message.get_channel_name(), message.get_payload_bytes());
+            wakeups.wake(message.get_channel_name(), message.get_payload_bytes());
         }
-        let Some(shared) = shared.upgrade() else {
+        let Some(wakeups) = wakeups.upgrade() else {
             return;
         };
-        let wakeups = &shared.wakeups;
         let Some(subscriber) = wakeups.subscribers.get(index) else {
             return;
         };
@@ -286,7 +278,7 @@ async fn read(shared: Weak<Shared>, index: usize, mut generation: u64, mut strea
             return;
         }
         let connected =
-            tokio::time::timeout(subscriber.timeout, connect(wakeups, subscriber)).await;
+            tokio::time::timeout(subscriber.timeout, connect(&wakeups, subscriber)).await;
         let Ok(Some((sink, next))) = connected else {
             // The next new waiter tries again; the others poll on their timers.
             return;

@@ -210,14 +210,9 @@ async fn renewal_cap_ends_the_lease_loudly() {
         })
         .await
         .expect_err("cap reached");
-    assert!(
-        matches!(
-            err,
-            Error::Lost {
-                reason: LostReason::RenewalCapReached,
-                ..
-            }
-        ),
+    assert_eq!(
+        err.lost_reason(),
+        Some(LostReason::RenewalCapReached),
         "{err}"
     );
     // Two renewals at ttl/3, then the last ttl: about one second.
@@ -326,7 +321,7 @@ fn blocking_api_mutual_exclusion() {
         .ttl(Duration::from_secs(5))
         .node_timeout(Duration::from_millis(250))
         .wait(Duration::from_secs(60))
-        .build_blocking()
+        .build()
         .expect("config");
     let counter = Arc::new(AtomicU64::new(0));
     let tokens = Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -220,11 +220,11 @@ fn check(options: &Options) -> Result<(), TestCaseError> {
             }
         }
         Err(e) => {
-            let redlease::Error::InvalidArgument { field, .. } = &e else {
+            let Some(field) = e.field() else {
                 return Err(TestCaseError::fail(format!("not an invalid argument: {e}")));
             };
             prop_assert!(
-                invalid.contains(&field.as_str()),
+                invalid.contains(&field),
                 "named {field:?} but the invalid fields are {invalid:?}: {e}"
             );
         }
@@ -269,12 +269,12 @@ fn check_call_ttl(ttl: Duration, with_extend: bool) -> Result<(), TestCaseError>
     }
     for e in outcomes {
         let e = e.expect("nothing listens on port 1");
-        match &e {
-            redlease::Error::InvalidArgument { field, .. } => {
+        match e.field() {
+            Some(field) => {
                 prop_assert!(!valid, "valid ttl {ttl:?} refused: {e}");
                 prop_assert_eq!(field, "ttl");
             }
-            _ => prop_assert!(valid, "invalid ttl {ttl:?} accepted: {e}"),
+            None => prop_assert!(valid, "invalid ttl {ttl:?} accepted: {e}"),
         }
     }
     Ok(())

@@ -11,8 +11,10 @@
 //! `PROPTEST_CASES=100000 cargo test -p redlease --test prop_replies`.
 
 use proptest::prelude::*;
+use redlease::ops::status::StatusReply;
+use redlease::ops::{acquire, extend, fence, release, status};
+use redlease::protocol::{AcquireReply, ExtendReply};
 use redlease::redis::{self, Value};
-use redlease::scripts::{AcquireReply, ExtendReply, StatusReply, parse_flag};
 
 /// Byte strings that are often digits (fencing counters), sometimes anything.
 fn bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -131,16 +133,16 @@ fn near_miss() -> impl Strategy<Value = Value> {
 /// Feed `v` to every parser; `Ok` only for the shape each script returns.
 fn parse_all(v: &Value) {
     let is_array_of = |n: usize| matches!(v, Value::Array(items) if items.len() == n);
-    if AcquireReply::parse(v).is_ok() {
+    if acquire::parse(v).is_ok() {
         assert!(is_array_of(5), "acquire accepted {v:?}");
     }
-    if ExtendReply::parse(v).is_ok() {
+    if extend::parse(v).is_ok() {
         assert!(is_array_of(2), "extend accepted {v:?}");
     }
-    if StatusReply::parse(v).is_ok() {
+    if status::parse(v).is_ok() {
         assert!(is_array_of(3), "status accepted {v:?}");
     }
-    match parse_flag("fence", v) {
+    match fence::parse(v) {
         Ok(flag) => assert_eq!(*v, Value::Int(flag.into())),
         Err(e) => assert!(e.to_string().contains("fence"), "{e}"),
     }
@@ -170,13 +172,13 @@ proptest! {
 
     #[test]
     fn acquire_replies_round_trip((v, expected) in acquire_reply()) {
-        prop_assert_eq!(AcquireReply::parse(&v), Ok(expected));
+        prop_assert_eq!(acquire::parse(&v), Ok(expected));
     }
 
     #[test]
     fn extend_replies_round_trip(extended in any::<bool>(), fence in any::<u64>(), form in any::<u8>()) {
         let v = Value::Array(vec![Value::Int(extended.into()), encode_counter(fence, form)]);
-        prop_assert_eq!(ExtendReply::parse(&v), Ok(ExtendReply { extended, fence }));
+        prop_assert_eq!(extend::parse(&v), Ok(ExtendReply { extended, fence }));
     }
 
     #[test]
@@ -197,11 +199,11 @@ proptest! {
             encode_counter(fence, form),
         ]);
         let expected = StatusReply { owner, pttl_ms: u64::try_from(pttl).ok(), fence };
-        prop_assert_eq!(StatusReply::parse(&v), Ok(expected));
+        prop_assert_eq!(status::parse(&v), Ok(expected));
     }
 
     #[test]
     fn flags_round_trip(flag in any::<bool>()) {
-        prop_assert_eq!(parse_flag("release", &Value::Int(flag.into())), Ok(flag));
+        prop_assert_eq!(release::parse(&Value::Int(flag.into())), Ok(flag));
     }
 }

@@ -56,8 +56,8 @@ fn resource() -> impl Strategy<Value = String> {
 /// The resource must be refused, with the field named `resource`.
 fn refused(outcome: Result<impl Sized, Error>) -> Result<(), TestCaseError> {
     match outcome {
-        Err(Error::InvalidArgument { field, .. }) => {
-            prop_assert_eq!(field, "resource");
+        Err(e) if e.is_invalid_argument() => {
+            prop_assert_eq!(e.field(), Some("resource"));
             Ok(())
         }
         Err(e) => Err(TestCaseError::fail(format!("not an invalid argument: {e}"))),

@@ -3,7 +3,7 @@
 //! The deadline lives on the client's monotonic clock and is the only source of truth for
 //! "do I still hold it": [`Lease::remaining`] is zero once it has passed, whatever Redis
 //! may still have stored. The state is kept in a `watch` channel so that every party (the
-//! holder, a renewal task, a [`Lease::lost`] future) sees a loss at once.
+//! holder, a renewal task, a [`LeaseHandle::lost`] future) sees a loss at once.
 //!
 //! Extend is compare-and-pexpire on every node: it needs a quorum of confirmations inside
 //! the current validity and computes the new deadline from its own start. A failed extend
@@ -11,18 +11,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
-use crate::config;
 use crate::error::{Error, LostReason};
-use crate::manager::{Shared, release_everywhere};
-use crate::protocol::{Decision, Tally, Vote};
-use crate::round::{Request, Round, Target};
-use crate::scripts::{self, ExtendReply};
+
+mod core;
+mod extend;
+
+pub(crate) use self::core::LeaseCore;
 
 /// Where a lease stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,27 +33,6 @@ pub enum LeaseState {
     Released,
     /// Lost, for the reason given.
     Lost(LostReason),
-}
-
-/// What a lease's parts are shared between the holder's handle and helpers (renewal,
-/// loss watchers) that must not keep the lease alive themselves.
-pub(crate) struct LeaseCore {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) target: Arc<Target>,
-    token: AtomicU64,
-    pub(crate) ttl: Duration,
-    pub(crate) state: watch::Sender<LeaseState>,
-    /// Release on drop, renew while kept alive.
-    armed: AtomicBool,
-    /// Serialises extend and release, so that no extend can reach a node after the
-    /// release (a renewal in flight finishes first, then sees the lease released).
-    ops: tokio::sync::Mutex<()>,
-    /// What a passed deadline is reported as: plain expiry, or the renewal's failure
-    /// or cap that let it pass.
-    expiry_reason: Mutex<LostReason>,
-    acquired_at: Instant,
-    renewals: AtomicU32,
-    renewing: AtomicBool,
 }
 
 /// A lease on one resource, held until released, dropped or lost.
@@ -113,7 +89,7 @@ impl LeaseHandle {
     /// token than one it has seen: that is what keeps a paused or partitioned former
     /// holder from doing damage after its lease expired.
     pub fn fencing_token(&self) -> u64 {
-        self.core.token.load(Ordering::Relaxed)
+        self.core.token()
     }
 
     /// The resource this lease is on.
@@ -205,29 +181,10 @@ impl LeaseHandle {
 }
 
 impl Lease {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        target: Arc<Target>,
-        token: u64,
-        ttl: Duration,
-        deadline: Instant,
-    ) -> Self {
-        let (state, _) = watch::channel(LeaseState::Held { deadline });
+    pub(crate) fn new(core: LeaseCore) -> Self {
         Lease {
             handle: LeaseHandle {
-                core: Arc::new(LeaseCore {
-                    shared,
-                    target,
-                    token: AtomicU64::new(token),
-                    ttl,
-                    state,
-                    armed: AtomicBool::new(true),
-                    ops: tokio::sync::Mutex::new(()),
-                    expiry_reason: Mutex::new(LostReason::Expired),
-                    acquired_at: Instant::now(),
-                    renewals: AtomicU32::new(0),
-                    renewing: AtomicBool::new(false),
-                }),
+                core: Arc::new(core),
             },
         }
     }
@@ -247,15 +204,13 @@ impl Lease {
     }
 
     pub(crate) async fn extend_inner(&self, ttl: Duration) -> Result<u64, Error> {
-        let core = &self.handle.core;
-        let _op = core.ops.lock().await;
-        core.extend(ttl).await
+        self.handle.core.extend_locked(ttl).await
     }
 
     /// Keep the lease extended in the background (at the manager's renewal fraction of
     /// the ttl, a third by default) until it is released, dropped, forgotten or lost.
     /// If renewal cannot extend on a quorum before the deadline, the lease becomes lost
-    /// and [`Lease::lost`] fires. Calling it again has no effect.
+    /// and [`LeaseHandle::lost`] fires. Calling it again has no effect.
     ///
     /// Needs a Tokio runtime (the renewal task runs on it).
     pub fn keep_alive(&self) -> Result<(), Error> {
@@ -263,7 +218,7 @@ impl Lease {
         if core.renewing.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        if core.shared.renew(Arc::clone(core)) {
+        if core.renewals.register(Arc::clone(core)) {
             Ok(())
         } else {
             core.renewing.store(false, Ordering::Release);
@@ -281,7 +236,7 @@ impl Lease {
     /// a quorum of nodes answered (the keys then expire by their ttl).
     pub async fn release(self) -> Result<(), Error> {
         let core = Arc::clone(&self.handle.core);
-        core.armed.store(false, Ordering::Relaxed);
+        core.disarm();
         core.state.send_replace(LeaseState::Released);
         drop(self);
         core.release().await
@@ -301,11 +256,11 @@ impl Lease {
     }
 
     pub(crate) fn disarm(&self) {
-        self.handle.core.armed.store(false, Ordering::Relaxed);
+        self.handle.core.disarm();
     }
 
     pub(crate) fn set_token(&self, token: u64) {
-        self.handle.core.token.store(token, Ordering::Relaxed);
+        self.handle.core.set_token(token);
     }
 }
 
@@ -322,7 +277,7 @@ impl std::ops::Deref for Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         let core = &self.handle.core;
-        if !core.armed.swap(false, Ordering::Relaxed) {
+        if !core.disarm() {
             return;
         }
         let was_held = matches!(
@@ -335,183 +290,10 @@ impl Drop for Lease {
         // Without a runtime there is nothing to run the release on: the keys expire by
         // their ttl.
         let release = Arc::clone(core);
-        core.shared.background.spawn(async move {
+        core.cluster.background.spawn(async move {
             if let Err(e) = release.release().await {
                 tracing::warn!(error = %e, "release of a dropped lease failed");
             }
         });
-    }
-}
-
-impl LeaseCore {
-    pub(crate) fn state(&self) -> LeaseState {
-        *self.state.borrow()
-    }
-
-    pub(crate) fn resource(&self) -> &str {
-        &self.target.resource
-    }
-
-    pub(crate) fn is_armed(&self) -> bool {
-        self.armed.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn expiry_reason(&self) -> LostReason {
-        self.expiry_reason
-            .lock()
-            .map(|r| *r)
-            .unwrap_or(LostReason::Expired)
-    }
-
-    pub(crate) fn set_expiry_reason(&self, reason: LostReason) {
-        if let Ok(mut r) = self.expiry_reason.lock() {
-            *r = reason;
-        }
-    }
-
-    /// The deadline passed: lost, for the reason the renewal recorded (if any).
-    pub(crate) fn mark_expired(&self) {
-        self.mark_lost(self.expiry_reason());
-    }
-
-    /// Time between renewals of this lease.
-    pub(crate) fn renew_interval(&self) -> Duration {
-        self.ttl.mul_f64(self.shared.config.renewal.fraction)
-    }
-
-    /// Whether the configured cap on renewals or hold time stops renewal now.
-    pub(crate) fn cap_reached(&self, now: Instant) -> bool {
-        let renewal = &self.shared.config.renewal;
-        renewal
-            .max_renewals
-            .is_some_and(|max| self.renewals.load(Ordering::Relaxed) >= max)
-            || renewal
-                .max_hold
-                .is_some_and(|max| now.saturating_duration_since(self.acquired_at) >= max)
-    }
-
-    /// One renewal: extend by the lease's ttl, unless it was released, forgotten or lost
-    /// meanwhile (checked under the operation lock that release takes too).
-    pub(crate) async fn renew(&self) -> Result<(), Error> {
-        let _op = self.ops.lock().await;
-        match self.state() {
-            LeaseState::Held { .. } if self.is_armed() => {}
-            LeaseState::Lost(reason) => return Err(self.lost_error(reason)),
-            _ => return Err(self.lost_error(LostReason::Released)),
-        }
-        self.extend(self.ttl).await?;
-        self.renewals.fetch_add(1, Ordering::Relaxed);
-        self.set_expiry_reason(LostReason::Expired);
-        Ok(())
-    }
-
-    /// Release on every node, after any extend in flight.
-    pub(crate) async fn release(&self) -> Result<(), Error> {
-        let _op = self.ops.lock().await;
-        release_everywhere(&self.shared, &self.target)
-            .await
-            .map(|_| ())
-    }
-
-    /// Move from held to lost; no effect on a lease already released or lost.
-    pub(crate) fn mark_lost(&self, reason: LostReason) {
-        self.state.send_if_modified(|state| {
-            if matches!(state, LeaseState::Held { .. }) {
-                *state = LeaseState::Lost(reason);
-                true
-            } else {
-                false
-            }
-        });
-    }
-
-    pub(crate) fn lost_error(&self, reason: LostReason) -> Error {
-        Error::Lost {
-            resource: self.target.resource.clone(),
-            reason,
-        }
-    }
-
-    /// Extend on every node; returns the highest fencing counter among the confirming
-    /// nodes.
-    pub(crate) async fn extend(&self, ttl: Duration) -> Result<u64, Error> {
-        let shared = &self.shared;
-        let c = &shared.config;
-        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
-        let deadline = match *self.state.borrow() {
-            LeaseState::Held { deadline } => deadline,
-            LeaseState::Released => return Err(self.lost_error(LostReason::Released)),
-            LeaseState::Lost(reason) => return Err(self.lost_error(reason)),
-        };
-        let start = Instant::now();
-        if start >= deadline {
-            self.mark_expired();
-            return Err(self.lost_error(self.expiry_reason()));
-        }
-        let n = shared.nodes.len();
-        let request = Request::new(&self.target, vec![ttl.as_millis().to_string()]);
-        let round = Round::start(shared, 0..n, &scripts::EXTEND, &request, |v| {
-            ExtendReply::parse(v).map_err(|e| crate::NodeError::Protocol(e.to_string()))
-        });
-        let mut tally = Tally::new(n);
-        let mut fence = 0u64;
-        let failures = round
-            .decide(&mut tally, |_, reply| {
-                if reply.extended {
-                    fence = fence.max(reply.fence);
-                    Vote::Yes
-                } else {
-                    Vote::No
-                }
-            })
-            .await;
-        let now = Instant::now();
-        if tally.decision() == Decision::Won {
-            // Confirmations that arrive after the deadline prove nothing: the lease may
-            // have been granted to someone else in between on other nodes.
-            if now >= deadline {
-                self.mark_expired();
-                return Err(self.lost_error(self.expiry_reason()));
-            }
-            let new_deadline = start + ttl - shared.drift(ttl);
-            if new_deadline <= now {
-                self.mark_lost(LostReason::Expired);
-                return Err(self.lost_error(LostReason::Expired));
-            }
-            let updated = self.state.send_if_modified(|state| {
-                if matches!(state, LeaseState::Held { .. }) {
-                    *state = LeaseState::Held {
-                        deadline: new_deadline,
-                    };
-                    true
-                } else {
-                    false
-                }
-            });
-            if !updated {
-                // Released or lost while the extend was in flight.
-                let reason = match *self.state.borrow() {
-                    LeaseState::Lost(reason) => reason,
-                    _ => LostReason::Released,
-                };
-                return Err(self.lost_error(reason));
-            }
-            return Ok(fence);
-        }
-        if tally.refused_by_enough() {
-            self.mark_lost(LostReason::NotHeld);
-            return Err(self.lost_error(LostReason::NotHeld));
-        }
-        if now >= deadline {
-            self.mark_expired();
-            return Err(self.lost_error(self.expiry_reason()));
-        }
-        Err(Error::Unavailable {
-            resource: self.target.resource.clone(),
-            answered: tally.answered(),
-            quorum: shared.quorum(),
-            total: n,
-            failures,
-        })
     }
 }

@@ -1,16 +1,26 @@
 //! Options, their defaults, and their validation.
 //!
-//! All options go through [`Builder`]; [`Builder::validate`] checks every one of them and
+//! All options go through [`Builder`]; `build` checks every one of them and
 //! names the field, the value and what is allowed, so a misconfiguration fails at start-up
 //! with a message that says how to fix it rather than as a strange lock failure later.
 //! Server URLs are parsed here and kept with a redacted form for messages and `Debug`.
 
-use std::collections::HashSet;
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::protocol::{self, RetryPolicy};
+use crate::protocol::RetryPolicy;
+
+mod limits;
+mod server;
+
+use limits::check_prefix;
+pub(crate) use limits::{check_resource, check_ttl};
+
+pub(crate) use server::Server;
+use server::parse_servers;
+pub use server::redact;
 
 /// Default lease time to live.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
@@ -35,8 +45,6 @@ pub const MAX_DRIFT_FACTOR: f64 = 0.5;
 /// Default renewal interval, as a fraction of the ttl.
 pub const DEFAULT_RENEWAL_FRACTION: f64 = 1.0 / 3.0;
 
-const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P]";
-
 /// Configures and builds a [`crate::LockManager`].
 ///
 /// Every option has a default, given next to its setter.
@@ -53,7 +61,7 @@ const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... 
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct Builder {
+pub struct Builder<Face = Async> {
     pub(crate) servers: Vec<String>,
     pub(crate) ttl: Duration,
     pub(crate) wait: Duration,
@@ -68,7 +76,16 @@ pub struct Builder {
     pub(crate) handoff: Duration,
     pub(crate) wake_up_fallback: Duration,
     pub(crate) delayed_restart: bool,
+    face: PhantomData<Face>,
 }
+
+/// The face a [`Builder`] builds: [`crate::LockManager`] (`async fn build`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Async;
+
+/// The face a [`Builder`] builds: [`crate::blocking::LockManager`] (`fn build`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Blocking;
 
 /// Default longest sleep of a waiter without a wake-up.
 pub const DEFAULT_WAKE_UP_FALLBACK: Duration = Duration::from_secs(1);
@@ -99,7 +116,7 @@ impl Default for Renewal {
     }
 }
 
-impl Default for Builder {
+impl<F> Default for Builder<F> {
     fn default() -> Self {
         Builder {
             servers: Vec::new(),
@@ -116,11 +133,12 @@ impl Default for Builder {
             handoff: DEFAULT_HANDOFF,
             wake_up_fallback: DEFAULT_WAKE_UP_FALLBACK,
             delayed_restart: true,
+            face: PhantomData,
         }
     }
 }
 
-impl fmt::Debug for Builder {
+impl<F> fmt::Debug for Builder<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let servers: Vec<String> = self.servers.iter().map(|s| redact(s)).collect();
         f.debug_struct("Builder")
@@ -142,7 +160,28 @@ impl fmt::Debug for Builder {
     }
 }
 
-impl Builder {
+impl<F> Builder<F> {
+    /// The same options, for the other face (async or blocking).
+    pub(crate) fn with_face<G>(self) -> Builder<G> {
+        Builder {
+            servers: self.servers,
+            ttl: self.ttl,
+            wait: self.wait,
+            retry: self.retry,
+            drift_factor: self.drift_factor,
+            node_timeout: self.node_timeout,
+            key_prefix: self.key_prefix,
+            max_ttl: self.max_ttl,
+            fencing: self.fencing,
+            renewal: self.renewal,
+            wake_ups: self.wake_ups,
+            handoff: self.handoff,
+            wake_up_fallback: self.wake_up_fallback,
+            delayed_restart: self.delayed_restart,
+            face: PhantomData,
+        }
+    }
+
     /// The Redis nodes, as URLs. One URL is the single-instance lock; N > 1 independent
     /// masters is Redlock with quorum `N/2 + 1`. No default: at least one is required.
     ///
@@ -206,7 +245,7 @@ impl Builder {
     }
 
     /// Whether acquisitions mint fencing tokens (one extra round trip). Default true.
-    /// Without, [`crate::Lease::fencing_token`] is 0.
+    /// Without, [`crate::LeaseHandle::fencing_token`] is 0.
     pub fn fencing(mut self, enabled: bool) -> Self {
         self.fencing = enabled;
         self
@@ -369,211 +408,21 @@ pub(crate) struct Config {
     pub delayed_restart: bool,
 }
 
-/// One parsed server URL, with its redacted form.
-#[derive(Clone)]
-pub(crate) struct Server {
-    pub info: redis::ConnectionInfo,
-    pub redacted: String,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
-
-/// Check a ttl for acquire or extend: positive whole milliseconds, above the drift
-/// allowance, at most `max_ttl`.
-pub(crate) fn check_ttl(
-    field: &str,
-    ttl: Duration,
-    max_ttl: Duration,
-    drift_factor: f64,
-) -> Result<(), Error> {
-    let allowed = format!(
-        "more than the drift allowance (ttl * drift_factor + 2 ms) and at most max_ttl ({max_ttl:?})"
-    );
-    if ttl > max_ttl {
-        return Err(Error::invalid(field, ttl, "above max_ttl", allowed));
-    }
-    if ttl <= protocol::drift(ttl, drift_factor) {
-        return Err(Error::invalid(
-            field,
-            ttl,
-            "too short to leave any validity after the drift allowance",
-            allowed,
-        ));
-    }
-    Ok(())
-}
-
-/// Check a resource name.
-pub(crate) fn check_resource(resource: &str) -> Result<(), Error> {
-    let allowed = format!("a non-empty string of at most {MAX_RESOURCE_LEN} bytes");
-    if resource.is_empty() {
-        return Err(Error::invalid("resource", resource, "is empty", allowed));
-    }
-    if resource.len() > MAX_RESOURCE_LEN {
-        let shown: String = resource.chars().take(32).collect();
-        return Err(Error::invalid(
-            "resource",
-            format_args!("{shown}... ({} bytes)", resource.len()),
-            "too long",
-            allowed,
-        ));
-    }
-    Ok(())
-}
-
-fn check_prefix(prefix: &str) -> Result<(), Error> {
-    let allowed = format!(
-        "at most {MAX_PREFIX_LEN} bytes without '{{' or '}}' (the resource is the key's hash tag)"
-    );
-    if prefix.contains(['{', '}']) {
-        return Err(Error::invalid(
-            "key_prefix",
-            prefix,
-            "contains a brace",
-            allowed,
-        ));
-    }
-    if prefix.len() > MAX_PREFIX_LEN {
-        return Err(Error::invalid("key_prefix", prefix, "too long", allowed));
-    }
-    Ok(())
-}
-
-fn parse_servers(urls: &[String]) -> Result<Vec<Server>, Error> {
-    if urls.is_empty() {
-        return Err(Error::invalid(
-            "servers",
-            Vec::<String>::new(),
-            "no servers given",
-            format!("one or more URLs: {URL_FORMS}"),
-        ));
-    }
-    let mut seen = HashSet::new();
-    let mut servers = Vec::with_capacity(urls.len());
-    for (i, url) in urls.iter().enumerate() {
-        let server = parse_server(i, url)?;
-        if !seen.insert(server.redacted.clone()) {
-            return Err(Error::invalid(
-                format!("servers[{i}]"),
-                &server.redacted,
-                "appears twice; one node counted twice would break the quorum",
-                "each node once",
-            ));
-        }
-        servers.push(server);
-    }
-    Ok(servers)
-}
-
-fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
-    let field = format!("servers[{i}]");
-    let redacted = redact(url);
-    let bad = |problem: String| Error::invalid(&field, &redacted, problem, URL_FORMS);
-    let parsed = url::Url::parse(url.trim()).map_err(|e| bad(format!("not a URL ({e})")))?;
-    match parsed.scheme() {
-        "redis" | "unix" | "redis+unix" => {}
-        "rediss" if cfg!(feature = "tls") => {}
-        "rediss" => {
-            return Err(bad(
-                "TLS needs redlease built with the `tls` feature".to_owned()
-            ));
-        }
-        other => return Err(bad(format!("unsupported scheme {other:?}"))),
-    }
-    if matches!(parsed.scheme(), "redis" | "rediss") && parsed.host_str().is_none_or(str::is_empty)
-    {
-        return Err(bad("has no host".to_owned()));
-    }
-    if matches!(parsed.scheme(), "unix" | "redis+unix") && parsed.path().is_empty() {
-        return Err(bad("has no socket path".to_owned()));
-    }
-    let info = redis::IntoConnectionInfo::into_connection_info(parsed).map_err(|e| {
-        bad(format!(
-            "rejected by the Redis client ({})",
-            e.kind_description()
-        ))
-    })?;
-    Ok(Server { info, redacted })
-}
-
-/// A URL with its password (userinfo password, or `pass`/`password` query parameter)
-/// replaced by `***`. Unparseable input is reduced to its scheme, so nothing secret can
-/// leak through an error message.
-///
-/// ```
-/// assert_eq!(
-///     redlease::config::redact("redis://app:s3cret@10.0.0.1:6379/2"),
-///     "redis://app:***@10.0.0.1:6379/2"
-/// );
-/// ```
-pub fn redact(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url.trim()) else {
-        // Nothing to redact selectively in what does not parse: keep only the scheme.
-        return match url.split_once("://") {
-            Some((scheme, _))
-                if scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '+') =>
-            {
-                format!("{scheme}://***")
-            }
-            _ => "***".to_owned(),
-        };
-    };
-    if parsed.cannot_be_a_base() {
-        // `scheme:anything` without `//`: no structure to redact selectively.
-        return format!("{}:***", parsed.scheme());
-    }
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    let pairs: Vec<(String, String)> = parsed
-        .query_pairs()
-        .map(|(k, v)| {
-            let secret = matches!(k.as_ref(), "pass" | "password");
-            (
-                k.into_owned(),
-                if secret {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                },
-            )
-        })
-        .collect();
-    if !pairs.is_empty() {
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
-trait KindDescription {
-    fn kind_description(&self) -> String;
-}
-
-impl KindDescription for redis::RedisError {
-    fn kind_description(&self) -> String {
-        // The error's Display may echo parts of the URL; only its category and static
-        // description are safe to show.
-        format!("{:?}", self.kind())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn bare() -> Builder {
+        Builder::default()
+    }
+
     fn builder() -> Builder {
-        Builder::default().servers(["redis://127.0.0.1:6379"])
+        bare().servers(["redis://127.0.0.1:6379"])
     }
 
     fn invalid_field(b: Builder) -> String {
         match b.validate() {
-            Err(Error::InvalidArgument { field, .. }) => field,
+            Err(e) if e.is_invalid_argument() => e.field().unwrap_or_default().to_owned(),
             other => panic!("expected an invalid argument, got {other:?}"),
         }
     }
@@ -588,7 +437,7 @@ mod tests {
 
     #[test]
     fn every_bad_option_names_its_field() {
-        assert_eq!(invalid_field(Builder::default()), "servers");
+        assert_eq!(invalid_field(bare()), "servers");
         assert_eq!(invalid_field(builder().ttl(Duration::ZERO)), "ttl");
         assert_eq!(
             invalid_field(builder().ttl(Duration::from_millis(2))),
@@ -666,7 +515,7 @@ mod tests {
 
     #[test]
     fn accepted_url_forms() {
-        let b = Builder::default().servers([
+        let b = bare().servers([
             "redis://127.0.0.1:7001",
             "redis://user:secret@127.0.0.1:7002/3",
             "redis://:secret@localhost",
@@ -679,7 +528,7 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
-        let b = Builder::default().servers([
+        let b = bare().servers([
             "redis://user:hunter2@127.0.0.1:7002/3",
             "unix:///tmp/s.sock?pass=hunter2&db=1",
             "redis://user:hunter2@127.0.0.1:7002/notadb",
@@ -688,7 +537,7 @@ mod tests {
         let err = b.clone().validate().expect_err("bad db").to_string();
         assert!(!err.contains("hunter2"), "{err}");
         assert!(err.contains("***"), "{err}");
-        let ok = Builder::default()
+        let ok = bare()
             .servers(["redis://user:hunter2@127.0.0.1:7002/3"])
             .validate()
             .expect("valid");

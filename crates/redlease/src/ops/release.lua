@@ -1,9 +1,8 @@
 -- Release our lease on one node: compare-and-delete, then wake the waiters.
 --
 -- KEYS[1]  lock key
--- KEYS[2]  fence key (unused)
--- KEYS[3]  queue key (zset: waiting owners by arrival)
--- KEYS[4]  seen key  (hash: owner -> last attempt, node ms)
+-- KEYS[2]  queue key (zset: waiting owners by arrival)
+-- KEYS[3]  seen key  (hash: owner -> last attempt, node ms)
 -- ARGV[1]  owner
 -- ARGV[2]  channel on which waiters listen
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
@@ -18,8 +17,8 @@
 -- for 2 s belong to waiters that gave up or died and are dropped.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   if ARGV[3] ~= '0' then
-    redis.call('ZREM', KEYS[3], ARGV[1])
-    redis.call('HDEL', KEYS[4], ARGV[1])
+    redis.call('ZREM', KEYS[2], ARGV[1])
+    redis.call('HDEL', KEYS[3], ARGV[1])
   end
   return 0
 end
@@ -27,20 +26,20 @@ local head = ''
 if ARGV[3] ~= '0' then
   -- A lease's release also drops its owner from this node's queue: it joined the queue on
   -- nodes that refused it and won elsewhere.
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   for _ = 1, 8 do
-    local first = redis.call('ZRANGE', KEYS[3], 0, 0)
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0)
     if #first == 0 then break end
-    local seen = tonumber(redis.call('HGET', KEYS[4], first[1]) or '0') or 0
+    local seen = tonumber(redis.call('HGET', KEYS[3], first[1]) or '0') or 0
     if now - seen <= 2000 then
       head = first[1]
       break
     end
-    redis.call('ZREM', KEYS[3], first[1])
-    redis.call('HDEL', KEYS[4], first[1])
+    redis.call('ZREM', KEYS[2], first[1])
+    redis.call('HDEL', KEYS[3], first[1])
   end
 end
 if head ~= '' then

@@ -1,0 +1,375 @@
+//! Acquisition: attempts over all nodes, retried within the caller's wait budget.
+//!
+//! One attempt follows `docs/protocol.md`: note the time, send the acquire script to every
+//! node at once, feed the answers to [`protocol::Attempt`] as they arrive, and stop as soon
+//! as it has decided. A won vote still has to leave validity (`ttl - elapsed - drift`)
+//! and, when fencing tokens are minted on several nodes, needs a second round that records
+//! the token on a quorum. A failed attempt releases whatever it may have taken before the
+//! next attempt, which waits for a release to be published (or the holder's key to
+//! expire), or a jittered, growing delay. This file is the I/O around those decisions;
+//! the decisions themselves are the protocol module's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cluster::Cluster;
+use crate::config;
+use crate::error::{Error, NodeError, NodeFailure, Repr};
+use crate::lease::{Lease, LeaseCore};
+use crate::ops::acquire::{Acquire, Role};
+use crate::ops::fence::Fence;
+use crate::ops::{Target, millis};
+use crate::protocol::attempt::fence_tally;
+use crate::protocol::{self, Attempt, AttemptRules, Decision, Outcome, Step, Verdict, Vote};
+use crate::release;
+use crate::renewal::Renewals;
+use crate::round::Round;
+use crate::wakeup::{self, Subscription};
+
+/// What an acquisition needs besides the resource.
+pub(crate) struct Acquirer<'a> {
+    pub cluster: &'a Arc<Cluster>,
+    pub renewals: &'a Arc<Renewals<LeaseCore>>,
+}
+
+/// Releases an acquisition's keys if its future is dropped in the middle of an attempt.
+struct DropCleanup {
+    cluster: Arc<Cluster>,
+    target: Arc<Target>,
+    armed: bool,
+}
+
+impl Drop for DropCleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let cluster = Arc::clone(&self.cluster);
+        let target = Arc::clone(&self.target);
+        let nodes: Vec<usize> = (0..cluster.nodes.len()).collect();
+        self.cluster.background.spawn(async move {
+            release::clean_up(&cluster, &target, &nodes, true).await;
+        });
+    }
+}
+
+impl Acquirer<'_> {
+    /// Acquire `resource` for `ttl`, retrying for up to `wait`.
+    pub(crate) async fn acquire(
+        &self,
+        resource: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Lease, Error> {
+        let cluster = self.cluster;
+        let c = &cluster.config;
+        config::check_resource(resource)?;
+        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+        let target = cluster.target(resource, protocol::new_owner());
+        // Only callers that wait, with hand-off on, join the queue.
+        let role = if wait.is_zero() || c.handoff.is_zero() {
+            Role::Try
+        } else {
+            Role::Wait
+        };
+        // Queue position for fair hand-off (wall clock: comparable across hosts; only the
+        // order of waiters depends on it).
+        let since_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, millis);
+        let request = Arc::new(Acquire {
+            target: Arc::clone(&target),
+            ttl,
+            role,
+            since_ms,
+            // With one node, its counter is the whole quorum: the acquire script mints the
+            // token itself and the second round is not needed.
+            mint: c.fencing && cluster.nodes.len() == 1,
+            marker: cluster.marker.clone(),
+        });
+        let mut subscription: Option<Subscription> = None;
+        // If this future is dropped mid-attempt (a timeout, a select), keys it may already
+        // hold are released in the background instead of lingering for the ttl.
+        let mut guard = DropCleanup {
+            cluster: Arc::clone(cluster),
+            target: Arc::clone(&target),
+            armed: true,
+        };
+        let give_up = Instant::now().checked_add(wait);
+        let several_nodes = cluster.nodes.len() > 1;
+        let mut attempt: u32 = 0;
+        let mut splits: u32 = 0;
+        loop {
+            if let Some(s) = subscription.as_mut() {
+                s.mark_seen();
+            }
+            guard.armed = true;
+            let result = self.attempt(&request, give_up).await;
+            // Every attempt that returns has released what it did not keep.
+            guard.armed = false;
+            let (error, outcome) = match result {
+                Ok(lease) => return Ok(lease),
+                Err((e, _)) if !e.is_retryable() => return Err(e),
+                Err(failed) => failed,
+            };
+            let now = Instant::now();
+            if give_up.is_some_and(|g| now >= g) {
+                return Err(error);
+            }
+            let budget = give_up.map_or(Duration::MAX, |g| g.saturating_duration_since(now));
+            attempt = attempt.saturating_add(1);
+            let (handoff, split) = outcome.map_or((false, false), |o| (o.handoff, o.split));
+            if !error.is_busy() {
+                let delay = c.retry.delay(attempt - 1, &mut rand::rng()).min(budget);
+                tracing::trace!(resource, attempt, ?delay, %error, "retrying");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            if c.wake_ups && subscription.is_none() {
+                subscription =
+                    wakeup::subscribe(&cluster.wakeups, &target.keys.channel, &target.owner).await;
+                // A release published before we subscribed would be missed: try once
+                // more now that we listen (not for a fresh hand-off: it is reserved for a
+                // waiter that has been woken).
+                if subscription.is_some() && !handoff && !split {
+                    continue;
+                }
+            }
+            if split {
+                // We won some nodes, others won the rest: contenders that retry in
+                // lockstep split again. A random, growing delay breaks the tie (our
+                // partial grants are already released).
+                splits = splits.saturating_add(1);
+                let jitter = protocol::retry::split_jitter(splits, c.retry.max, &mut rand::rng());
+                tokio::time::sleep(jitter.min(budget)).await;
+                continue;
+            }
+            // No point sleeping past the moment the holder's key expires.
+            let expiry = error
+                .holder_ttl()
+                .map(|left| left + Duration::from_millis(1));
+            match subscription.as_mut() {
+                Some(s) => {
+                    // Woken by a release, or by a timer for lost messages and for holders
+                    // that crashed and whose key simply expires.
+                    let fallback = c.wake_up_fallback.mul_f64(rand::random_range(0.5..=1.0));
+                    let delay = expiry.map_or(fallback, |e| e.min(fallback)).min(budget);
+                    let handed_to_us = tokio::select! {
+                        handed = s.woken() => handed,
+                        () = tokio::time::sleep(delay) => false,
+                    };
+                    if several_nodes && !handed_to_us && splits > 0 {
+                        // Everyone was woken at once: spread the stampede.
+                        let jitter =
+                            protocol::retry::split_jitter(splits, c.retry.max, &mut rand::rng());
+                        tokio::time::sleep(jitter.min(budget)).await;
+                    }
+                }
+                None => {
+                    let mut delay = c.retry.delay(attempt - 1, &mut rand::rng());
+                    if let Some(e) = expiry {
+                        delay = delay.min(e);
+                    }
+                    tokio::time::sleep(delay.min(budget)).await;
+                }
+            }
+        }
+    }
+
+    /// One attempt: vote, check validity, mint a fencing token if configured. On failure,
+    /// the error and (when the vote was held) its outcome.
+    async fn attempt(
+        &self,
+        request: &Arc<Acquire>,
+        give_up: Option<Instant>,
+    ) -> Result<Lease, (Error, Option<Outcome>)> {
+        let cluster = self.cluster;
+        let c = &cluster.config;
+        let n = cluster.nodes.len();
+        let target = &request.target;
+        let slack = protocol::restart_slack(c.node_timeout);
+        // Validity is measured from before the first request: a node may start the key's
+        // TTL the moment it receives it.
+        let start = Instant::now();
+        let mut round = Round::start(cluster, 0..n, request);
+        let mut vote = Attempt::new(AttemptRules {
+            nodes: n,
+            fencing: c.fencing,
+            max_ttl: c.max_ttl,
+            slack,
+        });
+        let mut errors: Vec<Option<NodeError>> = vec![None; n];
+        let mut seen_at = vec![Duration::ZERO; n];
+        let mut stopped = false;
+        while let Some((i, result)) = round.next().await {
+            let step = match result {
+                Ok(reply) => {
+                    let now = cluster.clock();
+                    seen_at[i] = now;
+                    let trusted = reply.granted
+                        && reply.marker_age_ms.is_some_and(|ms| {
+                            let age = Duration::from_millis(ms);
+                            age < c.max_ttl && cluster.nodes[i].marker_trusted(age, now, slack)
+                        });
+                    vote.answer(i, Some(&reply), trusted)
+                }
+                Err(e) => {
+                    errors[i] = Some(e);
+                    vote.answer(i, None, false)
+                }
+            };
+            if step == Step::Stop {
+                stopped = true;
+                break;
+            }
+        }
+        round.detach();
+        let outcome = vote.finish(!stopped);
+        for &(i, age) in &outcome.trust {
+            cluster.nodes[i].trust_marker(age, seen_at[i]);
+        }
+        let cleanup_waits = give_up.is_none_or(|g| Instant::now() < g);
+        let fail = |error: Error, outcome: Outcome| async move {
+            release::clean_up(cluster, target, &outcome.release_on, cleanup_waits).await;
+            Err((error, Some(outcome)))
+        };
+        if outcome.verdict != Verdict::Won {
+            let error = self.vote_error(target, &outcome, errors);
+            return fail(error, outcome).await;
+        }
+        let ttl = request.ttl;
+        let drift = cluster.drift(ttl);
+        let spent = |start: Instant| -> Error {
+            Repr::ValiditySpent {
+                resource: target.resource.clone(),
+                elapsed: start.elapsed(),
+                ttl,
+                drift,
+            }
+            .into()
+        };
+        if protocol::validity(ttl, start.elapsed(), drift).is_none() {
+            return fail(spent(start), outcome).await;
+        }
+        let token = if request.mint {
+            // The single node minted it atomically with the grant.
+            outcome.highest_fence
+        } else if c.fencing {
+            // Saturating at u64::MAX would take 2^64 acquisitions of one resource.
+            let token = protocol::fencing_token([outcome.highest_fence]).unwrap_or(u64::MAX);
+            if let Err(failures) = self.record_token(target, token, &outcome.granted).await {
+                let error = Repr::Unavailable {
+                    resource: target.resource.clone(),
+                    answered: n - failures.len(),
+                    quorum: cluster.quorum(),
+                    total: n,
+                    failures,
+                }
+                .into();
+                return fail(error, outcome).await;
+            }
+            token
+        } else {
+            0
+        };
+        // The fence round took time too: the token only counts inside the validity.
+        if protocol::validity(ttl, start.elapsed(), drift).is_none() {
+            return fail(spent(start), outcome).await;
+        }
+        Ok(Lease::new(LeaseCore::new(
+            Arc::clone(cluster),
+            Arc::clone(self.renewals),
+            Arc::clone(target),
+            token,
+            ttl,
+            start + ttl - drift,
+        )))
+    }
+
+    /// The error of a vote that was not won.
+    fn vote_error(
+        &self,
+        target: &Target,
+        outcome: &Outcome,
+        errors: Vec<Option<NodeError>>,
+    ) -> Error {
+        let cluster = self.cluster;
+        let mut failures: Vec<NodeFailure> = errors
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| cluster.failure(i, e)))
+            .collect();
+        failures.extend(outcome.held_back.iter().map(|&(i, age)| {
+            cluster.failure(
+                i,
+                NodeError::HeldBack {
+                    age,
+                    max_ttl: cluster.config.max_ttl,
+                },
+            )
+        }));
+        let total = cluster.nodes.len();
+        match outcome.verdict {
+            Verdict::Unavailable => Repr::Unavailable {
+                resource: target.resource.clone(),
+                answered: outcome.answered - outcome.held_back.len(),
+                quorum: cluster.quorum(),
+                total,
+                failures,
+            },
+            _ => Repr::Busy {
+                resource: target.resource.clone(),
+                busy: outcome
+                    .busy
+                    .iter()
+                    .filter_map(|&i| cluster.nodes.get(i).map(|n| n.name().clone()))
+                    .collect(),
+                total,
+                failures,
+                holder_ttl: outcome.holder_ttl,
+            },
+        }
+        .into()
+    }
+
+    /// Second round of a fenced acquisition: raise the counter to `token` on the nodes
+    /// that granted, where the lock is still ours. Needs a quorum.
+    async fn record_token(
+        &self,
+        target: &Arc<Target>,
+        token: u64,
+        granted: &[usize],
+    ) -> Result<(), Vec<NodeFailure>> {
+        let cluster = self.cluster;
+        let op = Arc::new(Fence {
+            target: Arc::clone(target),
+            token,
+        });
+        let round = Round::start(cluster, granted.iter().copied(), &op);
+        let mut tally = fence_tally(cluster.nodes.len(), granted.len());
+        let mut lost_there = Vec::new();
+        let mut failures = round
+            .decide(&mut tally, |i, recorded| {
+                if recorded {
+                    Vote::Yes
+                } else {
+                    lost_there.push(i);
+                    Vote::No
+                }
+            })
+            .await;
+        failures.extend(lost_there.into_iter().map(|i| {
+            cluster.failure(
+                i,
+                NodeError::Protocol(
+                    "lock no longer held there when recording the fencing token".into(),
+                ),
+            )
+        }));
+        if tally.decision() == Decision::Won {
+            Ok(())
+        } else {
+            Err(failures)
+        }
+    }
+}

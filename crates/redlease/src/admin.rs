@@ -1,0 +1,153 @@
+//! Operations for operators and commands that hold no lease object: status, the
+//! delayed-restart markers, and extend or release by owner value.
+//!
+//! The `redlease` command releases or extends a lease acquired by another process (it
+//! printed the owner value); an operator asks who holds a resource, or marks nodes ready
+//! after a planned restart. None of this is on the lock's hot path.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cluster::Cluster;
+use crate::config;
+use crate::error::{Error, NodeError, NodeName};
+use crate::lease::{Lease, LeaseCore};
+use crate::ops::marker::{Action, Marker};
+use crate::ops::status::{Status as StatusOp, StatusReply};
+use crate::protocol;
+use crate::release;
+use crate::renewal::Renewals;
+use crate::round::Round;
+
+/// What the nodes say about one resource, from [`crate::LockManager::status`].
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The resource.
+    pub resource: String,
+    /// The owner holding it on a quorum of nodes, if any.
+    pub holder: Option<String>,
+    /// The holder's remaining ttl: the quorum-th largest among the nodes holding it.
+    pub remaining: Option<Duration>,
+    /// The highest fencing counter any node reported.
+    pub last_fencing_token: u64,
+    /// Each node's view.
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One node's view of a resource.
+#[derive(Debug, Clone)]
+pub struct NodeStatus {
+    /// The node.
+    pub node: NodeName,
+    /// Its answer, or why there was none.
+    pub reply: Result<StatusReply, NodeError>,
+}
+
+/// Each node's marker age, or why there is none (see [`crate::LockManager::node_markers`]).
+pub type Markers = Vec<(NodeName, Result<Option<Duration>, NodeError>)>;
+
+/// What each node says about `resource`.
+pub(crate) async fn status(cluster: &Arc<Cluster>, resource: &str) -> Result<Status, Error> {
+    config::check_resource(resource)?;
+    let op = Arc::new(StatusOp {
+        target: cluster.target(resource, String::new()),
+    });
+    let mut nodes: Vec<NodeStatus> = cluster
+        .nodes
+        .iter()
+        .map(|node| NodeStatus {
+            node: node.name().clone(),
+            reply: Err(NodeError::Timeout(cluster.config.node_timeout)),
+        })
+        .collect();
+    for (i, reply) in Round::start(cluster, 0..cluster.nodes.len(), &op)
+        .finish()
+        .await
+    {
+        if let Some(node) = nodes.get_mut(i) {
+            node.reply = reply;
+        }
+    }
+    let replies = || nodes.iter().filter_map(|n| n.reply.as_ref().ok());
+    let holder = protocol::quorum_holder(
+        nodes.len(),
+        replies().map(|r| (r.owner.as_deref(), r.pttl_ms)),
+    )
+    .map(|(owner, remaining)| (owner.to_owned(), remaining));
+    let last_fencing_token = replies().map(|r| r.fence).max().unwrap_or(0);
+    let (holder, remaining) = holder.map_or((None, None), |(h, r)| (Some(h), r));
+    Ok(Status {
+        resource: resource.to_owned(),
+        holder,
+        remaining,
+        last_fencing_token,
+        nodes,
+    })
+}
+
+/// Run a marker action on every node.
+pub(crate) async fn markers(cluster: &Cluster, action: Action) -> Markers {
+    let op = Marker {
+        key: Arc::from(format!("{}marker:born", cluster.config.key_prefix)),
+        action,
+        max_ttl: cluster.config.max_ttl,
+    };
+    let calls = cluster.nodes.iter().map(|node| {
+        let op = &op;
+        async move { (node.name().clone(), node.run(op).await) }
+    });
+    futures_util::future::join_all(calls).await
+}
+
+/// Release `resource` for `owner` on every node; whether any node still held it.
+pub(crate) async fn release_owner(
+    cluster: &Arc<Cluster>,
+    resource: &str,
+    owner: &str,
+) -> Result<bool, Error> {
+    config::check_resource(resource)?;
+    check_owner(owner)?;
+    let target = cluster.target(resource, owner.to_owned());
+    Ok(release::everywhere(cluster, &target).await?.held > 0)
+}
+
+/// Extend `resource` for `owner` to `ttl`: a lease that is neither renewed nor released
+/// on drop.
+pub(crate) async fn extend_owner(
+    cluster: &Arc<Cluster>,
+    renewals: &Arc<Renewals<LeaseCore>>,
+    resource: &str,
+    owner: &str,
+    ttl: Duration,
+) -> Result<Lease, Error> {
+    config::check_resource(resource)?;
+    check_owner(owner)?;
+    let c = &cluster.config;
+    config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+    let lease = Lease::new(LeaseCore::new(
+        Arc::clone(cluster),
+        Arc::clone(renewals),
+        cluster.target(resource, owner.to_owned()),
+        0,
+        ttl,
+        // Unknown: the extend below sets it, or reports loss.
+        Instant::now().checked_add(ttl).unwrap_or_else(Instant::now),
+    ));
+    lease.disarm();
+    let token = lease.extend_inner(ttl).await?;
+    lease.set_token(token);
+    Ok(lease)
+}
+
+fn check_owner(owner: &str) -> Result<(), Error> {
+    let well_formed = owner.len() == 32 && owner.bytes().all(|b| b.is_ascii_hexdigit());
+    if !well_formed {
+        return Err(Error::invalid(
+            "owner",
+            owner,
+            "is not an owner value",
+            "the 32 hex digits printed when the lease was acquired",
+        ));
+    }
+    Ok(())
+}

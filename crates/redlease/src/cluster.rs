@@ -1,0 +1,93 @@
+//! The nodes and everything every operation on them shares.
+//!
+//! A [`Cluster`] is what a manager, its leases, its rounds and its waiters have in common:
+//! the validated configuration, one [`Node`] per server, the wake-up subscribers, the
+//! delayed-restart marker key and the background work counter. It sits below every module
+//! that uses it and calls none of them, so that dependencies point one way: the manager
+//! and leases use rounds, rounds use the cluster, the cluster uses nodes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::background::Background;
+use crate::config::Config;
+use crate::error::{Error, NodeError, NodeFailure};
+use crate::node::Node;
+use crate::ops::Target;
+use crate::protocol;
+use crate::wakeup::Wakeups;
+
+/// The nodes of one manager and what they share.
+pub(crate) struct Cluster {
+    pub config: Config,
+    pub nodes: Vec<Node>,
+    pub wakeups: Arc<Wakeups>,
+    /// The node marker key for delayed restart, when enabled (and N > 1).
+    pub marker: Option<Arc<str>>,
+    /// Work left running in the background.
+    pub background: Arc<Background>,
+    /// Origin of [`Cluster::clock`].
+    epoch: Instant,
+}
+
+impl Cluster {
+    /// Open a client per node and try to connect each (nodes that are down are failed
+    /// votes later, not an error now).
+    pub(crate) async fn connect(config: Config) -> Result<Self, Error> {
+        let nodes = config
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, server)| Node::new(i, server, config.node_timeout))
+            .collect::<Result<Vec<_>, _>>()?;
+        futures_util::future::join_all(nodes.iter().map(Node::warm_up)).await;
+        let marker = (config.delayed_restart && nodes.len() > 1)
+            .then(|| Arc::from(format!("{}marker:born", config.key_prefix)));
+        let wakeups = Arc::new(Wakeups::new(
+            nodes
+                .iter()
+                .map(|node| (node.client().clone(), config.node_timeout)),
+        ));
+        Ok(Cluster {
+            config,
+            nodes,
+            wakeups,
+            marker,
+            background: Arc::default(),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// Nodes needed for a quorum.
+    pub(crate) fn quorum(&self) -> usize {
+        protocol::quorum(self.nodes.len())
+    }
+
+    /// The drift allowance for a lease of `ttl`.
+    pub(crate) fn drift(&self, ttl: Duration) -> Duration {
+        protocol::drift(ttl, self.config.drift_factor)
+    }
+
+    /// Now, on the cluster's monotonic clock (for marker trust, which compares births
+    /// seen at different times).
+    pub(crate) fn clock(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// The keys of `resource`, for `owner`.
+    pub(crate) fn target(&self, resource: &str, owner: String) -> Arc<Target> {
+        Target::new(&self.config.key_prefix, resource, owner)
+    }
+
+    /// Node `index`'s failure, named for error reports.
+    pub(crate) fn failure(&self, index: usize, error: NodeError) -> NodeFailure {
+        match self.nodes.get(index) {
+            Some(node) => node.failure(error),
+            None => NodeFailure {
+                index,
+                server: String::new(),
+                error,
+            },
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The extend round of a lease: every node, a quorum of confirmations.
+//!
+//! The I/O only: the verdict (extended, not held, expired, unknown) and the deadline that
+//! follows are decided by [`crate::protocol::extend::conclude`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::LeaseState;
+use super::core::LeaseCore;
+use crate::config;
+use crate::error::{Error, LostReason, Repr};
+use crate::ops::extend::Extend;
+use crate::protocol::extend::{ExtendVerdict, conclude};
+use crate::protocol::{Tally, Vote};
+use crate::round::Round;
+
+impl LeaseCore {
+    /// Extend on every node (the caller holds the operation lock); returns the highest
+    /// fencing counter among the confirming nodes.
+    pub(crate) async fn extend(&self, ttl: Duration) -> Result<u64, Error> {
+        let cluster = &self.cluster;
+        let c = &cluster.config;
+        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+        let deadline = match self.state() {
+            LeaseState::Held { deadline } => deadline,
+            LeaseState::Released => return Err(self.lost_error(LostReason::Released)),
+            LeaseState::Lost(reason) => return Err(self.lost_error(reason)),
+        };
+        let start = Instant::now();
+        if start >= deadline {
+            self.mark_expired();
+            return Err(self.lost_error(self.expiry_reason()));
+        }
+        let n = cluster.nodes.len();
+        let op = Arc::new(Extend {
+            target: Arc::clone(&self.target),
+            ttl,
+        });
+        let round = Round::start(cluster, 0..n, &op);
+        let mut tally = Tally::new(n);
+        let mut fence = 0u64;
+        let failures = round
+            .decide(&mut tally, |_, reply| {
+                if reply.extended {
+                    fence = fence.max(reply.fence);
+                    Vote::Yes
+                } else {
+                    Vote::No
+                }
+            })
+            .await;
+        let now = Instant::now();
+        match conclude(&tally, start, now, deadline, ttl, cluster.drift(ttl)) {
+            ExtendVerdict::Extended { deadline } => {
+                if !self.move_deadline(deadline) {
+                    // Released or lost while the extend was in flight.
+                    let reason = match self.state() {
+                        LeaseState::Lost(reason) => reason,
+                        _ => LostReason::Released,
+                    };
+                    return Err(self.lost_error(reason));
+                }
+                Ok(fence)
+            }
+            ExtendVerdict::NotHeld => {
+                self.mark_lost(LostReason::NotHeld);
+                Err(self.lost_error(LostReason::NotHeld))
+            }
+            ExtendVerdict::Expired => {
+                self.mark_expired();
+                Err(self.lost_error(self.expiry_reason()))
+            }
+            ExtendVerdict::Spent => {
+                self.mark_lost(LostReason::Expired);
+                Err(self.lost_error(LostReason::Expired))
+            }
+            ExtendVerdict::Unavailable { .. } => Err(Repr::Unavailable {
+                resource: self.target.resource.clone(),
+                answered: tally.answered(),
+                quorum: cluster.quorum(),
+                total: n,
+                failures,
+            }
+            .into()),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Acquire one resource on one node (`acquire.lua`).
+//!
+//! Set the lock key to our owner with the ttl if it is free (or a hand-off reservation
+//! for us), and report what the decision in [`crate::protocol::attempt`] needs: the
+//! node's fencing counter, the other holder's remaining ttl, whether the key is a
+//! hand-off reservation, and the age of the node's delayed-restart marker. A refused
+//! caller that waits joins the resource's wait queue on that node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{ScriptInvocation, Value};
+
+use super::parse::{ReplyError, array, counter, flag, int};
+use super::{Compiled, Op, Target, millis};
+use crate::protocol::AcquireReply;
+
+pub(crate) const LUA: &str = include_str!("acquire.lua");
+static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+
+/// Whether a refused caller joins the wait queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A single attempt: never queued.
+    Try,
+    /// The caller waits when refused: queued for hand-off.
+    Wait,
+}
+
+/// One acquisition's request, the same for every node and every attempt.
+pub(crate) struct Acquire {
+    pub target: Arc<Target>,
+    pub ttl: Duration,
+    pub role: Role,
+    /// When the caller started waiting, on its wall clock in ms: its place in the queue.
+    pub since_ms: u64,
+    /// Mint the fencing token in the same script (single node: its counter is the whole
+    /// quorum).
+    pub mint: bool,
+    /// The node's delayed-restart marker key, when delayed restart is on.
+    pub marker: Option<Arc<str>>,
+}
+
+impl Op for Acquire {
+    type Reply = AcquireReply;
+
+    fn invocation(&self) -> ScriptInvocation<'static> {
+        let keys = &self.target.keys;
+        let mut call = SCRIPT.key(&keys.lock);
+        call.key(&keys.fence).key(&keys.queue).key(&keys.seen);
+        if let Some(marker) = &self.marker {
+            call.key(marker.as_ref());
+        }
+        call.arg(&self.target.owner)
+            .arg(millis(self.ttl))
+            .arg(match self.role {
+                Role::Try => "try",
+                Role::Wait => "wait",
+            })
+            .arg(self.since_ms)
+            .arg(if self.mint { "mint" } else { "" });
+        call
+    }
+
+    fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
+        parse(value)
+    }
+}
+
+/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age }`.
+///
+/// ```
+/// use redis::Value;
+/// let reply = Value::Array(vec![
+///     Value::Int(0),
+///     Value::BulkString(b"17".to_vec()),
+///     Value::Int(900),
+///     Value::Int(0),
+///     Value::Int(-1),
+/// ]);
+/// let parsed = redlease::ops::acquire::parse(&reply).unwrap();
+/// assert!(!parsed.granted);
+/// assert_eq!(parsed.fence, 17);
+/// assert_eq!(parsed.holder_pttl_ms, Some(900));
+/// assert!(redlease::ops::acquire::parse(&Value::Nil).is_err());
+/// ```
+pub fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
+    const NAME: &str = "acquire";
+    let [granted, fence, pttl, handoff, age] = array::<5>(NAME, value)?;
+    let granted = flag(NAME, granted)?;
+    let fence = counter(NAME, fence)?;
+    let pttl = int(NAME, pttl)?;
+    Ok(AcquireReply {
+        granted,
+        fence,
+        holder_pttl_ms: if granted {
+            None
+        } else {
+            u64::try_from(pttl).ok()
+        },
+        handoff: flag(NAME, handoff)?,
+        marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn granted() {
+        let v = Value::Array(vec![
+            Value::Int(1),
+            bulk("0"),
+            Value::Int(-1),
+            Value::Int(0),
+            Value::Int(1500),
+        ]);
+        assert_eq!(
+            parse(&v),
+            Ok(AcquireReply {
+                granted: true,
+                fence: 0,
+                holder_pttl_ms: None,
+                handoff: false,
+                marker_age_ms: Some(1500),
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        let valid = || {
+            vec![
+                Value::Int(0),
+                bulk("7"),
+                Value::Int(900),
+                Value::Int(0),
+                Value::Int(5),
+            ]
+        };
+        assert!(parse(&Value::Array(valid())).is_ok());
+        let mut cases = vec![Value::Nil, Value::Int(1), Value::Array(vec![])];
+        // Each element replaced by something the script never returns.
+        let bad: [(usize, Value); 8] = [
+            (0, Value::Int(2)),
+            (0, bulk("1")),
+            (1, bulk("-3")),
+            (1, bulk("18446744073709551616")),
+            (1, bulk("")),
+            (2, bulk("x")),
+            (3, Value::Int(7)),
+            (4, Value::Nil),
+        ];
+        for (index, value) in bad {
+            let mut reply = valid();
+            reply[index] = value;
+            cases.push(Value::Array(reply));
+        }
+        let mut short = valid();
+        short.pop();
+        cases.push(Value::Array(short));
+        let mut long = valid();
+        long.push(Value::Nil);
+        cases.push(Value::Array(long));
+        for case in cases {
+            assert!(parse(&case).is_err(), "{case:?}");
+        }
+    }
+}

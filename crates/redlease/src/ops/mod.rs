@@ -1,0 +1,86 @@
+//! The operations a node runs: one file per operation, each with its Lua script.
+//!
+//! Every operation that must compare before it acts (extend and release only if the key
+//! still holds our owner; record a fencing token only where we hold the lock) runs as one
+//! Lua script, because Redis runs a script atomically: no other client can slip in between
+//! the comparison and the write. Each file here holds one operation whole, as mini-redis
+//! keeps `cmd/get.rs`: the typed request (every KEYS and ARGV entry built in one place, in
+//! the order the script reads them), the `.lua` beside it, and the parsing of its reply.
+//! Scripts are sent with EVALSHA, loaded once per connection.
+//!
+//! Replies are parsed by pure functions that never panic: a node that answers garbage is a
+//! failed vote, not a crash.
+
+use std::sync::Arc;
+
+use redis::{Script, ScriptInvocation, Value};
+
+use crate::protocol::Keys;
+
+pub mod acquire;
+pub mod extend;
+pub mod fence;
+pub mod marker;
+mod parse;
+pub mod release;
+pub mod status;
+
+pub use parse::ReplyError;
+
+/// One operation on one node: the script, its keys and arguments, and its reply.
+pub(crate) trait Op: Send + Sync + 'static {
+    /// The parsed reply.
+    type Reply: Send + 'static;
+    /// The script with this request's keys and arguments.
+    fn invocation(&self) -> ScriptInvocation<'static>;
+    /// Parse the script's reply.
+    fn parse(value: &Value) -> Result<Self::Reply, ReplyError>;
+}
+
+/// The resource and owner an operation is about.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub resource: String,
+    pub owner: String,
+    pub keys: Keys,
+}
+
+impl Target {
+    pub(crate) fn new(prefix: &str, resource: &str, owner: String) -> Arc<Self> {
+        Arc::new(Target {
+            resource: resource.to_owned(),
+            keys: Keys::new(prefix, resource),
+            owner,
+        })
+    }
+}
+
+/// Every script, for loading on a new connection.
+fn scripts() -> [&'static str; 6] {
+    [
+        acquire::LUA,
+        fence::LUA,
+        extend::LUA,
+        release::LUA,
+        status::LUA,
+        marker::LUA,
+    ]
+}
+
+/// One pipeline that loads every script, sent once on each new connection so that the
+/// first EVALSHA of each operation does not pay a `NOSCRIPT` round trip.
+pub(crate) fn preload() -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    for source in scripts() {
+        pipe.cmd("SCRIPT").arg("LOAD").arg(source).ignore();
+    }
+    pipe
+}
+
+/// Milliseconds of a duration, as Redis takes them.
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A script compiled once per process.
+pub(crate) type Compiled = std::sync::LazyLock<Script>;

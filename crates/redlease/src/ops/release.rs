@@ -1,0 +1,56 @@
+//! Release our lease on one node (`release.lua`): compare-and-delete, then wake waiters.
+//!
+//! Release is idempotent (releasing twice, or a lease that expired, is not an error) and
+//! goes to every node, including those that seemed to fail: a timed-out request may still
+//! have granted. With waiters queued, the lock becomes a short hand-off reservation for
+//! the longest waiter instead of being freed for whoever asks first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{ScriptInvocation, Value};
+
+use super::parse::{ReplyError, flag};
+use super::{Compiled, Op, Target, millis};
+
+pub(crate) const LUA: &str = include_str!("release.lua");
+static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+
+/// Delete the lock where it holds our owner.
+pub(crate) struct Release {
+    pub target: Arc<Target>,
+    /// Hand-off window; zero frees the lock for everyone (a failed attempt's clean-up:
+    /// handing off partial grants could re-create the same split vote).
+    pub handoff: Duration,
+}
+
+impl Op for Release {
+    /// The key held our owner and was released.
+    type Reply = bool;
+
+    fn invocation(&self) -> ScriptInvocation<'static> {
+        let keys = &self.target.keys;
+        let mut call = SCRIPT.key(&keys.lock);
+        call.key(&keys.queue)
+            .key(&keys.seen)
+            .arg(&self.target.owner)
+            .arg(&keys.channel)
+            .arg(millis(self.handoff));
+        call
+    }
+
+    fn parse(value: &Value) -> Result<bool, ReplyError> {
+        parse(value)
+    }
+}
+
+/// Parse the 0/1 reply of `release.lua`.
+///
+/// ```
+/// use redis::Value;
+/// assert_eq!(redlease::ops::release::parse(&Value::Int(0)), Ok(false));
+/// assert!(redlease::ops::release::parse(&Value::Nil).is_err());
+/// ```
+pub fn parse(value: &Value) -> Result<bool, ReplyError> {
+    flag("release", value)
+}

@@ -1,0 +1,417 @@
+//! One acquisition attempt, as a state machine fed with the nodes' answers.
+//!
+//! An attempt sends the acquire script to every node at once and must decide, from the
+//! answers as they arrive, whether it won a quorum, lost to another holder, or could not
+//! reach enough nodes, and when it may stop listening. The rules interact: a grant from a
+//! node whose delayed-restart marker is young is neither a yes nor a no until an older
+//! marker shows the node came back empty (then it is held back) or every node answered
+//! without one (a new deployment: it counts); a fenced acquisition must hear every node
+//! that answers in time, because its token must exceed every counter. Keeping all of
+//! that in one pure type means the library's acquire loop and the model checker run the
+//! very same decisions, and unit tests can feed any sequence of answers.
+//!
+//! ```
+//! use std::time::Duration;
+//! use redlease::protocol::{AcquireReply, Attempt, AttemptRules, Step, Verdict};
+//!
+//! let rules = AttemptRules {
+//!     nodes: 3,
+//!     fencing: false,
+//!     max_ttl: Duration::from_secs(60),
+//!     slack: Duration::from_millis(450),
+//! };
+//! let mut attempt = Attempt::new(rules);
+//! let granted = AcquireReply { granted: true, ..AcquireReply::default() };
+//! assert_eq!(attempt.answer(0, Some(&granted), false), Step::Continue);
+//! assert_eq!(attempt.answer(2, Some(&granted), false), Step::Stop);
+//! let outcome = attempt.finish(false);
+//! assert_eq!(outcome.verdict, Verdict::Won);
+//! assert_eq!(outcome.granted, vec![0, 2]);
+//! assert_eq!(outcome.release_on, vec![0, 1, 2]); // node 1 may hold a late grant
+//! ```
+
+use std::time::Duration;
+
+use super::restart::held_back;
+use super::tally::{Decision, Tally, Vote};
+
+/// What the acquire script said on one node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AcquireReply {
+    /// The lock is ours on this node.
+    pub granted: bool,
+    /// The node's fencing counter for the resource (with one-round minting and a grant:
+    /// the new token).
+    pub fence: u64,
+    /// The other holder's remaining TTL, when refused.
+    pub holder_pttl_ms: Option<u64>,
+    /// The key is a hand-off reservation: the lock was just released to the waiters.
+    pub handoff: bool,
+    /// Age of the node's marker on its own clock (delayed restart), if asked for.
+    pub marker_age_ms: Option<u64>,
+}
+
+/// The fixed rules of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptRules {
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Whether a fencing token is minted (the attempt then hears every node that answers).
+    pub fencing: bool,
+    /// The maximum ttl: how long a node that came back empty is held back.
+    pub max_ttl: Duration,
+    /// Delayed-restart slack (see [`super::restart_slack`]).
+    pub slack: Duration,
+}
+
+/// Whether to keep listening for answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The outcome is not certain yet (or a fenced attempt must hear the others).
+    Continue,
+    /// Decided: stop listening and call [`Attempt::finish`] (answers still in flight are
+    /// not needed).
+    Stop,
+}
+
+/// How one node stands in the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeVote {
+    /// No answer yet.
+    Pending,
+    /// Granted, and counted.
+    Granted,
+    /// Granted, with a young marker: not counted until it is clear whether the node came
+    /// back empty.
+    Young(Duration),
+    /// Granted, but the node came back empty less than `max_ttl` ago: not counted.
+    HeldBack(Duration),
+    /// Refused: held by someone else.
+    Busy,
+    /// No usable answer (timeout, connection error, Redis error, garbage).
+    Failed,
+}
+
+/// An attempt in progress.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    rules: AttemptRules,
+    votes: Vec<NodeVote>,
+    /// Marker ages reported, per node (for trusting them after a complete round).
+    markers: Vec<Option<Duration>>,
+    tally: Tally,
+    oldest: Duration,
+    highest_fence: u64,
+    holder_ttl: Option<Duration>,
+    handoff: bool,
+}
+
+/// The attempt's overall result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A quorum granted (validity still has to be checked, and a token recorded).
+    Won,
+    /// Another owner holds it: its refusals are why no quorum is possible.
+    Busy,
+    /// Too few nodes answered for a quorum to be possible, whoever holds it.
+    Unavailable,
+}
+
+/// What an attempt decided, and what the caller must do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Won, busy or unavailable.
+    pub verdict: Verdict,
+    /// Nodes whose grants counted (the fencing round goes to these).
+    pub granted: Vec<usize>,
+    /// Nodes that may hold a grant of ours: every node that did not refuse. A failed
+    /// attempt releases on these; so does a lease.
+    pub release_on: Vec<usize>,
+    /// Nodes that refused.
+    pub busy: Vec<usize>,
+    /// Nodes held back by delayed restart, with their marker ages.
+    pub held_back: Vec<(usize, Duration)>,
+    /// Nodes whose markers a complete round showed are not from a restart: the caller
+    /// may trust them (see [`super::MarkerTrust`]), with the ages reported.
+    pub trust: Vec<(usize, Duration)>,
+    /// Nodes that answered at all (granted, young, held back or refused).
+    pub answered: usize,
+    /// Nodes that failed to answer usefully.
+    pub failed: usize,
+    /// The highest fencing counter any node reported.
+    pub highest_fence: u64,
+    /// The shortest remaining TTL of the other holder, where it refused.
+    pub holder_ttl: Option<Duration>,
+    /// Some node held a hand-off reservation for another waiter.
+    pub handoff: bool,
+    /// We won some nodes but not a quorum: a split vote.
+    pub split: bool,
+}
+
+impl Attempt {
+    /// A new attempt under `rules`, no answers yet.
+    pub fn new(rules: AttemptRules) -> Self {
+        Attempt {
+            rules,
+            votes: vec![NodeVote::Pending; rules.nodes],
+            markers: vec![None; rules.nodes],
+            tally: Tally::new(rules.nodes),
+            oldest: Duration::ZERO,
+            highest_fence: 0,
+            holder_ttl: None,
+            handoff: false,
+        }
+    }
+
+    /// Node `node` answered `reply` (`None`: it failed). `trusted`: the caller's
+    /// [`super::MarkerTrust`] recognises the marker it reported, so a young marker's grant
+    /// counts at once. Returns whether to keep listening.
+    pub fn answer(&mut self, node: usize, reply: Option<&AcquireReply>, trusted: bool) -> Step {
+        if self.votes.get(node) != Some(&NodeVote::Pending) {
+            return self.step();
+        }
+        let vote = match reply {
+            None => {
+                self.tally.record(Vote::Failed);
+                NodeVote::Failed
+            }
+            Some(reply) => {
+                self.highest_fence = self.highest_fence.max(reply.fence);
+                let age = reply.marker_age_ms.map(Duration::from_millis);
+                self.markers[node] = age;
+                self.oldest = self.oldest.max(age.unwrap_or_default());
+                if reply.granted {
+                    match age {
+                        Some(age) if age < self.rules.max_ttl && !trusted => NodeVote::Young(age),
+                        _ => {
+                            self.tally.record(Vote::Yes);
+                            NodeVote::Granted
+                        }
+                    }
+                } else {
+                    self.tally.record(Vote::No);
+                    self.handoff |= reply.handoff;
+                    if let Some(ms) = reply.holder_pttl_ms {
+                        let left = Duration::from_millis(ms);
+                        self.holder_ttl = Some(self.holder_ttl.map_or(left, |h| h.min(left)));
+                    }
+                    NodeVote::Busy
+                }
+            }
+        };
+        self.votes[node] = vote;
+        // An older marker may have arrived: young grants that it shows came back empty
+        // are held back for good.
+        for v in &mut self.votes {
+            if let NodeVote::Young(age) = *v
+                && held_back(age, self.oldest, self.rules.max_ttl, self.rules.slack)
+            {
+                *v = NodeVote::HeldBack(age);
+                self.tally.record(Vote::Failed);
+            }
+        }
+        self.step()
+    }
+
+    fn step(&self) -> Step {
+        let stop = match self.tally.decision() {
+            Decision::Lost => true,
+            // The token must be one above the counter of *every* node that answers in
+            // time, so a fenced acquisition waits for the stragglers (each bounded by the
+            // node timeout); an unfenced one returns at once.
+            Decision::Won => !self.rules.fencing,
+            Decision::Pending => false,
+        };
+        if stop { Step::Stop } else { Step::Continue }
+    }
+
+    /// How each node stands so far.
+    pub fn votes(&self) -> &[NodeVote] {
+        &self.votes
+    }
+
+    /// Conclude the attempt. `everyone_answered`: no answer is still outstanding (every
+    /// node answered or failed), so no older marker can still arrive.
+    pub fn finish(mut self, everyone_answered: bool) -> Outcome {
+        let mut trust = Vec::new();
+        if everyone_answered {
+            // No answer showed an older marker: young grants count (a new deployment).
+            for v in &mut self.votes {
+                if let NodeVote::Young(_) = v {
+                    *v = NodeVote::Granted;
+                    self.tally.record(Vote::Yes);
+                }
+            }
+            // Every node answered, none held back: their markers are trusted, and later
+            // rounds need not wait for everyone before counting their grants (until a
+            // node shows a different marker, i.e. lost its data).
+            if self.tally.failed() == 0 {
+                trust = (0..self.rules.nodes)
+                    .filter_map(|i| self.markers[i].map(|age| (i, age)))
+                    .collect();
+            }
+        }
+        let nodes = |want: fn(&NodeVote) -> bool| -> Vec<usize> {
+            (0..self.votes.len())
+                .filter(|&i| want(&self.votes[i]))
+                .collect()
+        };
+        let granted = nodes(|v| *v == NodeVote::Granted);
+        let busy = nodes(|v| *v == NodeVote::Busy);
+        let release_on = nodes(|v| *v != NodeVote::Busy);
+        let held_back = self
+            .votes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| match v {
+                NodeVote::HeldBack(age) => Some((i, *age)),
+                _ => None,
+            })
+            .collect();
+        let answered = self
+            .votes
+            .iter()
+            .filter(|v| !matches!(v, NodeVote::Pending | NodeVote::Failed))
+            .count();
+        let failed = self
+            .votes
+            .iter()
+            .filter(|v| **v == NodeVote::Failed)
+            .count();
+        let verdict = if self.tally.decision() == Decision::Won {
+            Verdict::Won
+        } else if self.tally.answered() < super::quorum(self.rules.nodes) {
+            Verdict::Unavailable
+        } else {
+            Verdict::Busy
+        };
+        Outcome {
+            verdict,
+            split: verdict != Verdict::Won && self.tally.yes() > 0,
+            granted,
+            release_on,
+            busy,
+            held_back,
+            trust,
+            answered,
+            failed,
+            highest_fence: self.highest_fence,
+            holder_ttl: self.holder_ttl,
+            handoff: self.handoff,
+        }
+    }
+}
+
+/// The tally of a fencing round: only the nodes in `granted` can confirm; the others
+/// count as refusals from the start.
+///
+/// ```
+/// use redlease::protocol::{attempt::fence_tally, Decision, Vote};
+/// let mut tally = fence_tally(5, 3);
+/// tally.record(Vote::Yes);
+/// tally.record(Vote::Yes);
+/// assert_eq!(tally.decision(), Decision::Pending);
+/// tally.record(Vote::Yes);
+/// assert_eq!(tally.decision(), Decision::Won);
+/// ```
+pub fn fence_tally(nodes: usize, granted: usize) -> Tally {
+    let mut tally = Tally::new(nodes);
+    (0..nodes.saturating_sub(granted)).for_each(|_| tally.record(Vote::No));
+    tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(nodes: usize, fencing: bool) -> AttemptRules {
+        AttemptRules {
+            nodes,
+            fencing,
+            max_ttl: Duration::from_secs(60),
+            slack: Duration::from_millis(450),
+        }
+    }
+
+    fn granted(age_s: Option<u64>) -> AcquireReply {
+        AcquireReply {
+            granted: true,
+            marker_age_ms: age_s.map(|s| s * 1000),
+            ..AcquireReply::default()
+        }
+    }
+
+    fn busy(age_s: Option<u64>) -> AcquireReply {
+        AcquireReply {
+            granted: false,
+            holder_pttl_ms: Some(900),
+            marker_age_ms: age_s.map(|s| s * 1000),
+            ..AcquireReply::default()
+        }
+    }
+
+    #[test]
+    fn fenced_attempts_hear_everyone() {
+        let mut a = Attempt::new(rules(3, true));
+        assert_eq!(a.answer(0, Some(&granted(None)), false), Step::Continue);
+        assert_eq!(a.answer(1, Some(&granted(None)), false), Step::Continue);
+        assert_eq!(a.answer(2, None, false), Step::Continue);
+        let o = a.finish(true);
+        assert_eq!(o.verdict, Verdict::Won);
+        assert_eq!(o.failed, 1);
+    }
+
+    #[test]
+    fn a_node_that_came_back_empty_is_held_back() {
+        let mut a = Attempt::new(rules(3, false));
+        a.answer(0, Some(&granted(Some(1))), false);
+        a.answer(1, Some(&granted(Some(3600))), false);
+        a.answer(2, Some(&busy(Some(3600))), false);
+        let o = a.finish(true);
+        assert_eq!(o.held_back, vec![(0, Duration::from_secs(1))]);
+        assert_ne!(o.verdict, Verdict::Won);
+        assert!(
+            o.trust.is_empty(),
+            "a round with a held-back node trusts no marker"
+        );
+    }
+
+    #[test]
+    fn a_new_deployment_counts_young_grants() {
+        let mut a = Attempt::new(rules(3, false));
+        for i in 0..3 {
+            a.answer(i, Some(&granted(Some(1))), false);
+        }
+        let o = a.finish(true);
+        assert_eq!(o.verdict, Verdict::Won);
+        assert_eq!(o.trust.len(), 3);
+    }
+
+    #[test]
+    fn a_trusted_young_marker_counts_at_once() {
+        let mut a = Attempt::new(rules(3, false));
+        assert_eq!(a.answer(0, Some(&granted(Some(1))), true), Step::Continue);
+        assert_eq!(a.answer(1, Some(&granted(Some(1))), true), Step::Stop);
+        assert_eq!(a.finish(false).verdict, Verdict::Won);
+    }
+
+    #[test]
+    fn refused_nodes_are_not_released() {
+        let mut a = Attempt::new(rules(3, false));
+        a.answer(0, Some(&busy(None)), false);
+        a.answer(1, Some(&busy(None)), false);
+        let o = a.finish(false);
+        assert_eq!(o.verdict, Verdict::Busy);
+        assert_eq!(o.release_on, vec![2]);
+        assert_eq!(o.holder_ttl, Some(Duration::from_millis(900)));
+    }
+
+    #[test]
+    fn a_second_answer_from_one_node_is_ignored() {
+        let mut a = Attempt::new(rules(3, false));
+        a.answer(0, Some(&granted(None)), false);
+        a.answer(0, Some(&granted(None)), false);
+        assert_eq!(a.answer(0, None, false), Step::Continue);
+        assert_eq!(a.finish(false).granted, vec![0]);
+    }
+}

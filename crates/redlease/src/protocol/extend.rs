@@ -1,0 +1,93 @@
+//! The deadline after an extend, whether it succeeded or not.
+//!
+//! An extend is compare-and-pexpire on every node. It succeeds with a quorum of
+//! confirmations that arrive before the current deadline, and the new deadline is
+//! measured from the extend's own start. Everything else must be judged with care: a
+//! quorum of refusals means the lease is gone; too few answers leave it unknown, and the
+//! scripts that did not answer in time may still run later and set the new TTL.
+//!
+//! Generic over the clock (`T`: the library's `Instant`, or the model's ticks as a
+//! `Duration`), so both run this very function.
+
+use std::ops::Add;
+use std::time::Duration;
+
+use super::tally::{Decision, Tally};
+
+/// What the extend script said on one node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtendReply {
+    /// The key held our owner and got the new TTL.
+    pub extended: bool,
+    /// The node's fencing counter for the resource.
+    pub fence: u64,
+}
+
+/// What an extend round means for the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtendVerdict<T> {
+    /// Held until the new deadline.
+    Extended {
+        /// `start + ttl - drift`.
+        deadline: T,
+    },
+    /// A quorum refused: the keys no longer hold our owner there. Lost for good.
+    NotHeld,
+    /// The old deadline passed before the outcome was known: lost (for whatever reason
+    /// let it pass).
+    Expired,
+    /// A quorum confirmed, but so late that the new deadline has passed already.
+    Spent,
+    /// Too few answers to know. The lease may still be valid, until `deadline`.
+    Unavailable {
+        /// The deadline the holder may still count on.
+        deadline: T,
+    },
+}
+
+/// Conclude an extend round: `tally` of the confirmations, the round's `start`, `now`,
+/// the lease's current `deadline`, the requested `ttl` and its `drift` allowance.
+///
+/// ```
+/// use std::time::Duration;
+/// use redlease::protocol::{Tally, Vote, extend::{conclude, ExtendVerdict}};
+/// let ms = Duration::from_millis;
+/// let mut tally = Tally::new(3);
+/// tally.record(Vote::Yes);
+/// tally.record(Vote::Yes);
+/// let verdict = conclude(&tally, ms(1000), ms(1010), ms(5000), ms(10_000), ms(102));
+/// assert_eq!(verdict, ExtendVerdict::Extended { deadline: ms(10_898) });
+/// ```
+pub fn conclude<T>(
+    tally: &Tally,
+    start: T,
+    now: T,
+    deadline: T,
+    ttl: Duration,
+    drift: Duration,
+) -> ExtendVerdict<T>
+where
+    T: Copy + Ord + Add<Duration, Output = T>,
+{
+    if tally.decision() == Decision::Won {
+        // Confirmations that arrive after the deadline prove nothing: the lease may have
+        // been granted to someone else in between on other nodes.
+        if now >= deadline {
+            return ExtendVerdict::Expired;
+        }
+        let new_deadline = start + ttl.saturating_sub(drift);
+        if new_deadline <= now {
+            return ExtendVerdict::Spent;
+        }
+        return ExtendVerdict::Extended {
+            deadline: new_deadline,
+        };
+    }
+    if tally.refused_by_enough() {
+        return ExtendVerdict::NotHeld;
+    }
+    if now >= deadline {
+        return ExtendVerdict::Expired;
+    }
+    ExtendVerdict::Unavailable { deadline }
+}

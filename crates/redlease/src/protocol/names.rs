@@ -1,0 +1,87 @@
+//! Names: the Redis keys of one resource, and owner values.
+
+use rand::{RngCore, TryRngCore};
+
+/// Names of the Redis keys of one resource.
+///
+/// Both keys share the hash tag `{resource}`, so they live in the same Redis Cluster slot
+/// and the scripts that touch both work there. The prefix may not contain braces (checked
+/// by the builder), so the first `{` of the key is always ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// `<prefix>{<resource>}:lock`: holds the owner, with the lease's TTL.
+    pub lock: String,
+    /// `<prefix>{<resource>}:fence`: the node's fencing counter, without TTL.
+    pub fence: String,
+    /// `<prefix>{<resource>}:queue`: waiting owners by arrival (a sorted set), while any.
+    pub queue: String,
+    /// `<prefix>{<resource>}:seen`: when each waiting owner last tried (a hash).
+    pub seen: String,
+    /// `<prefix>{<resource>}:released`: the pub/sub channel on which releases wake waiters.
+    pub channel: String,
+}
+
+impl Keys {
+    /// Keys for `resource` under `prefix`.
+    ///
+    /// ```
+    /// let keys = redlease::protocol::Keys::new("redlease:", "orders:42");
+    /// assert_eq!(keys.lock, "redlease:{orders:42}:lock");
+    /// assert_eq!(keys.fence, "redlease:{orders:42}:fence");
+    /// ```
+    pub fn new(prefix: &str, resource: &str) -> Self {
+        let tagged = format!("{prefix}{{{resource}}}");
+        Keys {
+            fence: format!("{tagged}:fence"),
+            queue: format!("{tagged}:queue"),
+            seen: format!("{tagged}:seen"),
+            channel: format!("{tagged}:released"),
+            lock: tagged + ":lock",
+        }
+    }
+}
+
+/// A fresh owner value: 128 bits from the operating system's CSPRNG, as 32 hex digits.
+///
+/// Never derived from time, pid or hostname: an owner must be unguessable and unique per
+/// acquisition, so that no other process (or a retry of the same one) can be mistaken
+/// for the holder.
+pub fn new_owner() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .unwrap_or_else(|_| {
+            // The OS source failing is exceptional; fall back to the thread-local CSPRNG
+            // (ChaCha, seeded from the OS) rather than panic.
+            rand::rng().fill_bytes(&mut bytes)
+        });
+    let mut out = String::with_capacity(32);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_are_unique_hex() {
+        let a = new_owner();
+        let b = new_owner();
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn keys_share_one_hash_tag() {
+        let k = Keys::new("", "a}b");
+        assert_eq!(k.lock, "{a}b}:lock");
+        assert_eq!(k.fence, "{a}b}:fence");
+    }
+}

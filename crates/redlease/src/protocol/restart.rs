@@ -1,0 +1,118 @@
+//! Delayed restart: which nodes came back empty, and which markers are trusted.
+//!
+//! A node restarted without its data forgets the leases it granted; counting its grant
+//! could give a second holder a quorum while the first lease is still valid. Each node
+//! keeps a marker key written when it first served this deployment; the acquire script
+//! reports the marker's age on the node's own clock. These functions decide, from those
+//! ages, which grants must not count yet. They are pure so that the library and the model
+//! judge markers with the same code.
+
+use std::time::Duration;
+
+/// How much older than a node's marker the oldest marker must be before that node counts
+/// as having come back empty: markers of one deployment are written by the same first
+/// acquisitions, within about a node timeout of each other.
+///
+/// ```
+/// use std::time::Duration;
+/// let slack = redlease::protocol::restart_slack(Duration::from_millis(100));
+/// assert_eq!(slack, Duration::from_millis(450));
+/// ```
+pub fn restart_slack(node_timeout: Duration) -> Duration {
+    node_timeout.saturating_mul(2) + Duration::from_millis(250)
+}
+
+/// Delayed restart: whether a node whose marker is `age` old must not count as a grant,
+/// given the oldest marker age any node reported.
+///
+/// A node that lost its data (restart without persistence, FLUSHALL) forgets the leases it
+/// granted; counting its grant could give a second holder a quorum while the first lease
+/// is still valid. Its marker is young while the others' are old, so it is held back
+/// until its age exceeds `max_ttl`, the longest any lease granted before its restart can
+/// still be valid. When every marker is young (a brand-new deployment) nobody is held
+/// back. Ages are measured on each node's own clock, so only clock rates matter.
+///
+/// ```
+/// use std::time::Duration;
+/// use redlease::protocol::held_back;
+/// let (max_ttl, slack) = (Duration::from_secs(60), Duration::from_millis(450));
+/// let s = Duration::from_secs;
+/// assert!(held_back(s(1), s(30), max_ttl, slack));      // came back empty 1 s ago
+/// assert!(!held_back(s(61), s(3600), max_ttl, slack));  // back for longer than max_ttl
+/// assert!(!held_back(s(1), s(1), max_ttl, slack));      // a brand-new deployment
+/// ```
+pub fn held_back(age: Duration, oldest: Duration, max_ttl: Duration, slack: Duration) -> bool {
+    age < max_ttl && oldest > age.saturating_add(slack)
+}
+
+/// What a client remembers of one node's marker: its birth on the client's clock, once a
+/// complete round showed the node is not one that came back empty.
+///
+/// Seeing the same marker again (same birth, within a tolerance) means the node kept its
+/// data since: its grants can be counted without waiting for every other node's answer.
+/// A different marker means the node lost its data: the trust is dropped.
+///
+/// Times are readings of the client's monotonic clock as durations since any fixed
+/// epoch (the library uses the manager's creation, the model its tick counter).
+///
+/// ```
+/// use std::time::Duration;
+/// use redlease::protocol::MarkerTrust;
+/// let s = Duration::from_secs;
+/// let mut trust = MarkerTrust::default();
+/// assert!(!trust.check(s(100), s(5), s(1)));  // nothing trusted yet
+/// trust.trust(s(100), s(5));                  // born 95 s before our epoch
+/// assert!(trust.check(s(110), s(15), s(1)));  // the same marker, 10 s later
+/// assert!(!trust.check(s(2), s(20), s(1)));   // a new marker: the node lost its data
+/// assert!(!trust.check(s(115), s(20), s(1))); // and the trust is gone
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MarkerTrust {
+    /// Birth of the trusted marker, in ns relative to the client's epoch (negative when
+    /// the marker is older than the epoch).
+    birth_ns: Option<i128>,
+}
+
+impl MarkerTrust {
+    /// Whether a marker of `age`, seen at `seen_at`, is the trusted one (births within
+    /// `tolerance`). A different marker drops the trust.
+    pub fn check(&mut self, age: Duration, seen_at: Duration, tolerance: Duration) -> bool {
+        let Some(known) = self.birth_ns else {
+            return false;
+        };
+        let same = known.abs_diff(birth(age, seen_at)) <= tolerance.as_nanos();
+        if !same {
+            self.birth_ns = None;
+        }
+        same
+    }
+
+    /// Trust the marker of `age` seen at `seen_at`.
+    pub fn trust(&mut self, age: Duration, seen_at: Duration) {
+        self.birth_ns = Some(birth(age, seen_at));
+    }
+
+    /// Whether a marker is trusted at all.
+    pub fn is_set(&self) -> bool {
+        self.birth_ns.is_some()
+    }
+}
+
+fn birth(age: Duration, seen_at: Duration) -> i128 {
+    let ns = |d: Duration| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX);
+    ns(seen_at).saturating_sub(ns(age))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_older_than_the_epoch_are_told_apart() {
+        let s = Duration::from_secs;
+        let mut trust = MarkerTrust::default();
+        trust.trust(s(100), s(5));
+        // Another marker, also older than the epoch, but born at another time.
+        assert!(!trust.check(s(50), s(10), s(1)));
+    }
+}
