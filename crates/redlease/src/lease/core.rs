@@ -88,6 +88,11 @@ impl LeaseCore {
         Duration::from_millis(self.ttl_ms.load(Ordering::Relaxed))
     }
 
+    pub(super) fn set_ttl(&self, ttl: Duration) {
+        self.ttl_ms
+            .store(crate::ops::millis(ttl), Ordering::Relaxed);
+    }
+
     pub(crate) fn is_armed(&self) -> bool {
         self.armed.load(Ordering::Relaxed)
     }

@@ -61,6 +61,8 @@ impl LeaseCore {
                     };
                     return Err(self.lost_error(reason));
                 }
+                // Renewals now extend by what the holder last asked for.
+                self.set_ttl(ttl);
                 Ok(fence)
             }
             ExtendVerdict::NotHeld => {
@@ -75,14 +77,19 @@ impl LeaseCore {
                 self.mark_lost(LostReason::Expired);
                 Err(self.lost_error(LostReason::Expired))
             }
-            ExtendVerdict::Unavailable { .. } => Err(Repr::Unavailable {
-                resource: self.target.resource.clone(),
-                answered: tally.answered(),
-                quorum: cluster.quorum(),
-                total: n,
-                failures,
+            ExtendVerdict::Unavailable { deadline: until } => {
+                if until < deadline {
+                    self.move_deadline(until);
+                }
+                Err(Repr::Unavailable {
+                    resource: self.target.resource.clone(),
+                    answered: tally.answered(),
+                    quorum: cluster.quorum(),
+                    total: n,
+                    failures,
+                }
+                .into())
             }
-            .into()),
         }
     }
 }

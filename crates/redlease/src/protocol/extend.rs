@@ -38,7 +38,9 @@ pub enum ExtendVerdict<T> {
     Expired,
     /// A quorum confirmed, but so late that the new deadline has passed already.
     Spent,
-    /// Too few answers to know. The lease may still be valid, until `deadline`.
+    /// Too few answers to know. The lease may still be valid, until `deadline`: the old
+    /// deadline, or the one the extend would have set if that is sooner (requests that
+    /// did not answer in time may still run and set the shorter ttl).
     Unavailable {
         /// The deadline the holder may still count on.
         deadline: T,
@@ -69,13 +71,13 @@ pub fn conclude<T>(
 where
     T: Copy + Ord + Add<Duration, Output = T>,
 {
+    let new_deadline = start + ttl.saturating_sub(drift);
     if tally.decision() == Decision::Won {
         // Confirmations that arrive after the deadline prove nothing: the lease may have
         // been granted to someone else in between on other nodes.
         if now >= deadline {
             return ExtendVerdict::Expired;
         }
-        let new_deadline = start + ttl.saturating_sub(drift);
         if new_deadline <= now {
             return ExtendVerdict::Spent;
         }
@@ -89,5 +91,47 @@ where
     if now >= deadline {
         return ExtendVerdict::Expired;
     }
-    ExtendVerdict::Unavailable { deadline }
+    // A shortening extend that did not get through may still run on the nodes later (a
+    // request queued on a paused node, a reply lost): the keys may then hold only the
+    // short ttl, so the holder may count only on the sooner of the two deadlines.
+    ExtendVerdict::Unavailable {
+        deadline: deadline.min(new_deadline),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Vote;
+
+    const fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_failed_shortening_extend_shortens_the_deadline() {
+        let mut tally = Tally::new(3);
+        tally.record(Vote::Failed);
+        tally.record(Vote::Failed);
+        let verdict = conclude(&tally, ms(1000), ms(1300), ms(30_000), ms(2000), ms(22));
+        assert_eq!(verdict, ExtendVerdict::Unavailable { deadline: ms(2978) });
+    }
+
+    #[test]
+    fn a_failed_lengthening_extend_keeps_the_old_deadline() {
+        let mut tally = Tally::new(3);
+        tally.record(Vote::Failed);
+        tally.record(Vote::Failed);
+        let verdict = conclude(&tally, ms(1000), ms(1300), ms(5000), ms(60_000), ms(602));
+        assert_eq!(verdict, ExtendVerdict::Unavailable { deadline: ms(5000) });
+    }
+
+    #[test]
+    fn refusals_by_a_quorum_mean_lost() {
+        let mut tally = Tally::new(3);
+        tally.record(Vote::No);
+        tally.record(Vote::No);
+        let verdict = conclude(&tally, ms(1000), ms(1010), ms(5000), ms(2000), ms(22));
+        assert_eq!(verdict, ExtendVerdict::NotHeld);
+    }
 }
