@@ -90,3 +90,46 @@ async fn renewal_keeps_the_ttl_of_the_last_extend() {
     }
     lease.release().await.expect("release");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extend_just_before_the_deadline_is_not_reported_lost() {
+    // A `lost()` future armed for the old deadline, polled again only after it passed:
+    // the extend moved the deadline meanwhile, so its timer firing must not count as a
+    // loss. Both the timer and the state change are ready at that poll; eight leases
+    // make a coin flip that favours the timer all but certain to happen once.
+    use futures_util::FutureExt;
+    let cluster = start(1);
+    let m = builder(&cluster)
+        .ttl(Duration::from_secs(1))
+        .build()
+        .await
+        .expect("manager");
+    let runs = (0..8).map(|i| {
+        let m = m.clone();
+        async move {
+            let resource = format!("race:{i}");
+            let mut lease = m.acquire(&resource).await.expect("acquire");
+            let old_deadline = lease.deadline().expect("held");
+            let mut lost = Box::pin(lease.lost());
+            assert!((&mut lost).now_or_never().is_none(), "held at first");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            lease.extend(Duration::from_secs(1)).await.expect("extend");
+            let new_deadline = lease.deadline().expect("held");
+            tokio::time::sleep_until((old_deadline + Duration::from_millis(100)).into()).await;
+            assert!(
+                Instant::now() < new_deadline,
+                "the machine is too slow for this test"
+            );
+            let spurious = (&mut lost).now_or_never();
+            assert_eq!(
+                spurious,
+                None,
+                "reported lost with {:?} left",
+                lease.remaining()
+            );
+            assert!(lease.is_valid());
+            lease.release().await.expect("release");
+        }
+    });
+    futures_util::future::join_all(runs).await;
+}

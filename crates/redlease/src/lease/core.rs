@@ -109,9 +109,19 @@ impl LeaseCore {
             .unwrap_or(LostReason::Expired)
     }
 
-    /// The deadline passed: lost, for the reason the renewal recorded (if any).
+    /// The deadline passed: lost, for the reason the renewal recorded (if any). Checked
+    /// against the deadline in force *now*: a caller that read an older deadline (a
+    /// `lost()` timer, the renewal schedule) must not override an extend that moved it.
     pub(crate) fn mark_expired(&self) {
-        self.mark_lost(self.expiry_reason());
+        let reason = self.expiry_reason();
+        let now = Instant::now();
+        self.state.send_if_modified(|state| match state {
+            LeaseState::Held { deadline } if *deadline <= now => {
+                *state = LeaseState::Lost(reason);
+                true
+            }
+            _ => false,
+        });
     }
 
     /// Move from held to lost; no effect on a lease already released or lost.
