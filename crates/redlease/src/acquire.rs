@@ -260,7 +260,6 @@ impl Acquirer<'_> {
             if let Err(failures) = self.record_token(target, token, &outcome.granted).await {
                 let error = Repr::Unavailable {
                     resource: target.resource.clone(),
-                    answered: n - failures.len(),
                     quorum: cluster.quorum(),
                     total: n,
                     failures,
@@ -312,7 +311,6 @@ impl Acquirer<'_> {
         match outcome.verdict {
             Verdict::Unavailable => Repr::Unavailable {
                 resource: target.resource.clone(),
-                answered: outcome.answered - outcome.held_back.len(),
                 quorum: cluster.quorum(),
                 total,
                 failures,

@@ -147,12 +147,11 @@ pub(crate) enum Repr {
         holder_ttl: Option<Duration>,
     },
     #[error(
-        "resource {resource:?}: only {answered} of {total} nodes answered, a quorum is {quorum}: {}",
-        join(failures)
+        "resource {resource:?}: {} of {total} nodes could not take part and no quorum of {quorum} was reached: {}",
+        failures.len(), join(failures)
     )]
     Unavailable {
         resource: String,
-        answered: usize,
         quorum: usize,
         total: usize,
         failures: Vec<NodeFailure>,
@@ -269,12 +268,11 @@ impl Error {
         }
     }
 
-    /// Unavailable: how many nodes answered, and the quorum that was needed.
-    pub fn answered(&self) -> Option<(usize, usize)> {
+    /// Unavailable: the quorum that was needed, and the number of nodes. The nodes that
+    /// could not take part are [`Error::node_failures`].
+    pub fn quorum(&self) -> Option<(usize, usize)> {
         match &*self.0 {
-            Repr::Unavailable {
-                answered, quorum, ..
-            } => Some((*answered, *quorum)),
+            Repr::Unavailable { quorum, total, .. } => Some((*quorum, *total)),
             _ => None,
         }
     }

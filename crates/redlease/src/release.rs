@@ -48,7 +48,6 @@ pub(crate) async fn everywhere(
     if answered < cluster.quorum() {
         return Err(Repr::Unavailable {
             resource: target.resource.clone(),
-            answered,
             quorum: cluster.quorum(),
             total: n,
             failures,

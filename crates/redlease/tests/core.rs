@@ -562,3 +562,23 @@ async fn flush_waits_for_the_last_attempts_cleanup() {
     );
     cluster.node(2).resume().expect("resume");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_down_names_the_two_and_counts_truthfully() {
+    // One node answers (busy), two are down: unavailable, and the message counts the
+    // nodes that could not take part, not the answers that happened to arrive before
+    // the decision.
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    let lease = m.acquire("two-down").await.expect("acquire");
+    cluster.node(1).kill().expect("kill");
+    cluster.node(2).kill().expect("kill");
+    let e = m.try_acquire("two-down").await.expect_err("no quorum");
+    assert!(e.is_unavailable(), "{e}");
+    assert_eq!(e.node_failures().len(), 2, "{e}");
+    assert!(
+        e.to_string().contains("2 of 3 nodes could not take part"),
+        "{e}"
+    );
+    let _ = lease.forget();
+}

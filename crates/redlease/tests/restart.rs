@@ -166,3 +166,20 @@ async fn an_operator_can_mark_nodes_ready_or_reset_them() {
         assert_eq!(age.expect("answered"), None, "{node}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_by_another_with_a_node_held_back_is_busy_not_unavailable() {
+    // Every node answers; four refuse (held by another owner), the fifth came back empty
+    // and its grant is held back. Whatever order the answers arrive in, that is "busy":
+    // the holder's refusals settle it, not missing nodes.
+    let cluster = Cluster::start(5).expect("redis-server");
+    let m = manager(&cluster, true).await;
+    warm_up(&m).await;
+    let lease = m.try_acquire("held").await.expect("all nodes up");
+    cluster.node(4).wipe().expect("node 4 loses its data");
+    for _ in 0..21 {
+        let e = m.try_acquire("held").await.expect_err("held by the lease");
+        assert!(e.is_busy(), "reported as {:?}: {e}", e.kind());
+    }
+    lease.release().await.expect("release");
+}

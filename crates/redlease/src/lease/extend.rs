@@ -83,7 +83,6 @@ impl LeaseCore {
                 }
                 Err(Repr::Unavailable {
                     resource: self.target.resource.clone(),
-                    answered: tally.answered(),
                     quorum: cluster.quorum(),
                     total: n,
                     failures,

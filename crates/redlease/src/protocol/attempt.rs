@@ -259,7 +259,7 @@ impl Attempt {
         let granted = nodes(|v| *v == NodeVote::Granted);
         let busy = nodes(|v| *v == NodeVote::Busy);
         let release_on = nodes(|v| *v != NodeVote::Busy);
-        let held_back = self
+        let held_back: Vec<(usize, Duration)> = self
             .votes
             .iter()
             .enumerate()
@@ -278,9 +278,13 @@ impl Attempt {
             .iter()
             .filter(|v| **v == NodeVote::Failed)
             .count();
+        // Unavailable only when the nodes that could not vote (failed, or held back)
+        // leave no quorum even if every refusal had been a grant; otherwise the other
+        // holder's refusals are what settled it, whichever answers came first.
+        let unusable = failed + held_back.len();
         let verdict = if self.tally.decision() == Decision::Won {
             Verdict::Won
-        } else if self.tally.answered() < super::quorum(self.rules.nodes) {
+        } else if unusable > self.rules.nodes - super::quorum(self.rules.nodes) {
             Verdict::Unavailable
         } else {
             Verdict::Busy
@@ -404,6 +408,40 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Busy);
         assert_eq!(o.release_on, vec![2]);
         assert_eq!(o.holder_ttl, Some(Duration::from_millis(900)));
+    }
+
+    #[test]
+    fn refusals_make_it_busy_even_with_a_node_held_back() {
+        // 5 nodes, held by another owner on 4; the fifth came back empty and grants. Its
+        // grant is held back, and two refusals settle it whatever the rest say: busy,
+        // not unavailable (every node answered or could have).
+        let mut a = Attempt::new(rules(5, false));
+        a.answer(0, Some(&granted(Some(1))), false);
+        a.answer(1, Some(&busy(Some(3600))), false);
+        assert_eq!(a.answer(2, Some(&busy(Some(3600))), false), Step::Stop);
+        let o = a.finish(false);
+        assert_eq!(o.verdict, Verdict::Busy);
+        assert_eq!(o.held_back.len(), 1);
+    }
+
+    #[test]
+    fn failures_alone_make_it_unavailable() {
+        let mut a = Attempt::new(rules(3, false));
+        a.answer(0, None, false);
+        assert_eq!(a.answer(1, None, false), Step::Stop);
+        assert_eq!(a.finish(false).verdict, Verdict::Unavailable);
+        // Two failures and a refusal: still unavailable (no quorum even if it granted).
+        let mut a = Attempt::new(rules(3, false));
+        a.answer(2, Some(&busy(None)), false);
+        a.answer(0, None, false);
+        a.answer(1, None, false);
+        assert_eq!(a.finish(true).verdict, Verdict::Unavailable);
+        // Nodes held back count like failed ones: nobody holds it, yet no quorum.
+        let mut a = Attempt::new(rules(3, false));
+        a.answer(0, Some(&granted(Some(3600))), false);
+        a.answer(1, Some(&granted(Some(1))), false);
+        a.answer(2, Some(&granted(Some(1))), false);
+        assert_eq!(a.finish(true).verdict, Verdict::Unavailable);
     }
 
     #[test]
