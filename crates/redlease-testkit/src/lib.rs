@@ -90,13 +90,16 @@
 
 mod clock;
 mod cluster;
+mod group;
 mod node;
 mod owned;
 mod process;
 mod proxied;
 mod proxy;
 mod pump;
+mod replicated;
 mod resp;
+mod wait;
 
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
@@ -104,4 +107,5 @@ pub use node::{DEFAULT_COMMAND_TIMEOUT, Node};
 pub use owned::spawn_owned;
 pub use proxied::ProxiedCluster;
 pub use proxy::{Direction, MAX_CONNECTIONS, MAX_QUEUED_BYTES, Proxy, ProxyStats};
+pub use replicated::{Replicated, ReplicatedOptions};
 pub use resp::Reply;
