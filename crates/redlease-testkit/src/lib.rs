@@ -90,6 +90,7 @@
 
 mod clock;
 mod cluster;
+mod cluster_nodes;
 mod group;
 mod node;
 mod owned;
@@ -97,8 +98,10 @@ mod process;
 mod proxied;
 mod proxy;
 mod pump;
+mod redis_cluster;
 mod replicated;
 mod resp;
+mod tool;
 mod wait;
 
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
@@ -107,5 +110,6 @@ pub use node::{DEFAULT_COMMAND_TIMEOUT, Node};
 pub use owned::spawn_owned;
 pub use proxied::ProxiedCluster;
 pub use proxy::{Direction, MAX_CONNECTIONS, MAX_QUEUED_BYTES, Proxy, ProxyStats};
+pub use redis_cluster::{REDIS_CLI_ENV, RedisCluster, RedisClusterOptions};
 pub use replicated::{Replicated, ReplicatedOptions};
 pub use resp::Reply;
