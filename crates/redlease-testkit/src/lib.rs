@@ -101,6 +101,7 @@ mod pump;
 mod redis_cluster;
 mod replicated;
 mod resp;
+mod sentinel;
 mod tool;
 mod wait;
 
@@ -113,3 +114,4 @@ pub use proxy::{Direction, MAX_CONNECTIONS, MAX_QUEUED_BYTES, Proxy, ProxyStats}
 pub use redis_cluster::{REDIS_CLI_ENV, RedisCluster, RedisClusterOptions};
 pub use replicated::{Replicated, ReplicatedOptions};
 pub use resp::Reply;
+pub use sentinel::{SentinelOptions, Sentinels};
