@@ -59,7 +59,7 @@ pub(crate) struct Group {
     pub(crate) dir: PathBuf,
     /// Ports the servers use besides the one each [`Node`] owns (cluster
     /// bus ports, TLS ports), kept reserved for the group's life.
-    _extra_ports: Vec<PortReservation>,
+    extra_ports: Vec<PortReservation>,
 }
 
 impl Group {
@@ -101,7 +101,7 @@ impl Group {
         let mut group = Group {
             nodes: Vec::with_capacity(count),
             dir: create_temp_dir().map_err(fail)?,
-            _extra_ports: Vec::new(),
+            extra_ports: Vec::new(),
         };
         let password = requirepass(&settings.extra_args);
         let binary = server_binary(settings.redis_server.as_deref());
@@ -150,7 +150,7 @@ impl Group {
                 .nodes
                 .push(Node::new(index, endpoint, node_dir, launch, port, true).map_err(fail)?);
         }
-        group._extra_ports = reservations;
+        group.extra_ports = reservations;
 
         for node in &group.nodes {
             node.start_process().map_err(fail)?;
@@ -162,6 +162,11 @@ impl Group {
             }
         }
         Ok(group)
+    }
+
+    /// The `index`th port reserved besides the nodes' own.
+    pub(crate) fn extra_port(&self, index: usize) -> Option<u16> {
+        self.extra_ports.get(index).map(PortReservation::port)
     }
 
     /// The node whose TCP port is `port`.

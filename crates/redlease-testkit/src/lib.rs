@@ -88,6 +88,7 @@
 //! [`Cluster::node`] (and [`ProxiedCluster::node`], [`ProxiedCluster::proxy`])
 //! with an out-of-range index.
 
+mod certs;
 mod clock;
 mod cluster;
 mod cluster_nodes;
@@ -102,9 +103,11 @@ mod redis_cluster;
 mod replicated;
 mod resp;
 mod sentinel;
+mod tls;
 mod tool;
 mod wait;
 
+pub use certs::{OPENSSL_ENV, TlsCerts};
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
 pub use node::{DEFAULT_COMMAND_TIMEOUT, Node};
@@ -115,3 +118,4 @@ pub use redis_cluster::{REDIS_CLI_ENV, RedisCluster, RedisClusterOptions};
 pub use replicated::{Replicated, ReplicatedOptions};
 pub use resp::Reply;
 pub use sentinel::{SentinelOptions, Sentinels};
+pub use tls::{TlsOptions, TlsServer};
