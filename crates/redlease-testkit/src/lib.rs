@@ -88,6 +88,7 @@
 //! [`Cluster::node`] (and [`ProxiedCluster::node`], [`ProxiedCluster::proxy`])
 //! with an out-of-range index.
 
+mod acl;
 mod certs;
 mod clock;
 mod cluster;
@@ -107,6 +108,7 @@ mod tls;
 mod tool;
 mod wait;
 
+pub use acl::acl_user_args;
 pub use certs::{OPENSSL_ENV, TlsCerts};
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
