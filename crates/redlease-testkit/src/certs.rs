@@ -43,7 +43,7 @@ extendedKeyUsage=clientAuth\n\
 authorityKeyIdentifier=keyid\n";
 
 /// A CA, a server and a client certificate in a temporary directory; see
-/// the [module docs](self). The directory is deleted on drop.
+/// the [crate docs](crate). The directory is deleted on drop.
 pub struct TlsCerts {
     dir: PathBuf,
 }

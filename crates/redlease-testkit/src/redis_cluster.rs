@@ -78,7 +78,7 @@ impl Default for RedisClusterOptions {
     }
 }
 
-/// A running Redis Cluster; see the [module docs](self).
+/// A running Redis Cluster; see the [crate docs](crate).
 pub struct RedisCluster {
     group: Group,
     options: RedisClusterOptions,

@@ -65,7 +65,7 @@ impl Default for ReplicatedOptions {
 }
 
 /// A primary (node 0) and its replicas (nodes 1..), all on loopback; see
-/// the [module docs](self). Dropping it kills every server by pid.
+/// the [crate docs](crate). Dropping it kills every server by pid.
 pub struct Replicated {
     group: Group,
     sync_timeout: Duration,

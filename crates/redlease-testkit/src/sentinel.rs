@@ -77,7 +77,7 @@ impl Default for SentinelOptions {
 }
 
 /// A primary, its replicas and the sentinels watching them; see the
-/// [module docs](self).
+/// [crate docs](crate).
 pub struct Sentinels {
     servers: Replicated,
     sentinels: Group,

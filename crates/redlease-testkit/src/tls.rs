@@ -47,7 +47,7 @@ impl Default for TlsOptions {
     }
 }
 
-/// A TLS-only server and its certificates; see the [module docs](self).
+/// A TLS-only server and its certificates; see the [crate docs](crate).
 /// Dropping it kills the server by pid and deletes the files.
 pub struct TlsServer {
     group: Group,

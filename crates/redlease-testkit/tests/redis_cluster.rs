@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use redlease_testkit::RedisCluster;
 
+mod common;
+
 #[test]
 fn fewer_than_three_primaries_is_refused_clearly() {
     let err = RedisCluster::start(2, 1).expect_err("too few");
@@ -57,6 +59,10 @@ fn a_created_cluster_routes_keys_to_the_primary_of_their_slot() {
         .expect_err("nothing to promote");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
     assert!(cluster.primary_of("k").expect("untouched").is_running());
+
+    let (pids, dir) = (common::pids(cluster.nodes()), cluster.dir().to_path_buf());
+    drop(cluster);
+    common::assert_cleaned_up(&pids, &dir);
 }
 
 #[test]

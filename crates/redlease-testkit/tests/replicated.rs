@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use redlease_testkit::{Replicated, ReplicatedOptions};
 
+mod common;
+
 #[test]
 fn replicas_receive_the_primarys_writes() {
     let set = Replicated::start(2).expect("start");
@@ -21,6 +23,9 @@ fn replicas_receive_the_primarys_writes() {
         let err = replica.command(&["SET", "k", "w"]).expect_err("read-only");
         assert!(err.to_string().contains("READONLY"), "{err}");
     }
+    let (pids, dir) = (common::pids(set.nodes()), set.dir().to_path_buf());
+    drop(set);
+    common::assert_cleaned_up(&pids, &dir);
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use redlease_testkit::{SentinelOptions, Sentinels};
 
+mod common;
+
 #[test]
 fn a_bad_quorum_is_refused_clearly() {
     let err = Sentinels::start_with(SentinelOptions {
@@ -47,4 +49,10 @@ fn killing_the_primary_promotes_a_replica_that_the_sentinels_report() {
     set.servers()
         .wait_for_sync()
         .expect("the other replica follows the new primary");
+
+    let pids = common::pids(set.sentinels().iter().chain(set.servers().nodes()));
+    assert_eq!(pids.len(), 5, "3 sentinels and 2 servers left running");
+    let dir = set.servers().dir().to_path_buf();
+    drop(set);
+    common::assert_cleaned_up(&pids, &dir);
 }

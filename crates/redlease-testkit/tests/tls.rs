@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use redlease_testkit::{TlsCerts, TlsOptions, TlsServer};
 
+mod common;
+
 /// `redis-cli -p PORT [args] PING`, killed after 10 s by coreutils' timeout.
 fn ping(port: u16, args: &[&Path]) -> (bool, String) {
     ping_with(
@@ -69,8 +71,9 @@ fn answers_clients_that_trust_its_ca_and_refuses_the_others() {
     assert!(ok, "after a restart: {out}");
 
     let dir = certs.dir().to_path_buf();
+    let pids = common::pids([server.node()]);
     drop(server);
-    assert!(!dir.exists(), "certificates deleted with the server");
+    common::assert_cleaned_up(&pids, &dir);
 }
 
 #[test]
