@@ -133,6 +133,7 @@ mod acl;
 mod certs;
 mod clock;
 mod cluster;
+mod cluster_create;
 mod cluster_nodes;
 mod group;
 mod node;

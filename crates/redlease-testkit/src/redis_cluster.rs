@@ -5,8 +5,8 @@
 //! their hash slot, clients follow `MOVED`/`ASK` redirections, and when a
 //! primary dies one of its replicas is elected in its place. A lock on a
 //! Cluster has to survive exactly that, so the kit starts one for real:
-//! M primaries (at least 3, as `redis-cli --cluster create` requires) and
-//! R replicas of each, all on loopback, with a short
+//! M primaries (one or more: a single-shard cluster is a valid lock node)
+//! and R replicas of each, all on loopback, with a short
 //! `cluster-node-timeout` (1 s by default) so a failover takes a few
 //! seconds, not fifteen. [`RedisCluster::fail_over_primary_of`] kills the
 //! primary owning a key's slot by pid and waits until a replica has taken
@@ -23,25 +23,23 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cluster::requirepass;
+use crate::cluster_create::{self, SLOTS};
 use crate::cluster_nodes::{self, Entry};
 use crate::group::{Group, Settings, Spec};
 use crate::node::Node;
 use crate::replicated::{PROBE_TIMEOUT, REPLICATION_ARGS, info_field};
-use crate::tool::{self, Tool};
 use crate::wait;
 
 /// Environment variable naming the `redis-cli` binary (default:
 /// `redis-cli` on `PATH`).
 pub const REDIS_CLI_ENV: &str = "REDLEASE_REDIS_CLI";
 
-/// Number of hash slots of a Redis Cluster.
-const SLOTS: u32 = 16384;
-
 /// How to start a [`RedisCluster`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisClusterOptions {
-    /// How many primaries (shards). Default 3; at least 3.
+    /// How many primaries (shards). Default 3; at least 1 (3 or more are
+    /// formed by `redis-cli --cluster create`, fewer by the same commands
+    /// sent by the kit, since redis-cli refuses them); failovers need 3.
     pub primaries: usize,
     /// How many replicas of each primary. Default 0; failovers need 1.
     pub replicas_per_primary: usize,
@@ -99,13 +97,10 @@ impl RedisCluster {
     /// every node reports `cluster_state:ok` and knows every other. On
     /// error nothing is left running.
     pub fn start_with(options: RedisClusterOptions) -> io::Result<RedisCluster> {
-        if options.primaries < 3 {
+        if options.primaries == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "a Redis Cluster made by `redis-cli --cluster create` needs at least 3 primaries, not {}",
-                    options.primaries
-                ),
+                "a Redis Cluster needs at least 1 primary, not 0",
             ));
         }
         let timeout_ms = options.node_timeout.as_millis().max(1).to_string();
@@ -140,7 +135,7 @@ impl RedisCluster {
             }
         })?;
         let cluster = RedisCluster { group, options };
-        cluster.create()?;
+        cluster_create::create(&cluster.group, &cluster.options)?;
         cluster.wait_until_ok()?;
         Ok(cluster)
     }
@@ -238,6 +233,15 @@ impl RedisCluster {
                 "no replica to promote: start the cluster with replicas_per_primary of at least 1",
             ));
         }
+        if self.options.primaries < 3 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a failover needs a majority of primaries to vote after one dies: start the cluster with at least 3 primaries, not {}",
+                    self.options.primaries
+                ),
+            ));
+        }
         let slot = self.slot_of(key)?;
         let old = self.primary_of_slot(slot).map_err(io::Error::other)?;
         old.kill()?;
@@ -264,38 +268,6 @@ impl RedisCluster {
 
     fn running(&self) -> impl Iterator<Item = &Node> {
         self.group.nodes.iter().filter(|node| node.is_running())
-    }
-
-    fn create(&self) -> io::Result<()> {
-        let program = tool::program(
-            self.options.redis_cli.as_deref(),
-            REDIS_CLI_ENV,
-            "redis-cli",
-        );
-        let mut args = Vec::new();
-        if let Some(password) = requirepass(&self.options.extra_args) {
-            args.extend(["-a".into(), password, "--no-auth-warning".into()]);
-        }
-        args.extend(["--cluster".into(), "create".into()]);
-        args.extend(
-            self.group
-                .nodes
-                .iter()
-                .filter_map(Node::port)
-                .map(|port| format!("127.0.0.1:{port}")),
-        );
-        args.extend([
-            "--cluster-replicas".into(),
-            self.options.replicas_per_primary.to_string(),
-            "--cluster-yes".into(),
-        ]);
-        let tool = Tool {
-            program: &program,
-            install_hint: "install it with `apt-get install -y redis-tools` (or set REDLEASE_REDIS_CLI)",
-        };
-        let log = self.group.dir.join("cluster-create.log");
-        tool.run(&args, &self.group.dir, &log, self.options.ready_timeout)
-            .map(|_| ())
     }
 
     /// `CLUSTER NODES` as the first running node that answers sees it.

@@ -9,11 +9,32 @@ use redlease_testkit::RedisCluster;
 mod common;
 
 #[test]
-fn fewer_than_three_primaries_is_refused_clearly() {
-    let err = RedisCluster::start(2, 1).expect_err("too few");
+fn a_single_shard_cluster_is_formed_without_redis_cli() {
+    let err = RedisCluster::start(0, 0).expect_err("no primary");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+
+    let cluster = RedisCluster::start(1, 1).expect("start");
+    let primaries = cluster.primaries().expect("primaries");
+    assert_eq!(primaries.len(), 1);
+    let primary = primaries[0];
+    assert_eq!(
+        cluster.primary_of("any").expect("owner").port(),
+        primary.port()
+    );
+    primary.command(&["SET", "any", "v"]).expect("write");
+    assert_eq!(primary.command(&["WAIT", "1", "5000"]).expect("wait"), "1");
+    let replica = cluster
+        .nodes()
+        .iter()
+        .find(|n| n.port() != primary.port())
+        .expect("replica");
+    let err = replica.command(&["GET", "any"]).expect_err("redirected");
+    assert!(err.to_string().contains("MOVED"), "{err}");
+
+    let err = cluster.fail_over_primary_of("any").expect_err("no voters");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(
-        err.to_string().contains("at least 3 primaries, not 2"),
+        err.to_string().contains("at least 3 primaries, not 1"),
         "{err}"
     );
 }
