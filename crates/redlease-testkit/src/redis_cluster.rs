@@ -248,9 +248,9 @@ impl RedisCluster {
         let what = format!("a replica of {} to take over slot {slot}", old.url());
         wait::until(self.options.ready_timeout, &what, || {
             self.check()?;
-            let new = self.primary_of_slot(slot)?;
-            Ok(new)
+            self.primary_of_slot(slot)
         })
+        .map_err(|e| io::Error::new(e.kind(), format!("{e}{}", self.log_tails())))
     }
 
     /// Waits (up to the options' `ready_timeout`) until every running node
