@@ -120,17 +120,9 @@ impl Cluster {
                 "a cluster needs at least one node",
             ));
         }
-        let binary = options
-            .redis_server
-            .clone()
-            .or_else(|| {
-                env::var_os("REDLEASE_REDIS_SERVER")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| PathBuf::from("redis-server"));
         let launch = Arc::new(Launch {
-            binary,
+            binary: server_binary(options.redis_server.as_deref()),
+            config_file: None,
             persistence: options.persistence,
             password: requirepass(&options.extra_args),
             extra_args: options.extra_args.clone(),
@@ -283,9 +275,23 @@ impl Drop for Cluster {
     }
 }
 
+/// The server binary: `configured` if given, else the
+/// `REDLEASE_REDIS_SERVER` environment variable if set and non-empty, else
+/// `redis-server` on `PATH`.
+pub(crate) fn server_binary(configured: Option<&Path>) -> PathBuf {
+    configured
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            env::var_os("REDLEASE_REDIS_SERVER")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
 /// The value after `--requirepass` in `args`, if any (the last one wins,
 /// as it does for the server).
-fn requirepass(args: &[String]) -> Option<String> {
+pub(crate) fn requirepass(args: &[String]) -> Option<String> {
     args.windows(2)
         .rev()
         .find(|pair| pair[0] == "--requirepass")
@@ -295,7 +301,7 @@ fn requirepass(args: &[String]) -> Option<String> {
 
 /// A fresh directory under the system temp dir, unique per process, call
 /// and time.
-fn create_temp_dir() -> io::Result<PathBuf> {
+pub(crate) fn create_temp_dir() -> io::Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let base = env::temp_dir();
     loop {

@@ -63,12 +63,53 @@
 //! # }
 //! ```
 //!
+//! # Replicas, Sentinel, Redis Cluster, TLS and ACLs
+//!
+//! Production Redis is rarely one standalone master, so the kit also starts
+//! the other setups for real, with the same cleanup guarantees:
+//! [`Replicated`] (a primary with `replicaof` replicas and
+//! [`Replicated::wait_for_sync`]), [`Sentinels`] (3 sentinels, quorum 2,
+//! watching a named service, and [`Sentinels::kill_primary_and_wait_failover`]),
+//! [`RedisCluster`] (cluster mode, made with `redis-cli --cluster create`,
+//! and [`RedisCluster::fail_over_primary_of`]), [`TlsServer`] (TLS only,
+//! with a throwaway CA from [`TlsCerts`]) and ACL users
+//! ([`acl_user_args`], [`Node::acl_setuser`], [`Node::command_as`]). Their
+//! servers are [`Node`]s: kill, pause and restart work as above. Every wait
+//! is bounded and says what it saw last when it gives up.
+//!
+//! ```no_run
+//! use redlease_testkit::{RedisCluster, Sentinels, TlsServer};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let cluster = RedisCluster::start(3, 1)?; // 3 shards, 1 replica each, cluster_state:ok
+//! let seeds: Vec<String> = cluster.urls(); // or cluster.cluster_url(): "redis+cluster://..."
+//! # let _ = seeds;
+//! cluster.primary_of("{lease}k")?.command(&["SET", "{lease}k", "v"])?;
+//! let promoted = cluster.fail_over_primary_of("{lease}k")?; // kill -9, wait for the replica
+//! assert_eq!(promoted.command(&["GET", "{lease}k"])?, "v");
+//!
+//! let sentinels = Sentinels::start()?; // service "redlease": primary, 2 replicas, 3 sentinels
+//! let url = sentinels.sentinel_url(); // "redis+sentinel://127.0.0.1:P1,.../redlease"
+//! # let _ = url;
+//! let new_primary = sentinels.kill_primary_and_wait_failover()?;
+//! assert_eq!(sentinels.primary_addr()?, format!("127.0.0.1:{}", new_primary.port().unwrap_or(0)));
+//!
+//! let tls = TlsServer::start()?; // tls.url(): "rediss://127.0.0.1:P"
+//! let ca = tls.certs().ca_cert(); // what a client must trust
+//! # let _ = ca;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Requirements
 //!
 //! `redis-server` (6 or 7) must be installed: `apt-get install -y
 //! redis-server`, or point `REDLEASE_REDIS_SERVER` (or
 //! [`ClusterOptions::redis_server`]) at a binary. Fast clocks need
-//! libfaketime: `apt-get install -y faketime`.
+//! libfaketime: `apt-get install -y faketime`. [`RedisCluster`] runs
+//! `redis-cli` (installed with redis-server; or [`REDIS_CLI_ENV`]),
+//! [`TlsServer`] needs a redis-server built with TLS (Debian's is) and
+//! `openssl` (or [`OPENSSL_ENV`]).
 //!
 //! # Cleanup guarantees
 //!
@@ -88,20 +129,37 @@
 //! [`Cluster::node`] (and [`ProxiedCluster::node`], [`ProxiedCluster::proxy`])
 //! with an out-of-range index.
 
+mod acl;
+mod certs;
 mod clock;
 mod cluster;
+mod cluster_create;
+mod cluster_nodes;
+mod group;
 mod node;
 mod owned;
 mod process;
 mod proxied;
 mod proxy;
 mod pump;
+mod redis_cluster;
+mod replicated;
 mod resp;
+mod sentinel;
+mod tls;
+mod tool;
+mod wait;
 
+pub use acl::acl_user_args;
+pub use certs::{OPENSSL_ENV, TlsCerts};
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
 pub use node::{DEFAULT_COMMAND_TIMEOUT, Node};
 pub use owned::spawn_owned;
 pub use proxied::ProxiedCluster;
 pub use proxy::{Direction, MAX_CONNECTIONS, MAX_QUEUED_BYTES, Proxy, ProxyStats};
+pub use redis_cluster::{REDIS_CLI_ENV, RedisCluster, RedisClusterOptions};
+pub use replicated::{Replicated, ReplicatedOptions};
 pub use resp::Reply;
+pub use sentinel::{SentinelOptions, Sentinels};
+pub use tls::{TlsOptions, TlsServer};

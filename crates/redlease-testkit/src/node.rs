@@ -40,6 +40,9 @@ const LOG_TAIL_LINES: usize = 15;
 /// How a node's server is started; shared by all nodes of a cluster.
 pub(crate) struct Launch {
     pub(crate) binary: PathBuf,
+    /// A configuration file given as the first argument (sentinels need
+    /// one they can rewrite); kept across restarts.
+    pub(crate) config_file: Option<PathBuf>,
     pub(crate) persistence: bool,
     pub(crate) extra_args: Vec<String>,
     /// The `--requirepass` found in `extra_args`, used to `AUTH` our own
@@ -436,6 +439,9 @@ impl Node {
 
     fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
+        if let Some(file) = &self.launch.config_file {
+            args.push(file.into());
+        }
         let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
         push(&["--bind", "127.0.0.1", "--protected-mode", "no"]);
         push(&["--daemonize", "no", "--save", ""]);
