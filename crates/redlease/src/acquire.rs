@@ -86,6 +86,7 @@ impl Acquirer<'_> {
             // token itself and the second round is not needed.
             mint: c.fencing && cluster.nodes.len() == 1,
             marker: cluster.marker.clone(),
+            queue_ttl: cluster.waiter_gone_after().saturating_mul(2),
         });
         let mut subscription: Option<Subscription> = None;
         // If this future is dropped mid-attempt (a timeout, a select), keys it may already
@@ -105,15 +106,26 @@ impl Acquirer<'_> {
             }
             guard.armed = true;
             let result = self.attempt(&request, give_up).await;
-            // Every attempt that returns has released what it did not keep.
-            guard.armed = false;
+            // Every attempt that returns has released what it did not keep; a waiter may
+            // still be queued, and leaves the queues if dropped while it waits.
+            guard.armed = role == Role::Wait;
             let (error, outcome) = match result {
-                Ok(lease) => return Ok(lease),
+                Ok(lease) => {
+                    guard.armed = false;
+                    return Ok(lease);
+                }
                 Err((e, _)) if !e.is_retryable() => return Err(e),
                 Err(failed) => failed,
             };
             let now = Instant::now();
             if give_up.is_some_and(|g| now >= g) {
+                if role == Role::Wait {
+                    // Leave the wait queues, so that the next release reserves nothing
+                    // for a waiter that is gone.
+                    let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+                    release::clean_up(cluster, &target, &all, true).await;
+                    guard.armed = false;
+                }
                 return Err(error);
             }
             let budget = give_up.map_or(Duration::MAX, |g| g.saturating_duration_since(now));

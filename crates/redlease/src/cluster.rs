@@ -68,6 +68,11 @@ impl Cluster {
         protocol::drift(ttl, self.config.drift_factor)
     }
 
+    /// How long a queued waiter may go without trying again before it counts as gone.
+    pub(crate) fn waiter_gone_after(&self) -> Duration {
+        protocol::retry::waiter_gone_after(self.config.wake_up_fallback, self.config.node_timeout)
+    }
+
     /// Now, on the cluster's monotonic clock (for marker trust, which compares births
     /// seen at different times).
     pub(crate) fn clock(&self) -> Duration {

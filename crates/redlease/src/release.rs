@@ -34,6 +34,7 @@ pub(crate) async fn everywhere(
     let op = Arc::new(Release {
         target: Arc::clone(target),
         handoff: cluster.config.handoff,
+        waiter_gone_after: cluster.waiter_gone_after(),
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     for (i, result) in Round::start(cluster, 0..n, &op).finish().await {
@@ -57,8 +58,9 @@ pub(crate) async fn everywhere(
     Ok(Released { held, failures })
 }
 
-/// Free a failed attempt's possible grants on `nodes` (no hand-off). With `wait`, return
-/// once every node answered; otherwise in the background.
+/// Free a failed attempt's possible grants on `nodes` (no hand-off), and leave their
+/// wait queues. With `wait`, return once every node answered; otherwise in the
+/// background.
 pub(crate) async fn clean_up(
     cluster: &Arc<Cluster>,
     target: &Arc<Target>,
@@ -71,6 +73,7 @@ pub(crate) async fn clean_up(
     let op = Arc::new(Release {
         target: Arc::clone(target),
         handoff: Duration::ZERO,
+        waiter_gone_after: cluster.waiter_gone_after(),
     });
     let mut round = Round::start(cluster, nodes.iter().copied(), &op);
     if wait {

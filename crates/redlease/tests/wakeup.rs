@@ -159,3 +159,40 @@ async fn a_single_attempt_is_not_held_back_by_a_stale_queue() {
         .await
         .expect("release");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_that_gave_up_or_was_dropped_reserves_nothing() {
+    // G10: waiters that left (their wait ran out, or their acquire future was dropped)
+    // must not keep the lock reserved: right after the release, anyone gets it.
+    for nodes in [1, 3] {
+        let cluster = start(nodes);
+        let m = builder(&cluster)
+            .ttl(Duration::from_secs(30))
+            .build()
+            .await
+            .expect("config");
+        let lease = m.acquire("departed").await.expect("acquire");
+        let e = m
+            .acquire_for(
+                "departed",
+                Duration::from_secs(30),
+                Duration::from_millis(300),
+            )
+            .await
+            .expect_err("held");
+        assert!(e.is_busy(), "{e}");
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(300),
+            m.acquire_for("departed", Duration::from_secs(30), Duration::from_secs(30)),
+        )
+        .await;
+        assert!(dropped.is_err(), "still held");
+        assert!(m.flush(Duration::from_secs(5)).await, "clean-up finished");
+        lease.release().await.expect("release");
+        let next = m
+            .try_acquire("departed")
+            .await
+            .unwrap_or_else(|e| panic!("{nodes} node(s): reserved for a waiter that left: {e}"));
+        next.release().await.expect("release");
+    }
+}

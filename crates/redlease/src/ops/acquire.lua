@@ -10,6 +10,8 @@
 -- ARGV[4]  when the caller started waiting: its wall clock in ms (the queue order)
 -- ARGV[5]  "mint" to mint the fencing token here, on grant (single node: the one node's
 --          counter is the whole quorum, so no second round is needed); "" otherwise
+-- ARGV[6]  ms the wait queue is kept after its last arrival (longer than a waiter's
+--          longest sleep between attempts)
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
 -- Returns { granted, fence, pttl, handoff, age }:
@@ -76,8 +78,8 @@ if ARGV[3] == 'wait' then
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[1])
   redis.call('HSET', KEYS[4], ARGV[1], now)
-  redis.call('PEXPIRE', KEYS[3], 5000)
-  redis.call('PEXPIRE', KEYS[4], 5000)
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+  redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
 local handoff = 0
 if string.sub(holder, 1, 8) == 'handoff:' then handoff = 1 end

@@ -39,6 +39,8 @@ pub(crate) struct Acquire {
     pub mint: bool,
     /// The node's delayed-restart marker key, when delayed restart is on.
     pub marker: Option<Arc<str>>,
+    /// How long a node keeps the wait queue after its last arrival.
+    pub queue_ttl: Duration,
 }
 
 impl Op for Acquire {
@@ -58,7 +60,8 @@ impl Op for Acquire {
                 Role::Wait => "wait",
             })
             .arg(self.since_ms)
-            .arg(if self.mint { "mint" } else { "" });
+            .arg(if self.mint { "mint" } else { "" })
+            .arg(millis(self.queue_ttl));
         call
     }
 

@@ -6,35 +6,34 @@
 -- ARGV[1]  owner
 -- ARGV[2]  channel on which waiters listen
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
+-- ARGV[4]  ms after which a queued waiter that has not tried again counts as gone
 --
 -- Returns 1 if the key held our owner and was released, 0 if it was absent or someone
 -- else's (release is idempotent: releasing twice is not an error).
 --
--- With waiters queued, the lock is not simply deleted: it becomes a short reservation,
--- 'handoff:<owner>', that only the longest-waiting live owner may take, and the channel
--- message names that owner. Without it, the releasing client, looping straight back to
--- acquire, would win again and again and starve the waiters. Queue entries not refreshed
--- for 2 s belong to waiters that gave up or died and are dropped.
+-- The owner leaves this node's wait queue in every case: a lease joined the queue on
+-- nodes that refused it and won elsewhere, and a waiter that gives up (its wait ran out,
+-- its call was dropped) leaves by a release, so that no reservation is made for it.
+-- With live waiters queued, the lock is not simply deleted: it becomes a short
+-- reservation, 'handoff:<owner>', that only the longest-waiting live owner may take, and
+-- the channel message names that owner. Without it, the releasing client, looping
+-- straight back to acquire, would win again and again and starve the waiters. Queue
+-- entries not refreshed within ARGV[4] belong to waiters that died and are dropped.
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  if ARGV[3] ~= '0' then
-    redis.call('ZREM', KEYS[2], ARGV[1])
-    redis.call('HDEL', KEYS[3], ARGV[1])
-  end
   return 0
 end
 local head = ''
 if ARGV[3] ~= '0' then
-  -- A lease's release also drops its owner from this node's queue: it joined the queue on
-  -- nodes that refused it and won elsewhere.
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('HDEL', KEYS[3], ARGV[1])
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local stale = tonumber(ARGV[4])
   for _ = 1, 8 do
     local first = redis.call('ZRANGE', KEYS[2], 0, 0)
     if #first == 0 then break end
     local seen = tonumber(redis.call('HGET', KEYS[3], first[1]) or '0') or 0
-    if now - seen <= 2000 then
+    if now - seen <= stale then
       head = first[1]
       break
     end

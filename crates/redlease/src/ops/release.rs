@@ -22,6 +22,8 @@ pub(crate) struct Release {
     /// Hand-off window; zero frees the lock for everyone (a failed attempt's clean-up:
     /// handing off partial grants could re-create the same split vote).
     pub handoff: Duration,
+    /// A queued waiter that has not tried again for this long counts as gone.
+    pub waiter_gone_after: Duration,
 }
 
 impl Op for Release {
@@ -35,7 +37,8 @@ impl Op for Release {
             .key(&keys.seen)
             .arg(&self.target.owner)
             .arg(&keys.channel)
-            .arg(millis(self.handoff));
+            .arg(millis(self.handoff))
+            .arg(millis(self.waiter_gone_after));
         call
     }
 

@@ -78,6 +78,25 @@ pub fn split_jitter(splits: u32, max: Duration, rng: &mut impl Rng) -> Duration 
     ceiling.mul_f64(rng.random_range(0.0..=1.0))
 }
 
+/// How long a queued waiter may go without trying again before a release counts it as
+/// gone (it died without leaving the queue): a waiter sleeps at most `wake_up_fallback`
+/// between attempts, and its next attempt takes up to a node timeout to arrive. Twice
+/// that, so a slow waiter is never skipped.
+///
+/// ```
+/// use std::time::Duration;
+/// let gone = redlease::protocol::retry::waiter_gone_after(
+///     Duration::from_secs(1),
+///     Duration::from_millis(100),
+/// );
+/// assert_eq!(gone, Duration::from_millis(2200));
+/// ```
+pub fn waiter_gone_after(wake_up_fallback: Duration, node_timeout: Duration) -> Duration {
+    wake_up_fallback
+        .saturating_add(node_timeout)
+        .saturating_mul(2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
