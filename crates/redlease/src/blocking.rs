@@ -132,6 +132,16 @@ impl LockManager {
             .map(|l| self.wrap(l))
     }
 
+    /// See [`crate::LockManager::flush`]: wait, at most `limit`, for background work
+    /// (releases of dropped leases, clean-ups) to finish. A short program should call it
+    /// before it exits, or that work dies with the manager's runtime. True when
+    /// everything finished.
+    pub fn flush(&self, limit: Duration) -> bool {
+        self.runtime
+            .get()
+            .is_ok_and(|rt| rt.block_on(self.inner.flush(limit)))
+    }
+
     /// See [`crate::LockManager::release_owner`].
     pub fn release_owner(&self, resource: &str, owner: &str) -> Result<bool, Error> {
         self.block_on(self.inner.release_owner(resource, owner))

@@ -379,3 +379,25 @@ fn blocking_api_mutual_exclusion() {
     lease.extend(Duration::from_millis(300)).expect("extend");
     lease.release().expect("release");
 }
+
+#[test]
+fn blocking_flush_lets_a_dropped_lease_be_released_before_exit() {
+    let cluster = start(1);
+    let m = redlease::blocking::LockManager::builder()
+        .servers(cluster.urls())
+        .ttl(Duration::from_secs(30))
+        .build()
+        .expect("config");
+    let lease = m.acquire("flushed").expect("acquire");
+    drop(lease); // released in the background
+    assert!(m.flush(Duration::from_secs(5)), "background work finished");
+    let key = redlease::protocol::Keys::new("redlease:", "flushed").lock;
+    assert_eq!(
+        cluster
+            .node(0)
+            .command(&["EXISTS", key.as_str()])
+            .expect("EXISTS"),
+        "0",
+        "the dropped lease was released"
+    );
+}
