@@ -1,0 +1,30 @@
+//! Acquire a lease, use its fencing token, release it.
+//!
+//! Run against `redlease sandbox` (it prints `REDLEASE_SERVERS=...`) or a local
+//! redis-server: `cargo run -p redlease --example acquire_release`.
+
+mod common;
+
+use common::servers;
+
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> Result<(), redlease::Error> {
+    let manager = redlease::LockManager::builder()
+        .servers(servers())
+        .ttl(Duration::from_secs(10))
+        .wait(Duration::from_secs(5))
+        .build()
+        .await?;
+    let lease = manager.acquire("examples:report").await?;
+    println!(
+        "holding {:?} with fencing token {} for {:?}",
+        lease.resource(),
+        lease.fencing_token(),
+        lease.remaining()
+    );
+    lease.release().await?;
+    println!("released");
+    Ok(())
+}
