@@ -63,6 +63,13 @@
 //! # }
 //! ```
 //!
+//! # The workload
+//!
+//! [`workload`] is the one critical section every part of redlease checks a lock with: a
+//! racy counter (on a Redis key or in memory) with overlap detection and the fencing-token
+//! order check, a counter that checks fencing tokens itself ([`workload::FencedCounter`]),
+//! and latency percentiles ([`workload::Latencies`]).
+//!
 //! # Requirements
 //!
 //! `redis-server` (6 or 7) must be installed: `apt-get install -y
@@ -90,6 +97,7 @@
 
 mod clock;
 mod cluster;
+mod fenced;
 mod node;
 mod owned;
 mod process;
@@ -97,6 +105,7 @@ mod proxied;
 mod proxy;
 mod pump;
 mod resp;
+pub mod workload;
 
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
