@@ -1,7 +1,7 @@
 //! Command-line arguments for the scenario runner, and printing its report.
 //!
-//! [`BenchArgs`] is a `clap::Args`, so the bench binaries and the `redlease` CLI's `bench`
-//! subcommand can share one set of flags (`#[command(flatten)]`) and one
+//! [`BenchArgs`] is a `clap::Args`, so the bench binaries (`redlease-bench`, which
+//! `redlease bench` runs, and `compare`) share one set of flags (`#[command(flatten)]`) and one
 //! [`execute`] that runs, prints a table or JSON, and writes SVG charts when asked.
 
 use std::path::PathBuf;
@@ -22,8 +22,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub nodes: Option<Vec<usize>>,
     /// Use these loopback servers instead of starting local ones. Not a flag here: the
-    /// `redlease` CLI fills it from its global `--servers`, the bench binaries from
-    /// their own (see [`Endpoints`]).
+    /// binaries fill it from [`Endpoints`].
     #[arg(skip)]
     pub servers: Vec<String>,
     /// Workers (default: 1 uncontended, 32 distinct, 8 contended).
@@ -80,22 +79,34 @@ pub struct BenchArgs {
     pub no_progress: bool,
 }
 
-/// `--servers` and `--node-timeout` for the bench binaries (the `redlease` CLI has them as
-/// global options already).
+/// `--servers` and `--node-timeout` for the bench binaries, also read from
+/// `REDLEASE_SERVERS` and `REDLEASE_NODE_TIMEOUT` (how `redlease bench` hands its own
+/// global options over).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Endpoints {
     /// Use these loopback servers instead of starting local ones (comma-separated URLs).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        env = "REDLEASE_SERVERS",
+        hide_env_values = true
+    )]
     pub servers: Vec<String>,
     /// Per-node timeout (default: redlease's, 1 % of the ttl within 10-250 ms).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = humantime::parse_duration, env = "REDLEASE_NODE_TIMEOUT")]
     pub node_timeout: Option<Duration>,
 }
 
 impl Endpoints {
     /// Copy into the runner's flags.
     pub fn apply(&self, args: &mut BenchArgs) {
-        args.servers = self.servers.clone();
+        // A blank entry (an empty `REDLEASE_SERVERS`) means "start local servers".
+        args.servers = self
+            .servers
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
         args.node_timeout = self.node_timeout;
     }
 }

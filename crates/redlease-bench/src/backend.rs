@@ -32,6 +32,17 @@ pub(crate) enum Held {
     Rslock(rslock::Lock),
 }
 
+impl Held {
+    /// The fencing token, for the workload's order check: redlease's (0 when fencing is
+    /// off); 0 for the implementations without tokens.
+    pub(crate) fn fencing_token(&self) -> u64 {
+        match self {
+            Held::Redlease(lease) => lease.fencing_token(),
+            _ => 0,
+        }
+    }
+}
+
 /// Why an acquisition failed, coarsely (each implementation has its own error type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AcquireError {

@@ -87,7 +87,7 @@ impl Floor {
         }
         Ok(Floor {
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-            quorum: conns.len() / 2 + 1,
+            quorum: redlease::protocol::quorum(conns.len()),
             conns,
             mode,
             prefix,

@@ -7,8 +7,10 @@
 //! `EVALSHA` of a compare-and-delete script). With the `rslock` feature, rslock (the Rust
 //! Redlock crate most users would pick instead) runs in the same rounds too.
 //!
-//! The runner here is a library so that the `redlease` CLI can offer the same scenarios as
-//! a `bench` subcommand (see [`args::BenchArgs`], a flattenable `clap::Args`).
+//! The runner is a library used by this crate's binaries (see [`args::BenchArgs`], a
+//! flattenable `clap::Args`). The `redlease` command does not link it: `redlease bench`
+//! runs the `redlease-bench` binary as an external tool, so the shipped command stays free
+//! of the runner, the floor, the charts and rslock.
 //!
 //! | module | what lives there |
 //! |---|---|
@@ -25,7 +27,7 @@
 //! | [`sys`] | CPU time and resident memory from the OS |
 //! | [`table`] | plain-text tables |
 //!
-//! Binaries: `scenarios` (the runner), `compare` (the runner with rslock; needs the
+//! Binaries: `redlease-bench` (the runner; `redlease bench` runs it), `compare` (the runner with rslock; needs the
 //! `rslock` feature), `renewal` (10,000 kept-alive leases in one process).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

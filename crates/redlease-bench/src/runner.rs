@@ -6,6 +6,7 @@
 //! (the starting one rotates each round), so that a noisy neighbour on a shared machine
 //! hits all of them alike. Medians over rounds are reported, with every round kept.
 
+use redlease_testkit::workload::{micros, millis};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,17 +99,13 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
             ttl_ms: millis(options.ttl),
             wait_ms: millis(options.wait),
             node_timeout_ms: millis(backend::node_timeout(options)),
-            hold_us: u64::try_from(options.hold.as_micros()).unwrap_or(u64::MAX),
+            hold_us: micros(options.hold),
             distinct_keys: options.distinct_keys,
             fencing: options.fencing,
             max_run_s: options.max_run.as_secs(),
         },
         scenarios,
     })
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 async fn start_cluster(nodes: usize) -> Result<redlease_testkit::Cluster, BenchError> {
@@ -274,7 +271,7 @@ async fn run_scenario(ctx: ScenarioContext<'_>) -> Result<ScenarioReport, BenchE
     Ok(ScenarioReport {
         scenario: ctx.scenario,
         nodes: ctx.nodes,
-        quorum: ctx.nodes / 2 + 1,
+        quorum: redlease::protocol::quorum(ctx.nodes),
         clients,
         ratios: ScenarioReport::compute_ratios(&results),
         results,

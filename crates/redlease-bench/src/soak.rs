@@ -12,6 +12,7 @@
 //! here) of the redis-servers, and resident memory per lease. Used by the `renewal`
 //! binary; a library module so the CLI can offer it too.
 
+use redlease_testkit::workload::micros;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -136,10 +137,6 @@ pub struct SoakOutcome {
     pub release_s: f64,
     pub release_errors: usize,
     pub scheduled_after_release: usize,
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Run the soak against `urls`. `local_pids`: the redis-servers' pids when the caller

@@ -10,24 +10,22 @@ use serde::Serialize;
 use crate::error::BenchError;
 
 /// Largest latency a histogram records exactly (one hour, in µs); larger ones saturate.
-pub const HIST_MAX_US: u64 = 3_600_000_000;
+pub const HIST_MAX_US: u64 = redlease_testkit::workload::MAX_LATENCY.as_secs() * 1_000_000;
 
 /// Log-scaled buckets per factor of ten, for the latency distribution.
 pub const BUCKETS_PER_DECADE: u32 = 4;
 
-/// An empty latency histogram (µs, 1 µs to one hour, 3 significant digits).
+/// An empty latency histogram (µs, 1 µs to one hour, 3 significant digits): the test
+/// kit's workload histogram, so every part of redlease measures latency the same way.
 pub fn new_histogram() -> Result<Histogram<u64>, BenchError> {
-    Histogram::new_with_bounds(1, HIST_MAX_US, 3)
-        .map_err(|e| BenchError::Internal(format!("histogram: {e:?}")))
+    Ok(redlease_testkit::workload::empty_histogram())
 }
 
-/// The value at quantile `q` (0 to 1) in µs, or `None` for an empty histogram.
+/// The value at quantile `q` (0 to 1) in µs, or `None` for an empty histogram (the test
+/// kit's [`redlease_testkit::workload::quantile`], in µs).
 pub fn percentile_us(h: &Histogram<u64>, q: f64) -> Option<f64> {
-    if h.is_empty() {
-        return None;
-    }
     // Lossless for any latency a histogram bounded at one hour holds.
-    Some(h.value_at_quantile(q.clamp(0.0, 1.0)) as f64)
+    redlease_testkit::workload::quantile(h, q).map(|d| d.as_micros() as f64)
 }
 
 /// The median of `values` (mean of the two middle ones for an even count), ignoring NaN.

@@ -3,17 +3,21 @@
 //! C workers share a ticket counter of N operations. Each takes a ticket, acquires its
 //! key (the same free key, its own key, or the one contended key), runs the critical
 //! section, releases, and goes on until the tickets or the round's time run out. The
-//! critical section is a deliberately **non-atomic** read-modify-write of an in-process
-//! counter (load, yield to the scheduler, store + 1) plus an "already inside" flag: under
-//! a lock that ever lets two holders in, updates get lost and entries overlap, and both
-//! are counted. Every worker keeps its own histograms (acquire wait: from starting to
-//! acquire to holding; release) so measuring does not add contention.
+//! critical section is the test kit's racy counter ([`redlease_testkit::workload`]), kept
+//! in memory here so that it adds no round trip to what is measured: a deliberately
+//! **non-atomic** read-modify-write (load, yield to the scheduler, store + 1) with a
+//! referee. Under a lock that ever lets two holders in, updates get lost and entries
+//! overlap, and both are counted; fencing tokens that go backwards (redlease only; the
+//! others have none) count as one more violation. Every worker keeps its own histograms
+//! (acquire wait: from starting to acquire to holding; release) so measuring does not add
+//! contention.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use redlease_testkit::workload::{RacyCounter, micros};
 
 use crate::backend::{AcquireError, Backend};
 use crate::error::BenchError;
@@ -57,17 +61,10 @@ pub(crate) struct Outcome {
     pub timed_out: bool,
 }
 
-/// The counter one key protects.
-#[derive(Default)]
-struct Slot {
-    inside: AtomicUsize,
-    counter: AtomicU64,
-}
-
 struct Shared {
     next_ticket: AtomicU64,
-    slots: Vec<Slot>,
-    overlaps: AtomicU64,
+    /// One racy counter per key.
+    slots: Vec<RacyCounter>,
     progress: Arc<AtomicU64>,
 }
 
@@ -88,10 +85,6 @@ struct WorkerResult {
     timed_out: bool,
 }
 
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
 /// Run one round of `plan` on `backend`. `histogram` is an empty histogram to clone;
 /// `progress` is incremented once per ticket used.
 pub(crate) async fn run(
@@ -107,8 +100,7 @@ pub(crate) async fn run(
     };
     let shared = Arc::new(Shared {
         next_ticket: AtomicU64::new(0),
-        slots: (0..slot_count).map(|_| Slot::default()).collect(),
-        overlaps: AtomicU64::new(0),
+        slots: (0..slot_count).map(|_| RacyCounter::in_memory()).collect(),
         progress,
     });
     let barrier = Arc::new(tokio::sync::Barrier::new(clients + 1));
@@ -153,7 +145,7 @@ pub(crate) async fn run(
         acquire: histogram.clone(),
         release: histogram.clone(),
         violations: 0,
-        overlaps: shared.overlaps.load(Ordering::SeqCst),
+        overlaps: 0,
         timed_out: false,
     };
     for result in results {
@@ -172,12 +164,14 @@ pub(crate) async fn run(
             .add(&r.release)
             .map_err(|e| BenchError::Internal(format!("histogram: {e:?}")))?;
     }
-    let counted: u64 = shared
-        .slots
-        .iter()
-        .map(|s| s.counter.load(Ordering::SeqCst))
-        .sum();
-    outcome.violations = outcome.completed.saturating_sub(counted);
+    for slot in &shared.slots {
+        let verdict = slot
+            .verdict()
+            .await
+            .map_err(|e| BenchError::Internal(format!("in-memory counter: {e}")))?;
+        outcome.violations += verdict.lost_updates + u64::from(!verdict.tokens.increasing());
+        outcome.overlaps += verdict.overlaps;
+    }
     Ok(outcome)
 }
 
@@ -222,7 +216,9 @@ async fn worker_loop(
         match backend.acquire(&key, deadline).await {
             Ok(held) => {
                 acquire_hist.saturating_record(micros(t0.elapsed()));
-                critical_section(shared, slot, plan.hold).await;
+                // In memory, the section cannot fail; the lease's validity is the
+                // implementations' business, not measured here.
+                let _ = slot.section(held.fencing_token(), plan.hold, || true).await;
                 let t1 = Instant::now();
                 if !backend.release(held).await {
                     release_failures += 1;
@@ -241,46 +237,5 @@ async fn worker_loop(
         acquire: acquire_hist,
         release: release_hist,
         timed_out,
-    }
-}
-
-/// The protected work: flag entry, read the counter, let other tasks run, write it back
-/// plus one, flag exit. Correct only if no one else is inside at the same time.
-async fn critical_section(shared: &Shared, slot: &Slot, hold: Duration) {
-    if slot.inside.fetch_add(1, Ordering::SeqCst) != 0 {
-        shared.overlaps.fetch_add(1, Ordering::SeqCst);
-    }
-    let seen = slot.counter.load(Ordering::SeqCst);
-    tokio::task::yield_now().await;
-    if !hold.is_zero() {
-        tokio::time::sleep(hold).await;
-    }
-    slot.counter.store(seen + 1, Ordering::SeqCst);
-    slot.inside.fetch_sub(1, Ordering::SeqCst);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_critical_section_detects_two_holders() {
-        let shared = Shared {
-            next_ticket: AtomicU64::new(0),
-            slots: vec![Slot::default()],
-            overlaps: AtomicU64::new(0),
-            progress: Arc::default(),
-        };
-        let slot = &shared.slots[0];
-        // Two "holders" at once: both read 0, both write 1.
-        let a = critical_section(&shared, slot, Duration::from_millis(5));
-        let b = critical_section(&shared, slot, Duration::from_millis(5));
-        tokio::join!(a, b);
-        assert_eq!(slot.counter.load(Ordering::SeqCst), 1, "one update lost");
-        assert_eq!(shared.overlaps.load(Ordering::SeqCst), 1);
-        // One after the other: nothing lost.
-        critical_section(&shared, slot, Duration::ZERO).await;
-        assert_eq!(slot.counter.load(Ordering::SeqCst), 2);
-        assert_eq!(shared.overlaps.load(Ordering::SeqCst), 1);
     }
 }

@@ -30,7 +30,7 @@ async fn every_scenario_holds_the_lock_and_reports_sane_numbers() {
     for s in &report.scenarios {
         let what = s.title();
         assert!(s.nodes == 1 || s.nodes == 3, "{what}");
-        assert_eq!(s.quorum, s.nodes / 2 + 1, "{what}");
+        assert_eq!(s.quorum, redlease::protocol::quorum(s.nodes), "{what}");
         let expected = if s.nodes == 1 { 2 } else { 3 } + usize::from(cfg!(feature = "rslock"));
         assert_eq!(s.results.len(), expected, "{what}");
         for r in &s.results {

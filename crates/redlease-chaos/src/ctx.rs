@@ -87,7 +87,7 @@ impl<'a> Ctx<'a> {
 
     /// Faulty nodes tolerated: `N - Q`.
     pub fn tolerated(&self) -> usize {
-        self.nodes() - (self.nodes() / 2 + 1)
+        self.nodes() - redlease::protocol::quorum(self.nodes())
     }
 
     /// `k` distinct random nodes.

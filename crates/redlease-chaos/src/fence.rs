@@ -1,91 +1,34 @@
-//! The fenced resource: a counter on its own redis-server that only accepts
-//! accesses carrying a fencing token at least as high as any it has seen.
+//! The fenced resource: the test kit's fenced counter
+//! ([`redlease_testkit::workload::FencedCounter`]) on its own redis-server, which only
+//! accepts accesses carrying a fencing token at least as high as any it has seen.
 //!
-//! A lock alone cannot protect a resource from a holder that was paused past
-//! its lease; the resource has to check the token itself. Here every access,
-//! the read as well as the write, goes through one Lua script that compares
-//! the token with the highest one recorded, records it, and does the access
-//! or refuses it. Fencing the read too is what makes a read-modify-write
-//! safe: once a newer holder has read the counter, an older holder's write
-//! of `old value + 1` is refused, so no update is lost. The script also
-//! keeps its own counts (accepted writes, rejections) for the checker.
-//!
-//! Tokens are compared as decimal strings (length, then bytes), like the
-//! library's own scripts, so every u64 works.
+//! A lock alone cannot protect a resource from a holder that was paused past its lease;
+//! the resource has to check the token itself, the read as well as the write (see the
+//! kit's module for why). This file adds what the checker needs around each access: the
+//! times on the shared clock and the outcome, including "unknown" when no answer came.
 
-use std::time::Duration;
-
-use redis::aio::MultiplexedConnection;
-use redis::{Client, Script};
+use redlease_testkit::workload::{Access, FencedCounter};
 
 use crate::check::FenceState;
 use crate::history::{FenceOutcome, FencedOp, OpKind};
 use crate::mono;
 
-/// Keys of the fenced resource (one hash tag, one node).
-pub const COUNTER_KEY: &str = "chaos{fenced}:counter";
-/// Highest token seen.
-pub const TOKEN_KEY: &str = "chaos{fenced}:token";
-/// The script's own counts.
-pub const STATS_KEY: &str = "chaos{fenced}:stats";
-
-/// How long one access may take before it counts as unknown.
-const OP_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// KEYS: counter, token, stats. ARGV: `read` or `write`, token, value.
-/// Returns `{accepted (0/1), counter value}`.
-const SCRIPT: &str = r"
-local function below(a, b)
-  if #a ~= #b then return #a < #b end
-  return a < b
-end
-local last = redis.call('GET', KEYS[2]) or '0'
-if below(ARGV[2], last) then
-  redis.call('HINCRBY', KEYS[3], 'rejected', 1)
-  return {0, 0}
-end
-redis.call('SET', KEYS[2], ARGV[2])
-if ARGV[1] == 'write' then
-  redis.call('SET', KEYS[1], ARGV[3])
-  redis.call('HINCRBY', KEYS[3], 'accepted_writes', 1)
-else
-  redis.call('HINCRBY', KEYS[3], 'accepted_reads', 1)
-end
-return {1, tonumber(redis.call('GET', KEYS[1]) or '0')}
-";
+/// Name of the fenced counter (one hash tag, one node): its keys are
+/// `chaos{fenced}:counter`, `:token` and `:stats`.
+pub const NAME: &str = "chaos{fenced}";
 
 /// A worker's connection to the fenced resource.
 pub struct Fenced {
-    client: Client,
-    conn: Option<MultiplexedConnection>,
-    script: Script,
+    counter: FencedCounter,
 }
 
 impl Fenced {
     /// Connects to the fenced resource's server.
     pub async fn connect(url: &str) -> Result<Fenced, String> {
-        let client = Client::open(url).map_err(|e| format!("fenced resource URL: {e}"))?;
-        let mut fenced = Fenced {
-            client,
-            conn: None,
-            script: Script::new(SCRIPT),
-        };
-        fenced.connection().await?;
-        Ok(fenced)
-    }
-
-    async fn connection(&mut self) -> Result<&mut MultiplexedConnection, String> {
-        if self.conn.is_none() {
-            let conn =
-                tokio::time::timeout(OP_TIMEOUT, self.client.get_multiplexed_async_connection())
-                    .await
-                    .map_err(|_| "fenced resource: connect timed out".to_owned())?
-                    .map_err(|e| format!("fenced resource: {e}"))?;
-            self.conn = Some(conn);
-        }
-        self.conn
-            .as_mut()
-            .ok_or_else(|| "fenced resource: no connection".to_owned())
+        let counter = FencedCounter::connect(url, NAME)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Fenced { counter })
     }
 
     /// Reads the counter with `token`.
@@ -100,19 +43,18 @@ impl Fenced {
 
     async fn access(&mut self, kind: OpKind, token: u64, value: u64) -> FencedOp {
         let sent_ns = mono::now_ns();
-        let reply = self.call(kind, token, value).await;
+        let reply = match kind {
+            OpKind::Read => self.counter.read(token).await,
+            OpKind::Write => self.counter.write(token, value).await,
+        };
         let ack_ns = mono::now_ns();
         let (outcome, value) = match reply {
-            Ok((1, counter)) => (
+            Ok(Access::Accepted(counter)) => (
                 FenceOutcome::Accepted,
                 if kind == OpKind::Read { counter } else { value },
             ),
-            Ok(_) => (FenceOutcome::Rejected, value),
-            Err(_) => {
-                // The connection may be broken or stuck: start afresh next time.
-                self.conn = None;
-                (FenceOutcome::Unknown, value)
-            }
+            Ok(Access::Rejected) => (FenceOutcome::Rejected, value),
+            Err(_) => (FenceOutcome::Unknown, value),
         };
         FencedOp {
             kind,
@@ -123,32 +65,13 @@ impl Fenced {
             value,
         }
     }
-
-    async fn call(&mut self, kind: OpKind, token: u64, value: u64) -> Result<(i64, u64), String> {
-        let op = match kind {
-            OpKind::Read => "read",
-            OpKind::Write => "write",
-        };
-        // A multiplexed connection is a cheap handle onto one shared socket.
-        let mut conn = self.connection().await?.clone();
-        let mut invocation = self.script.key(COUNTER_KEY);
-        invocation
-            .key(TOKEN_KEY)
-            .key(STATS_KEY)
-            .arg(op)
-            .arg(token.to_string())
-            .arg(value.to_string());
-        tokio::time::timeout(OP_TIMEOUT, invocation.invoke_async::<(i64, u64)>(&mut conn))
-            .await
-            .map_err(|_| "fenced resource: timed out".to_owned())?
-            .map_err(|e| format!("fenced resource: {e}"))
-    }
 }
 
 /// Reads the fenced resource's final state through the test kit (blocking).
 pub fn final_state(node: &redlease_testkit::Node) -> std::io::Result<FenceState> {
-    let counter = node.command(&["GET", COUNTER_KEY])?;
-    let stats = node.command(&["HGETALL", STATS_KEY])?;
+    let [counter_key, _, stats_key] = FencedCounter::keys(NAME);
+    let counter = node.command(&["GET", &counter_key])?;
+    let stats = node.command(&["HGETALL", &stats_key])?;
     let mut state = FenceState {
         counter: counter.parse().unwrap_or(0),
         ..FenceState::default()

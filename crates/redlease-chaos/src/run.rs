@@ -7,6 +7,7 @@
 //! killed) when the run returns, also on an error or a panic. A run is
 //! bounded by its `limit` whatever the workers do.
 
+use redlease_testkit::workload::Latencies;
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -155,18 +156,16 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> io::Result<Outcome> {
     outcome.findings = check::check(&ctx.history, Some(outcome.fence));
     let calls = &ctx.history.acquires;
     outcome.acquire_calls = calls.len();
-    let mut latencies: Vec<u64> = calls
-        .iter()
-        .filter(|c| c.error.is_none())
-        .map(|c| c.latency_ns)
-        .collect();
-    outcome.acquired = latencies.len();
+    let mut latencies = Latencies::new();
+    for call in calls.iter().filter(|c| c.error.is_none()) {
+        latencies.record(Duration::from_nanos(call.latency_ns));
+    }
+    outcome.acquired = calls.iter().filter(|c| c.error.is_none()).count();
     outcome.unavailable = calls
         .iter()
         .filter(|c| c.error.as_deref() == Some("unavailable"))
         .count();
-    latencies.sort_unstable();
-    outcome.p99_acquire = Duration::from_nanos(percentile(&latencies, 0.99));
+    outcome.p99_acquire = latencies.quantile(0.99).unwrap_or_default();
     outcome.pauses = ctx.pauses;
     outcome.problems = std::mem::take(&mut ctx.problems);
     outcome
@@ -244,28 +243,5 @@ fn worker_config(
         seed: options
             .seed
             .wrapping_add(0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(worker as u64 + 1)),
-    }
-}
-
-/// The `q` quantile of sorted `values` (0 when empty).
-fn percentile(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((sorted.len() as f64) * q).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn percentiles() {
-        assert_eq!(percentile(&[], 0.99), 0);
-        assert_eq!(percentile(&[5], 0.99), 5);
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 0.99), 99);
-        assert_eq!(percentile(&v, 1.0), 100);
     }
 }

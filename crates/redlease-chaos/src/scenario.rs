@@ -55,7 +55,7 @@ impl ClockPlan {
         match self {
             ClockPlan::All(rate) => vec![rate; nodes],
             ClockPlan::Majority(rate) => {
-                let fast = nodes / 2 + 1;
+                let fast = redlease::protocol::quorum(nodes);
                 (0..nodes)
                     .map(|i| if i < fast { rate } else { 1.0 })
                     .collect()
@@ -116,7 +116,7 @@ impl Scenario {
 
     /// What is promised on `nodes` nodes.
     pub fn promise(&self, nodes: usize) -> Promise {
-        let tolerated = nodes - (nodes / 2 + 1);
+        let tolerated = nodes - redlease::protocol::quorum(nodes);
         match self.fault {
             Fault::KillMinority if tolerated == 0 => Promise::Skipped("f = 0: no minority to kill"),
             Fault::RestartEmpty if !self.delayed_restart => Promise::NotPromised(

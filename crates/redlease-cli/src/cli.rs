@@ -11,7 +11,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::args::{parse_duration, parse_resource, parse_wait};
-pub use redlease_bench::args::BenchArgs;
 
 /// Default servers when neither `--servers` nor `REDLEASE_SERVERS` is given.
 pub const DEFAULT_SERVERS: &str = "redis://127.0.0.1:6379";
@@ -53,6 +52,16 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The servers given with `--servers` or `REDLEASE_SERVERS`, blank entries skipped.
+    pub fn servers_given(&self) -> Vec<String> {
+        self.servers
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The servers to use: the option, the environment, or the default. Blank entries
     /// are skipped, so an empty `REDLEASE_SERVERS` means the default, as if unset.
     pub fn servers(&self) -> Vec<String> {
@@ -115,17 +124,18 @@ pub enum Command {
     /// order the critical sections ran, and gives acquire latency percentiles.
     /// Exits 0 when every check passed, 1 otherwise. Needs redis-server installed.
     Demo(DemoArgs),
-    /// Measure redlease against the raw redis-rs floor (SET NX PX + EVALSHA on the same
-    /// connections), in the same run.
+    /// Benchmark redlease against the raw redis-rs floor: runs the separate
+    /// `redlease-bench` program with these arguments.
     ///
-    /// Scenarios: uncontended (one worker), distinct (32 workers, one key each),
-    /// contended (8 workers, one key; a non-atomic counter checks for violations). Starts
-    /// its own local redis-servers unless --servers is given (loopback only). Prints
-    /// ops/s, p50, p99, the busiest worker's share and violations; --json for machines,
-    /// --svg DIR for latency charts.
+    /// The benchmark runner is not part of this command: `redlease bench ARGS...` runs
+    /// `redlease-bench ARGS...` (found next to redlease, or on PATH) and exits with its
+    /// status; --servers and --node-timeout are handed over through the environment. Get it
+    /// with `cargo install --path crates/redlease-bench`. `redlease bench --help` shows its
+    /// options.
     ///
     /// Example: redlease bench --scenario contended --nodes 1,5 --ops 2000
-    Bench(Box<BenchArgs>),
+    #[command(disable_help_flag = true)]
+    Bench(BenchArgs),
     /// Show or set the servers' delayed-restart markers, as one JSON object.
     ///
     /// A server that comes back without its data (restart without persistence, FLUSHALL)
@@ -136,6 +146,18 @@ pub enum Command {
     /// max ttl); --reset deletes them, for a deployment started afresh with no lease
     /// outstanding. Exits 69 (after printing) when fewer than a quorum of servers answered.
     Nodes(NodesArgs),
+}
+
+/// Arguments of `bench`: everything goes to `redlease-bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Arguments for `redlease-bench` (see `redlease bench --help`).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<OsString>,
 }
 
 /// Arguments of `nodes`.

@@ -46,7 +46,7 @@ pub fn start(nodes: usize, base_port: Option<u16>) -> Result<Cluster, Failure> {
 }
 
 /// The first executable file called `name` in the directories of `PATH`.
-fn find_on_path(name: &str) -> Option<PathBuf> {
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

@@ -4,7 +4,6 @@
 //! out once here as serde structs rather than assembled by hand in each command.
 
 use std::io::Write;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -72,10 +71,7 @@ pub struct NodeJson {
     pub error: Option<String>,
 }
 
-/// Milliseconds of a duration, saturated.
-pub fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
+pub use redlease_testkit::workload::millis;
 
 /// Print `value` as one line of JSON on stdout, and flush.
 pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {

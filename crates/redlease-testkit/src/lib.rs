@@ -101,6 +101,13 @@
 //! # }
 //! ```
 //!
+//! # The workload
+//!
+//! [`workload`] is the one critical section every part of redlease checks a lock with: a
+//! racy counter (on a Redis key or in memory) with overlap detection and the fencing-token
+//! order check, a counter that checks fencing tokens itself ([`workload::FencedCounter`]),
+//! and latency percentiles ([`workload::Latencies`]).
+//!
 //! # Requirements
 //!
 //! `redis-server` (6 or 7) must be installed: `apt-get install -y
@@ -135,6 +142,7 @@ mod clock;
 mod cluster;
 mod cluster_create;
 mod cluster_nodes;
+mod fenced;
 mod group;
 mod node;
 mod owned;
@@ -149,6 +157,7 @@ mod sentinel;
 mod tls;
 mod tool;
 mod wait;
+pub mod workload;
 
 pub use acl::acl_user_args;
 pub use certs::{OPENSSL_ENV, TlsCerts};

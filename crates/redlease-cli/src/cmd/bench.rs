@@ -1,29 +1,65 @@
-//! `redlease bench`: the benchmark scenarios, shipped with the command.
+//! `redlease bench`: the benchmark runner, as an external tool.
 //!
-//! The runner lives in the `redlease-bench` crate (shared with its standalone binaries);
-//! this only connects it to the command line: the global `--servers` (when given, from
-//! the option or `REDLEASE_SERVERS`) and `--node-timeout`, and the exit codes.
+//! The runner (scenarios, the raw redis-rs floor, charts) is not part of the command a
+//! user installs on a server: it lives in the `redlease-bench` crate and its binary of the
+//! same name. Like `cargo foo` or `git foo`, `redlease bench ARGS...` looks for the
+//! `redlease-bench` program next to the running `redlease`, then on `PATH`, and replaces
+//! itself with it (exec), so the arguments, the environment, the signals and the exit
+//! status are the program's own. The global `--servers` and `--node-timeout`, when given
+//! on the command line, are handed over as `REDLEASE_SERVERS` and `REDLEASE_NODE_TIMEOUT`.
 
-use crate::cli::{BenchArgs, Cli};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::cli::Cli;
 use crate::exit::{self, Failure};
 
-/// Run the scenarios and print the report.
-pub async fn run(cli: &Cli, args: &BenchArgs) -> Result<u8, Failure> {
-    let mut args = args.clone();
-    args.servers = cli
-        .servers
-        .iter()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
-    args.node_timeout = cli.node_timeout;
-    let options = args.options(&[1]);
-    let report = redlease_bench::args::execute(&args, &options)
-        .await
-        .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("bench: {e}")))?;
-    Ok(if report.violations() == 0 {
-        exit::OK
-    } else {
-        exit::LOST
-    })
+/// The program `redlease bench` runs.
+pub const PROGRAM: &str = "redlease-bench";
+
+/// Run `redlease-bench ARGS...` in place of this process. Returns only on failure.
+pub fn run(cli: &Cli, args: &[OsString]) -> Result<u8, Failure> {
+    let Some(program) = find() else {
+        return Err(Failure::new(
+            exit::UNAVAILABLE,
+            format!(
+                "`redlease bench` runs the separate `{PROGRAM}` program, which was found neither next to redlease nor on PATH; install it with `cargo install --path crates/redlease-bench` (from a clone of the redlease repository), or build it with `cargo build --release -p redlease-bench` next to redlease"
+            ),
+        ));
+    };
+    let mut command = Command::new(&program);
+    command.args(args);
+    let servers = cli.servers_given();
+    if !servers.is_empty() {
+        command.env("REDLEASE_SERVERS", servers.join(","));
+    }
+    if let Some(timeout) = cli.node_timeout {
+        command.env(
+            "REDLEASE_NODE_TIMEOUT",
+            humantime::format_duration(timeout).to_string(),
+        );
+    }
+    let error = command.exec();
+    Err(Failure::new(
+        exit::CANNOT_EXECUTE,
+        format!("cannot run {}: {error}", program.display()),
+    ))
+}
+
+/// `redlease-bench` next to the current executable, else the first on `PATH`.
+fn find() -> Option<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(PROGRAM)));
+    beside
+        .filter(|p| is_executable(p))
+        .or_else(|| crate::local::find_on_path(PROGRAM))
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -27,7 +27,7 @@ pub async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Status(args) => status::run(cli, args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(args) => demo::run(args).await,
-        Command::Bench(args) => bench::run(cli, args).await,
+        Command::Bench(args) => bench::run(cli, &args.args),
         Command::Nodes(args) => nodes::run(cli, args).await,
     }
 }

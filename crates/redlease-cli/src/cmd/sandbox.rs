@@ -16,7 +16,7 @@ pub async fn run(args: &SandboxArgs) -> Result<u8, Failure> {
     let cluster = crate::local::start(usize::from(args.nodes), args.port)?;
     let servers = cluster.urls().join(",");
     print_line(&format!("REDLEASE_SERVERS={servers}"))?;
-    let quorum = usize::from(args.nodes) / 2 + 1;
+    let quorum = redlease::protocol::quorum(usize::from(args.nodes));
     for hint in [
         format!(
             "# {} redis-server(s) running on 127.0.0.1 (quorum {quorum}); Ctrl-C stops them.",

@@ -18,6 +18,7 @@ mod worker;
 use std::sync::Arc;
 use std::time::Instant;
 
+use redlease_testkit::workload::RacyCounter;
 use tokio::task::JoinSet;
 
 use crate::cli::DemoArgs;
@@ -36,14 +37,20 @@ pub async fn run(args: &DemoArgs) -> Result<u8, Failure> {
         .first()
         .cloned()
         .ok_or_else(|| Failure::new(exit::LOST, "the sandbox started no server"))?;
-    let board = Arc::new(Board::new(args.sections, usize::from(args.workers))?);
+    let counter = RacyCounter::on_redis(&counter_url, worker::COUNTER_KEY)
+        .await
+        .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("sandbox counter: {e}")))?;
+    let board = Arc::new(Board::new(
+        args.sections,
+        usize::from(args.workers),
+        counter,
+    ));
     let started = Instant::now();
     let mut workers = JoinSet::new();
     for id in 0..usize::from(args.workers) {
         let worker = Worker {
             id,
             servers: urls.clone(),
-            counter_url: counter_url.clone(),
             board: Arc::clone(&board),
         };
         workers.spawn(worker.run());
@@ -65,9 +72,9 @@ pub async fn run(args: &DemoArgs) -> Result<u8, Failure> {
             ),
         ));
     }
-    let counter = worker::read_counter(&counter_url).await;
+    let verdict = board.counter.verdict().await;
     drop(cluster);
-    let summary = report::Summary::new(&board, args, urls.len(), counter, started.elapsed());
+    let summary = report::Summary::new(&board, args, urls.len(), verdict, started.elapsed());
     summary.print()?;
     Ok(if summary.passed() {
         exit::OK

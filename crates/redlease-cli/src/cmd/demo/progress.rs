@@ -33,7 +33,7 @@ impl Display {
             "redlease demo: {} workers, {} critical sections, {nodes} redis-servers (quorum {})",
             args.workers,
             args.sections,
-            nodes / 2 + 1
+            redlease::protocol::quorum(nodes)
         );
         // A closed stdout only loses the display; the summary reports the failure.
         let _ = crate::output::print_line(&intro);
@@ -71,18 +71,19 @@ impl Display {
     }
 
     fn update(&mut self, board: &Board, last: bool) {
-        let done = board.done.load(Ordering::Relaxed);
+        let done = board.counter.completed();
         let per_worker: Vec<String> = board
             .per_worker
             .iter()
             .map(|n| n.load(Ordering::Relaxed).to_string())
             .collect();
         let token = board
+            .counter
             .last_token()
             .map_or_else(|| "-".to_owned(), |t| t.to_string());
         match self {
             Display::Bar(bar) => {
-                bar.set_position(u64::from(done));
+                bar.set_position(done);
                 bar.set_message(format!(
                     "fencing token {token}  per worker [{}]",
                     per_worker.join(" ")

@@ -1,14 +1,16 @@
 //! The demo's verdict: each check, its evidence, and whether all passed.
 //!
 //! The checks are the properties a lock must give its users: every section ran, no
-//! update was lost on the racy counter, no section finished after its lease expired,
-//! and fencing tokens grew strictly in the order the sections ran. Latency percentiles
-//! show what waiting for the lock cost.
+//! update was lost on the racy counter, no two holders were inside at once, no section
+//! finished after its lease expired, and fencing tokens grew strictly in the order the
+//! sections ran. The checks themselves are the test kit's referee
+//! ([`redlease_testkit::workload::Verdict`]); this file only presents them. Latency
+//! percentiles show what waiting for the lock cost.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
+use redlease_testkit::workload::{LatencySummary, Verdict};
 
 use super::worker::Board;
 use crate::cli::DemoArgs;
@@ -18,12 +20,9 @@ use crate::output::print_line;
 /// The results of a demo run.
 pub struct Summary {
     sections: u32,
-    done: u32,
-    late: u32,
-    counter: Option<u64>,
-    /// (first, last, first position where the order breaks)
-    tokens: (Option<u64>, Option<u64>, Option<usize>),
-    latency: Option<Histogram<u64>>,
+    /// The referee's verdict, or why the counter could not be read.
+    verdict: Result<Verdict, String>,
+    latency: Option<LatencySummary>,
     errors: Vec<String>,
     elapsed: Duration,
     per_worker: Vec<u32>,
@@ -31,23 +30,18 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Gather the results from the board and the counter's final value.
+    /// Gather the results from the board and the referee's verdict.
     pub fn new(
         board: &Board,
         args: &DemoArgs,
         nodes: usize,
-        counter: Option<u64>,
+        verdict: std::io::Result<Verdict>,
         elapsed: Duration,
     ) -> Self {
-        let tokens = board.tokens.lock().map(|t| t.clone()).unwrap_or_default();
-        let broken = tokens.windows(2).position(|w| w[0] >= w[1]);
         Summary {
             sections: args.sections,
-            done: board.done.load(Ordering::Relaxed),
-            late: board.late.load(Ordering::Relaxed),
-            counter,
-            tokens: (tokens.first().copied(), tokens.last().copied(), broken),
-            latency: board.latency.lock().ok().map(|h| h.clone()),
+            verdict: verdict.map_err(|e| e.to_string()),
+            latency: board.latency.lock().ok().and_then(|h| h.summary()),
             errors: board.errors.lock().map(|e| e.clone()).unwrap_or_default(),
             elapsed,
             per_worker: board
@@ -59,24 +53,22 @@ impl Summary {
         }
     }
 
+    fn done(&self) -> u64 {
+        self.verdict.as_ref().map_or(0, |v| v.completed)
+    }
+
     fn all_done(&self) -> bool {
-        self.done == self.sections && self.errors.is_empty()
+        self.done() == u64::from(self.sections) && self.errors.is_empty()
     }
 
-    fn lost_updates(&self) -> Option<u64> {
-        self.counter.map(|c| u64::from(self.done).abs_diff(c))
-    }
-
-    fn tokens_increasing(&self) -> bool {
-        self.tokens.2.is_none() && self.tokens.0.is_some_and(|t| t > 0)
-    }
-
-    /// Whether every check passed.
+    /// Whether every check passed (tokens must also have been minted: the demo's lock
+    /// has fencing on).
     pub fn passed(&self) -> bool {
         self.all_done()
-            && self.lost_updates() == Some(0)
-            && self.late == 0
-            && self.tokens_increasing()
+            && self
+                .verdict
+                .as_ref()
+                .is_ok_and(|v| v.passed() && v.tokens.first.is_some_and(|t| t > 0))
     }
 
     /// Print the summary on stdout.
@@ -87,12 +79,12 @@ impl Summary {
             format!(
                 "summary ({} nodes, quorum {}, {:.1}s)",
                 self.nodes,
-                self.nodes / 2 + 1,
+                redlease::protocol::quorum(self.nodes),
                 self.elapsed.as_secs_f64()
             ),
             format!(
                 "  critical sections done       {} of {} ({})  per worker: {}",
-                self.done,
+                self.done(),
                 self.sections,
                 yes_no(self.all_done()),
                 self.per_worker
@@ -101,33 +93,17 @@ impl Summary {
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
-            match self.tokens {
-                (Some(first), Some(last), None) => format!(
-                    "  fencing tokens increasing    {} ({first} .. {last}, in the order the sections ran)",
-                    yes_no(self.tokens_increasing())
-                ),
-                (_, _, Some(at)) => format!(
-                    "  fencing tokens increasing    NO (order breaks after section {})",
-                    at + 1
-                ),
-                _ => "  fencing tokens increasing    NO (no token recorded)".to_owned(),
-            },
-            match (self.counter, self.lost_updates()) {
-                (Some(counter), Some(lost)) => format!(
-                    "  lost updates                 {lost} (counter {counter}, expected {}) ({})",
-                    self.done,
-                    yes_no(lost == 0)
-                ),
-                _ => "  lost updates                 unknown: the counter could not be read (NO)"
-                    .to_owned(),
-            },
-            format!(
-                "  sections past their lease    {} ({})",
-                self.late,
-                yes_no(self.late == 0)
-            ),
-            self.latency_line(),
         ];
+        match &self.verdict {
+            Ok(v) => lines.extend(verdict_lines(v)),
+            Err(e) => lines.push(format!(
+                "  lost updates                 unknown: the counter could not be read ({e}) (NO)"
+            )),
+        }
+        lines.push(match &self.latency {
+            Some(summary) => format!("  acquire latency              {summary}"),
+            None => "  acquire latency              no acquisitions".to_owned(),
+        });
         lines.extend(self.errors.iter().map(|e| format!("  error: {e}")));
         lines.push(if self.passed() {
             "all checks passed".to_owned()
@@ -136,18 +112,38 @@ impl Summary {
         });
         lines.iter().try_for_each(|line| print_line(line))
     }
+}
 
-    fn latency_line(&self) -> String {
-        let Some(h) = self.latency.as_ref().filter(|h| !h.is_empty()) else {
-            return "  acquire latency              no acquisitions".to_owned();
-        };
-        let ms = |us: u64| format!("{:.1}ms", us as f64 / 1000.0);
+/// The referee's checks, one line each.
+fn verdict_lines(v: &Verdict) -> Vec<String> {
+    let yes_no = |ok: bool| if ok { "yes" } else { "NO" };
+    let tokens = match (v.tokens.first, v.tokens.last, v.tokens.first_break) {
+        (Some(first), Some(last), None) if first > 0 => format!(
+            "  fencing tokens increasing    yes ({first} .. {last}, in the order the sections ran)"
+        ),
+        (_, _, Some(at)) => {
+            format!("  fencing tokens increasing    NO (order breaks at section {at})")
+        }
+        _ => "  fencing tokens increasing    NO (no token recorded)".to_owned(),
+    };
+    vec![
+        tokens,
         format!(
-            "  acquire latency              p50 {}  p90 {}  p99 {}  max {}",
-            ms(h.value_at_quantile(0.50)),
-            ms(h.value_at_quantile(0.90)),
-            ms(h.value_at_quantile(0.99)),
-            ms(h.max())
-        )
-    }
+            "  lost updates                 {} (counter {}, expected {}) ({})",
+            v.lost_updates,
+            v.counter,
+            v.completed,
+            yes_no(v.lost_updates == 0)
+        ),
+        format!(
+            "  two holders at once          {} ({})",
+            v.overlaps,
+            yes_no(v.overlaps == 0)
+        ),
+        format!(
+            "  sections past their lease    {} ({})",
+            v.late,
+            yes_no(v.late == 0)
+        ),
+    ]
 }
