@@ -88,6 +88,7 @@
 //! [`Cluster::node`] (and [`ProxiedCluster::node`], [`ProxiedCluster::proxy`])
 //! with an out-of-range index.
 
+mod client_clock;
 mod clock;
 mod cluster;
 mod node;
@@ -97,7 +98,9 @@ mod proxied;
 mod proxy;
 mod pump;
 mod resp;
+mod subscriber_gate;
 
+pub use client_clock::wall_clock_offset_env;
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
 pub use node::{DEFAULT_COMMAND_TIMEOUT, Node};
@@ -105,3 +108,4 @@ pub use owned::spawn_owned;
 pub use proxied::ProxiedCluster;
 pub use proxy::{Direction, MAX_CONNECTIONS, MAX_QUEUED_BYTES, Proxy, ProxyStats};
 pub use resp::Reply;
+pub use subscriber_gate::{MAX_GATE_CONNECTIONS, SubscriberGate};
