@@ -69,6 +69,7 @@
 //! | [`scenario`] | the scenarios and their promises |
 //! | [`faults`], [`ctx`] | one cycle of each fault, and the run state they act on |
 //! | [`run`] | one scenario end to end |
+//! | [`probe`] | precise sequences played in-process (shortening extends, rolling wipes, departed waiters, half-open subscribers) |
 //! | [`report`] | the table, JSON rows and verdicts |
 
 #![deny(missing_docs)]
@@ -81,6 +82,7 @@ pub mod fence;
 pub mod fleet;
 pub mod history;
 pub mod mono;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -8,7 +8,7 @@
 //! command connection notices (its requests time out) and the fault is not the one a
 //! client must survive. A [`SubscriberGate`] forwards every connection like a plain
 //! proxy, remembers which connections subscribed (their client sent a `SUBSCRIBE`,
-//! `PSUBSCRIBE` or `SSUBSCRIBE`), and on [`SubscriberGate::half_open_subscribers`]
+//! `PSUBSCRIBE` or `SSUBSCRIBE` as a command name), and on [`SubscriberGate::half_open_subscribers`]
 //! silently drops every byte, both ways, of the subscriber connections open at that
 //! moment, keeping them open. Connections made afterwards (a client replacing its dead
 //! subscriber) pass as usual.
@@ -239,12 +239,35 @@ fn connect(client: TcpStream, upstream: SocketAddr) -> io::Result<Arc<GateConn>>
     }))
 }
 
-/// Whether `chunk` holds a (P|S)SUBSCRIBE command name, in any case.
+/// Whether `chunk` starts with a `SUBSCRIBE`, `PSUBSCRIBE` or `SSUBSCRIBE` command (the
+/// name as the first bulk string of a RESP array, in any case). Only the command name
+/// counts: a script that merely mentions subscribers does not make a connection one.
 fn subscribes(chunk: &[u8]) -> bool {
-    const NAME: &[u8] = b"SUBSCRIBE";
-    chunk
-        .windows(NAME.len())
-        .any(|w| w.eq_ignore_ascii_case(NAME))
+    let Some(rest) = chunk.strip_prefix(b"*") else {
+        return false;
+    };
+    let Some(header_end) = rest.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    let Some(bulk) = rest[header_end + 2..].strip_prefix(b"$") else {
+        return false;
+    };
+    let Some(len_end) = bulk.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    let name_start = len_end + 2;
+    let Some(len) = std::str::from_utf8(&bulk[..len_end])
+        .ok()
+        .and_then(|l| l.parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let Some(name) = bulk.get(name_start..name_start + len) else {
+        return false;
+    };
+    [&b"SUBSCRIBE"[..], b"PSUBSCRIBE", b"SSUBSCRIBE"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 /// Copies one direction until either side closes, the connection is reset or the gate
@@ -296,6 +319,11 @@ mod tests {
     fn finds_subscribe_commands() {
         assert!(subscribes(b"*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n"));
         assert!(subscribes(b"*2\r\n$10\r\nssubscribe\r\n$1\r\na\r\n"));
-        assert!(!subscribes(b"*2\r\n$7\r\nEVALSHA\r\n$9\r\nSUBSCRIB\r\n"));
+        assert!(!subscribes(b"*2\r\n$7\r\nEVALSHA\r\n$9\r\nSUBSCRIBE\r\n"));
+        assert!(!subscribes(
+            b"*3\r\n$4\r\nEVAL\r\n$20\r\n-- wakes subscribers\r\n"
+        ));
+        assert!(!subscribes(b"*1\r\n$11\r\nUNSUBSCRIBE\r\n"));
+        assert!(!subscribes(b"*1\r\n$99\r\nSUBSCRIBE\r\n"));
     }
 }
