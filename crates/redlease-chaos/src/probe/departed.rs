@@ -7,9 +7,11 @@
 //!   fourth acquire future is dropped by a 100 ms timeout; then the holder releases and a
 //!   third client's `try_acquire` follows at once. Nobody waits any more, so it must
 //!   succeed; *busy* there is a violation (the hand-off reserved for a departed waiter).
-//! - **hand-overs with impatient callers**: eight clients loop on `acquire` with a
-//!   100 ms wait, holding 5 ms each time, for three seconds, after the same with a 5 s
-//!   wait (nobody departs) as the reference on this machine. Reserving the lock for
+//! - **hand-overs with impatient callers**: eight clients loop on `acquire`, holding
+//!   20 ms each time, for three seconds: first all waiting up to 5 s (nobody departs:
+//!   the reference on this machine), then four of them waiting only 30 ms, so that they
+//!   give up while others hold and leave entries at the head of the queue while the
+//!   patient ones sleep until they are woken. Reserving the lock for
 //!   departed waiters stalls hand-overs for the reservation window after each departure.
 //!   The floor asserted is the larger of [`MIN_HANDOVERS_PER_SEC`] and
 //!   [`MIN_SHARE_OF_PATIENT`] of the reference rate: departures may cost some
@@ -38,7 +40,14 @@ pub const MIN_HANDOVERS_PER_SEC: f64 = 10.0;
 pub const MIN_SHARE_OF_PATIENT: f64 = 0.25;
 
 /// How long an impatient caller waits.
-const IMPATIENT_WAIT: Duration = Duration::from_millis(100);
+const IMPATIENT_WAIT: Duration = Duration::from_millis(30);
+
+/// How long a patient caller waits.
+const PATIENT_WAIT: Duration = Duration::from_secs(5);
+
+/// How long each caller holds the lock: about the impatient wait, so that callers do
+/// give up while others hold.
+const HOLD: Duration = Duration::from_millis(20);
 
 /// Callers in the hand-over measurement, and how long it runs.
 const CALLERS: usize = 8;
@@ -106,16 +115,18 @@ pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
         }
     }
     outcome.measure("try_acquire refused after the release", refused);
-    let (patient, _) = rt.block_on(handovers(&urls, Duration::from_secs(5)))?;
+    let (patient, _) = rt.block_on(handovers(&urls, &[PATIENT_WAIT; CALLERS]))?;
     let patient_rate = patient as f64 / RATE_WINDOW.as_secs_f64();
-    let (handovers, failures) = rt.block_on(handovers(&urls, IMPATIENT_WAIT))?;
+    let mut mixed = [PATIENT_WAIT; CALLERS];
+    mixed[CALLERS / 2..].fill(IMPATIENT_WAIT);
+    let (handovers, failures) = rt.block_on(handovers(&urls, &mixed))?;
     let rate = handovers as f64 / RATE_WINDOW.as_secs_f64();
     outcome.measure(
-        "hand-overs/s, 8 callers with wait 5 s (nobody departs), hold 5 ms",
+        "hand-overs/s, 8 callers waiting 5 s (nobody departs), hold 20 ms",
         format!("{patient_rate:.1}"),
     );
     outcome.measure(
-        "hand-overs/s, 8 callers with wait 100 ms, hold 5 ms",
+        "hand-overs/s, 4 callers waiting 5 s and 4 waiting 30 ms, hold 20 ms",
         format!("{rate:.1} ({handovers} in {RATE_WINDOW:?}, {failures} calls gave up)"),
     );
     let floor = MIN_HANDOVERS_PER_SEC.max(patient_rate * MIN_SHARE_OF_PATIENT);
@@ -127,24 +138,24 @@ pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
     Ok(outcome)
 }
 
-/// Eight callers waiting up to `wait` each, for [`RATE_WINDOW`]: successful
-/// acquisitions and given-up calls.
-async fn handovers(urls: &[String], wait: Duration) -> io::Result<(usize, usize)> {
+/// One caller per entry of `waits`, each waiting up to its entry, for [`RATE_WINDOW`]:
+/// successful acquisitions and given-up calls.
+async fn handovers(urls: &[String], waits: &[Duration]) -> io::Result<(usize, usize)> {
     let won = Arc::new(AtomicUsize::new(0));
     let gave_up = Arc::new(AtomicUsize::new(0));
-    let mut managers = Vec::with_capacity(CALLERS);
-    for _ in 0..CALLERS {
-        managers.push(manager(urls.to_vec()).await?);
+    let mut managers = Vec::with_capacity(waits.len());
+    for &wait in waits {
+        managers.push((manager(urls.to_vec()).await?, wait));
     }
     let until = Instant::now() + RATE_WINDOW;
     let mut tasks = JoinSet::new();
-    for m in managers {
+    for (m, wait) in managers {
         let (won, gave_up) = (Arc::clone(&won), Arc::clone(&gave_up));
         tasks.spawn(async move {
             while Instant::now() < until {
                 match m.acquire_for(RESOURCE, TTL, wait).await {
                     Ok(lease) => {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        tokio::time::sleep(HOLD).await;
                         let _ = lease.release().await;
                         won.fetch_add(1, Ordering::Relaxed);
                     }
