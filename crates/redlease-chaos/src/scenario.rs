@@ -165,7 +165,8 @@ fn beyond_drift(plan: ClockPlan) -> bool {
 /// `client-clock-skew`. A fair queue gives each about a quarter (the `baseline` row
 /// measures it); a queue ordered by skewed wall clocks hands every hand-off to the
 /// client whose clock lags, which then has about every second section. The bound sits
-/// between the two with room for load.
+/// between the two with room for load; the `hand-off-fairness` row (same workload, true
+/// clocks) shows the fair share on the machine at hand.
 pub const BUSIEST_SHARE_BOUND: f64 = 0.4;
 
 /// Every scenario, in table order.
@@ -244,6 +245,15 @@ pub fn all() -> Vec<Scenario> {
                 "rolling-wipes",
                 Fault::RollingWipes,
                 "every node wiped in turn, max_ttl apart (one faulty at a time)",
+            )
+        },
+        Scenario {
+            long_every: 0,
+            max_busiest_share: Some(BUSIEST_SHARE_BOUND),
+            ..Scenario::new(
+                "hand-off-fairness",
+                Fault::None,
+                "reference for client-clock-skew: same workload, true clocks",
             )
         },
         Scenario {

@@ -121,6 +121,13 @@ fn client_clock_skew_5() {
     assert!(outcome.busiest_share > 0.0);
 }
 
+/// The reference for `client_clock_skew_5`: the same workload on true clocks stays
+/// within the fairness bound.
+#[test]
+fn hand_off_fairness_5() {
+    run_with("hand-off-fairness", 5, 100);
+}
+
 #[test]
 fn kill_minority_5() {
     run("kill-minority", 5);
