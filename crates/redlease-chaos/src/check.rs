@@ -20,6 +20,13 @@
 //!   deadline it had been given (the library lied), or while another holder
 //!   had the lease (the nodes gave it away without the holder being told;
 //!   the earlier party of every mutual-exclusion violation).
+//! - **Validity beyond the keys** ([`validity`]): a holder's `remaining()` exceeded what
+//!   a quorum of the nodes' lock keys still held for its owner (G4).
+//! - **Busy reported as unavailable** ([`unavailable`]): an acquire failed as
+//!   *unavailable* although a quorum of nodes answered and the schedule had them up.
+
+pub mod unavailable;
+pub mod validity;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -38,6 +38,12 @@ pub struct Ctx<'a> {
     killed: BTreeSet<usize>,
     /// Nodes paused and not resumed yet.
     paused: BTreeSet<usize>,
+    /// Nodes cut off, black-holed or slowed down at their proxies.
+    cut: BTreeSet<usize>,
+    holed: BTreeSet<usize>,
+    slow: BTreeSet<usize>,
+    /// From when on how many nodes were up and reachable (shared clock, ns).
+    reachability: Vec<(u64, usize)>,
     /// A worker asked to wait for its pause, not frozen yet.
     pause_wanted: Option<usize>,
     /// The frozen worker and since when.
@@ -70,6 +76,10 @@ impl<'a> Ctx<'a> {
             ttl,
             killed: BTreeSet::new(),
             paused: BTreeSet::new(),
+            cut: BTreeSet::new(),
+            holed: BTreeSet::new(),
+            slow: BTreeSet::new(),
+            reachability: vec![(crate::mono::now_ns(), cluster.len())],
             pause_wanted: None,
             frozen: None,
             ready: BTreeSet::new(),
@@ -88,6 +98,35 @@ impl<'a> Ctx<'a> {
     /// Faulty nodes tolerated: `N - Q`.
     pub fn tolerated(&self) -> usize {
         self.nodes() - redlease::protocol::quorum(self.nodes())
+    }
+
+    /// Records how many nodes are up and reachable from now on.
+    fn note_reachability(&mut self) {
+        let faulty: BTreeSet<usize> = self
+            .killed
+            .iter()
+            .chain(&self.paused)
+            .chain(&self.cut)
+            .chain(&self.holed)
+            .chain(&self.slow)
+            .copied()
+            .collect();
+        let reachable = self.nodes() - faulty.len();
+        self.reachability.push((crate::mono::now_ns(), reachable));
+    }
+
+    /// The fewest nodes the fault schedule had up and reachable at any moment from
+    /// `from_ns` to `to_ns` (a node with any fault on it counts as unreachable, also a
+    /// merely slowed one: the schedule errs towards excusing the library).
+    pub fn reachable_between(&self, from_ns: u64, to_ns: u64) -> usize {
+        let before = self.reachability.partition_point(|&(at, _)| at <= from_ns);
+        let first = before.saturating_sub(1);
+        self.reachability[first..]
+            .iter()
+            .take_while(|&&(at, _)| at <= to_ns)
+            .map(|&(_, r)| r)
+            .min()
+            .unwrap_or(self.nodes())
     }
 
     /// `k` distinct random nodes.
@@ -191,6 +230,7 @@ impl<'a> Ctx<'a> {
             self.cluster.node(i).kill()?;
             self.killed.insert(i);
         }
+        self.note_reachability();
         Ok(())
     }
 
@@ -201,6 +241,7 @@ impl<'a> Ctx<'a> {
             self.killed.remove(&i);
             self.paused.remove(&i);
         }
+        self.note_reachability();
         Ok(())
     }
 
@@ -209,7 +250,14 @@ impl<'a> Ctx<'a> {
         self.cluster.node(i).restart_empty()?;
         self.killed.remove(&i);
         self.paused.remove(&i);
+        self.note_reachability();
         Ok(())
+    }
+
+    /// Makes node `i` forget everything while it keeps running (`FLUSHALL`): it stays
+    /// up and reachable, and delayed restart holds it back.
+    pub fn wipe(&mut self, i: usize) -> io::Result<()> {
+        self.cluster.node(i).wipe()
     }
 
     /// SIGSTOPs `nodes`.
@@ -218,6 +266,7 @@ impl<'a> Ctx<'a> {
             self.cluster.node(i).pause()?;
             self.paused.insert(i);
         }
+        self.note_reachability();
         Ok(())
     }
 
@@ -227,28 +276,35 @@ impl<'a> Ctx<'a> {
             self.cluster.node(i).resume()?;
             self.paused.remove(&i);
         }
+        self.note_reachability();
         Ok(())
     }
 
     /// Cuts `nodes` off at their proxies, or lets them back in.
-    pub fn partition(&self, nodes: &[usize], on: bool) {
+    pub fn partition(&mut self, nodes: &[usize], on: bool) {
         for &i in nodes {
             self.cluster.proxy(i).partition(on);
+            mark(&mut self.cut, i, on);
         }
+        self.note_reachability();
     }
 
     /// Sets the latency of `nodes`' links.
-    pub fn latency(&self, nodes: &[usize], direction: Direction, latency: Duration) {
+    pub fn latency(&mut self, nodes: &[usize], direction: Direction, latency: Duration) {
         for &i in nodes {
             self.cluster.proxy(i).set_latency(direction, latency);
+            mark(&mut self.slow, i, !latency.is_zero());
         }
+        self.note_reachability();
     }
 
     /// Black-holes one direction of `nodes`' links, or ends it.
-    pub fn black_hole(&self, nodes: &[usize], direction: Direction, on: bool) {
+    pub fn black_hole(&mut self, nodes: &[usize], direction: Direction, on: bool) {
         for &i in nodes {
             self.cluster.proxy(i).black_hole(direction, on);
+            mark(&mut self.holed, i, on);
         }
+        self.note_reachability();
     }
 
     /// Resets every connection to `nodes`.
@@ -293,6 +349,18 @@ impl<'a> Ctx<'a> {
         let killed: Vec<usize> = self.killed.iter().copied().collect();
         self.restart(&killed)?;
         self.cluster.heal();
+        self.cut.clear();
+        self.holed.clear();
+        self.slow.clear();
+        self.note_reachability();
         Ok(())
+    }
+}
+
+fn mark(set: &mut BTreeSet<usize>, i: usize, on: bool) {
+    if on {
+        set.insert(i);
+    } else {
+        set.remove(&i);
     }
 }

@@ -87,6 +87,14 @@ pub fn cycle(fault: Fault, ctx: &mut Ctx<'_>) -> io::Result<()> {
             }
             ctx.sleep(t.mul_f64(1.5));
         }
+        Fault::RollingWipes => {
+            // max_ttl is the ttl here; twice it covers the restart slack (2 node
+            // timeouts + 250 ms) for every node timeout the runner allows (<= ttl / 4).
+            for i in 0..ctx.nodes() {
+                ctx.wipe(i)?;
+                ctx.sleep(t * 2);
+            }
+        }
         Fault::PausedClient => {
             let victim = ctx.pauses as usize % ctx.fleet.len();
             ctx.pause_holder(victim, t * 5, t.mul_f64(2.5))?;

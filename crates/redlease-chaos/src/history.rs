@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::unavailable::FailureDetail;
+
 /// What the fenced resource said to one access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +111,9 @@ pub struct AcquireCall {
     pub latency_ns: u64,
     /// `None` on success, else the error kind (`busy`, `unavailable`, ...).
     pub error: Option<String>,
+    /// What the error said, in detail (for the busy-vs-unavailable rule).
+    #[serde(default)]
+    pub failure: Option<FailureDetail>,
 }
 
 /// What a worker writes on stdout, one JSON object per line.

@@ -16,7 +16,10 @@
 //! cargo run --release -p redlease-chaos                 # the table, 200 sections per scenario, N = 5 and 1
 //! cargo run --release -p redlease-chaos -- --nodes 5 --sections 500 --json
 //! cargo run --release -p redlease-chaos -- --scenario paused-client --scenario latency
-//! cargo run --release -p redlease-chaos -- list         # the scenarios and what they do
+//! cargo run --release -p redlease-chaos -- list         # the scenarios and probes, and what they do
+//! cargo run --release -p redlease-chaos -- probe        # every probe (see [`probe`])
+//! cargo run --release -p redlease-chaos -- probe shortening-extend --rounds 5
+//! cargo run --release -p redlease-chaos -- --nodes 5 --scenario rolling-wipes --scenario client-clock-skew
 //! ```
 //!
 //! Needs `redis-server` and `faketime` (`scripts/ensure-redis.sh` installs
@@ -39,6 +42,8 @@
 //! | `upd` | lost updates: writes the resource accepted minus the final counter |
 //! | `avail` | successful acquire calls / acquire calls (each call retries for up to 1.5 ttl; losing to another holder counts as a failure too) |
 //! | `unav` | acquire calls that failed because fewer than a quorum of nodes answered |
+//! | `unav?` | of those, calls where a quorum did answer and the fault schedule had a quorum reachable: busy reported as unavailable ([`check::unavailable`]); judged in the rows that ask for it (`rolling-wipes`) |
+//! | `share` | the largest share of the critical sections one worker had; judged in `client-clock-skew` (bound [`scenario::BUSIEST_SHARE_BOUND`]) |
 //! | `p99` | 99th percentile latency of successful acquire calls |
 //!
 //! Timing columns (`avail`, `p99`, `time`) are measured, never asserted: a
@@ -69,6 +74,7 @@
 //! | [`scenario`] | the scenarios and their promises |
 //! | [`faults`], [`ctx`] | one cycle of each fault, and the run state they act on |
 //! | [`run`] | one scenario end to end |
+//! | [`probe`] | precise sequences played in-process (shortening extends, rolling wipes, departed waiters, half-open subscribers) |
 //! | [`report`] | the table, JSON rows and verdicts |
 
 #![deny(missing_docs)]
@@ -81,6 +87,7 @@ pub mod fence;
 pub mod fleet;
 pub mod history;
 pub mod mono;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use redlease_chaos::probe::{self, ProbeOptions, ProbeOutcome};
 use redlease_chaos::report::{self, Row};
 use redlease_chaos::run::{self, RunOptions, Timing};
 use redlease_chaos::scenario::{self, Scenario};
@@ -54,8 +55,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the scenarios.
+    /// List the scenarios and the probes.
     List,
+    /// Run probes: precise fault sequences played in-process (all, or those named).
+    Probe {
+        /// Only these probes (see `list`).
+        names: Vec<String>,
+        /// Rounds of each probe's sequence (scales its counts).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        rounds: u32,
+    },
     /// Run as a worker (started by the runner itself).
     #[command(hide = true)]
     Worker {
@@ -73,8 +82,13 @@ fn main() -> ExitCode {
             for s in scenario::all() {
                 println!("{:<24} {}", s.name, s.about);
             }
+            println!("\nprobes (redlease-chaos probe NAME):");
+            for p in probe::all() {
+                println!("{:<24} {} [{}]", p.name, p.about, p.guards);
+            }
             return ExitCode::SUCCESS;
         }
+        Some(Command::Probe { names, rounds }) => return probes(&cli, names, *rounds),
         None => {}
     }
     let scenarios = match selected(&cli.scenarios) {
@@ -128,6 +142,65 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     if !could_not_run && rows.iter().all(|r| r.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The `probe` subcommand: runs the probes, prints their results, exits 1 if any
+/// found a violation or could not run.
+fn probes(cli: &Cli, names: &[String], rounds: u32) -> ExitCode {
+    let selected: Vec<probe::Probe> = if names.is_empty() {
+        probe::all()
+    } else {
+        match names
+            .iter()
+            .map(|n| probe::by_name(n).ok_or_else(|| n.clone()))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(p) => p,
+            Err(unknown) => {
+                eprintln!("redlease-chaos: unknown probe {unknown:?}; see `redlease-chaos list`");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let options = ProbeOptions {
+        rounds: rounds as usize,
+        limit: Duration::from_secs(cli.limit_secs),
+    };
+    let mut outcomes: Vec<ProbeOutcome> = Vec::new();
+    let mut could_not_run = false;
+    for p in selected {
+        match p.run(&options) {
+            Ok(outcome) => {
+                eprintln!(
+                    "{:<21} {} violations in {:.1} s",
+                    p.name,
+                    outcome.violations.len(),
+                    outcome.seconds
+                );
+                outcomes.push(outcome);
+            }
+            Err(e) => {
+                eprintln!("redlease-chaos: probe {} could not run: {e}", p.name);
+                could_not_run = true;
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let printed = if cli.json {
+        serde_json::to_string_pretty(&outcomes)
+            .map_err(std::io::Error::other)
+            .and_then(|json| writeln!(out, "{json}"))
+    } else {
+        write!(out, "{}", probe::table(&outcomes))
+    };
+    if printed.is_err() {
+        return ExitCode::FAILURE;
+    }
+    if !could_not_run && outcomes.iter().all(|o| o.violations.is_empty()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -49,6 +49,10 @@ pub struct Row {
     pub unavailable: usize,
     /// 99th percentile latency of successful acquire calls, ms.
     pub p99_acquire_ms: f64,
+    /// Acquire calls that said unavailable although a quorum answered.
+    pub busy_as_unavailable: usize,
+    /// The largest share of the sections one worker had.
+    pub busiest_share: f64,
     /// Fault cycles played.
     pub cycles: u32,
     /// Lease holders frozen.
@@ -89,6 +93,22 @@ impl Outcome {
             ));
         }
         broken.extend(self.problems.iter().cloned());
+        if self.scenario.judge_unavailable && !self.misreported.is_empty() {
+            broken.push(format!(
+                "busy reported as unavailable {} times: {:?}",
+                self.misreported.len(),
+                head(&self.misreported)
+            ));
+        }
+        if let Some(bound) = self.scenario.max_busiest_share
+            && self.busiest_share > bound
+        {
+            broken.push(format!(
+                "unfair hand-offs: one worker had {:.0} % of the sections (bound {:.0} %)",
+                self.busiest_share * 100.0,
+                bound * 100.0
+            ));
+        }
         if self.promise == Promise::Clean {
             if !f.overlaps.is_empty() {
                 broken.push(format!(
@@ -142,6 +162,8 @@ impl Outcome {
             acquire_calls: self.acquire_calls,
             unavailable: self.unavailable,
             p99_acquire_ms: self.p99_acquire.as_secs_f64() * 1000.0,
+            busy_as_unavailable: self.misreported.len(),
+            busiest_share: self.busiest_share,
             cycles: self.cycles,
             pauses: self.pauses,
             seconds: self.elapsed.as_secs_f64(),
@@ -165,6 +187,8 @@ columns: N lock nodes; promise: yes = everything below must be zero but avail/p9
   upd       lost updates (accepted writes - counter)
   avail     successful acquire calls / calls (each call retries for up to 1.5 ttl; losing to a holder counts as a failure)
   unav      acquire calls that failed because fewer than a quorum of nodes answered
+  unav?     of those, calls where a quorum did answer and was reachable (busy reported as unavailable)
+  share     the largest share of the sections one worker had (fair: 1 / workers)
   p99       99th percentile acquire latency of successful calls";
 
 /// The rows as an aligned text table.
@@ -172,7 +196,7 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<23} {:>2} {:<7} {:>8} {:>5} {:>4} {:>6} {:>6} {:>5} {:>6} {:>6} {:>4} {:>6} {:>6} {:>8} {:>6}  verdict",
+        "{:<23} {:>2} {:<7} {:>8} {:>5} {:>4} {:>6} {:>6} {:>5} {:>6} {:>6} {:>4} {:>6} {:>6} {:>5} {:>5} {:>8} {:>6}  verdict",
         "scenario",
         "N",
         "promise",
@@ -187,6 +211,8 @@ pub fn table(rows: &[Row]) -> String {
         "upd",
         "avail",
         "unav",
+        "unav?",
+        "share",
         "p99",
         "time"
     );
@@ -199,7 +225,7 @@ pub fn table(rows: &[Row]) -> String {
         let verdict = if r.ok { "ok" } else { "FAILED" };
         let _ = writeln!(
             out,
-            "{:<23} {:>2} {:<7} {:>8} {:>5} {:>4} {:>6} {:>6} {:>5} {:>6} {:>6} {:>4} {:>5.1}% {:>6} {:>6.0}ms {:>5.1}s  {}",
+            "{:<23} {:>2} {:<7} {:>8} {:>5} {:>4} {:>6} {:>6} {:>5} {:>6} {:>6} {:>4} {:>5.1}% {:>6} {:>5} {:>5.2} {:>6.0}ms {:>5.1}s  {}",
             r.scenario,
             r.nodes,
             promise,
@@ -214,6 +240,8 @@ pub fn table(rows: &[Row]) -> String {
             r.lost_updates,
             r.availability * 100.0,
             r.unavailable,
+            r.busy_as_unavailable,
+            r.busiest_share,
             r.p99_acquire_ms,
             r.seconds,
             verdict

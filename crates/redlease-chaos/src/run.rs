@@ -89,6 +89,11 @@ pub struct Outcome {
     pub cycles: u32,
     /// Lease holders frozen (paused-client scenario).
     pub pauses: u32,
+    /// Acquire calls that failed as unavailable although a quorum answered and the
+    /// schedule had a quorum reachable (see [`crate::check::unavailable`]).
+    pub misreported: Vec<String>,
+    /// The largest share of the critical sections one worker had.
+    pub busiest_share: f64,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// Worker problems (failures, stray output, early exits).
@@ -114,6 +119,8 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> io::Result<Outcome> {
         p99_acquire: Duration::ZERO,
         cycles: 0,
         pauses: 0,
+        misreported: Vec::new(),
+        busiest_share: 0.0,
         elapsed: Duration::ZERO,
         problems: Vec::new(),
         pids: Vec::new(),
@@ -136,7 +143,18 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> io::Result<Outcome> {
     let configs: Vec<WorkerConfig> = (0..options.workers)
         .map(|w| worker_config(w, scenario, options, &cluster, &fenced))
         .collect();
-    let mut fleet = Fleet::spawn(&options.worker_exe, &configs)?;
+    let envs = scenario
+        .client_clock_offsets
+        .iter()
+        .map(|&offset| {
+            if offset == 0 {
+                Ok(Vec::new())
+            } else {
+                redlease_testkit::wall_clock_offset_env(offset)
+            }
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut fleet = Fleet::spawn_with_env(&options.worker_exe, &configs, &envs)?;
     outcome.pids = fleet.pids();
     let mut ctx = Ctx::new(
         &cluster,
@@ -167,6 +185,20 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> io::Result<Outcome> {
         .count();
     outcome.p99_acquire = latencies.quantile(0.99).unwrap_or_default();
     outcome.pauses = ctx.pauses;
+    outcome.misreported = calls
+        .iter()
+        .filter_map(|c| {
+            let failure = c.failure.as_ref()?;
+            let reachable = ctx.reachable_between(c.call_ns, c.call_ns + c.latency_ns);
+            failure.misreported(Some(reachable)).then(|| {
+                format!(
+                    "w{}: {} ({} reachable, {} non-answers, {} held back)",
+                    c.worker, failure.message, reachable, failure.non_answers, failure.held_back
+                )
+            })
+        })
+        .collect();
+    outcome.busiest_share = busiest_share(&ctx.history.sections);
     outcome.problems = std::mem::take(&mut ctx.problems);
     outcome
         .pids
@@ -243,5 +275,19 @@ fn worker_config(
         seed: options
             .seed
             .wrapping_add(0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(worker as u64 + 1)),
+    }
+}
+
+/// The largest share of `sections` one worker had (0 when there are none).
+pub fn busiest_share(sections: &[crate::history::Section]) -> f64 {
+    let mut per_worker: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for s in sections {
+        *per_worker.entry(s.worker).or_default() += 1;
+    }
+    let most = per_worker.values().copied().max().unwrap_or(0);
+    if sections.is_empty() {
+        0.0
+    } else {
+        most as f64 / sections.len() as f64
     }
 }

@@ -35,6 +35,9 @@ pub enum Fault {
     RestartEmpty,
     /// Freeze a worker that holds the lease for longer than the ttl.
     PausedClient,
+    /// Wipe every node in turn (`FLUSHALL`, process kept), one at a time, `max_ttl`
+    /// and the restart slack apart: never more than one node faulty.
+    RollingWipes,
     /// No fault but the nodes' clocks, which run fast.
     FastClock,
 }
@@ -96,6 +99,16 @@ pub struct Scenario {
     /// Every this many sections, a worker holds its lease (renewed) for
     /// longer than the ttl, so that faults catch holders mid-lease.
     pub long_every: u32,
+    /// Wall-clock offset of each worker process, s (through libfaketime; missing
+    /// entries and 0: the real time).
+    pub client_clock_offsets: &'static [i64],
+    /// Largest share of all critical sections one worker may have (fairness of
+    /// hand-offs); `None`: not judged.
+    pub max_busiest_share: Option<f64>,
+    /// Whether an acquire that failed as *unavailable* although a quorum answered and
+    /// was reachable breaks the promise (see [`crate::check::unavailable`]); it is
+    /// counted in every row.
+    pub judge_unavailable: bool,
     /// One line for the reader.
     pub about: &'static str,
 }
@@ -110,6 +123,9 @@ impl Scenario {
             clock: None,
             ride_every: 0,
             long_every: 10,
+            client_clock_offsets: &[],
+            max_busiest_share: None,
+            judge_unavailable: false,
             about,
         }
     }
@@ -124,6 +140,9 @@ impl Scenario {
             ),
             Fault::RestartEmpty if nodes == 1 => Promise::NotPromised(
                 "N = 1 cannot be protected: the only node forgets the lease and the fencing counter",
+            ),
+            Fault::RollingWipes if nodes == 1 => Promise::NotPromised(
+                "N = 1: a wipe takes the only node's lease and fencing counter",
             ),
             Fault::FastClock if self.clock.is_some_and(beyond_drift) => {
                 Promise::NotPromised("node clocks faster than the drift factor allows")
@@ -141,6 +160,14 @@ fn beyond_drift(plan: ClockPlan) -> bool {
     };
     rate > 1.0 + redlease::config::DEFAULT_DRIFT_FACTOR
 }
+
+/// Largest share of the critical sections one of four workers may have in
+/// `client-clock-skew`. A fair queue gives each about a quarter (the `baseline` row
+/// measures it); a queue ordered by skewed wall clocks hands every hand-off to the
+/// client whose clock lags, which then has about every second section. The bound sits
+/// between the two with room for load; the `hand-off-fairness` row (same workload, true
+/// clocks) shows the fair share on the machine at hand.
+pub const BUSIEST_SHARE_BOUND: f64 = 0.4;
 
 /// Every scenario, in table order.
 pub fn all() -> Vec<Scenario> {
@@ -211,6 +238,34 @@ pub fn all() -> Vec<Scenario> {
                 "f+1 node clocks 50 % fast",
             )
         },
+        Scenario {
+            long_every: 4,
+            judge_unavailable: true,
+            ..Scenario::new(
+                "rolling-wipes",
+                Fault::RollingWipes,
+                "every node wiped in turn, max_ttl apart (one faulty at a time)",
+            )
+        },
+        Scenario {
+            long_every: 0,
+            max_busiest_share: Some(BUSIEST_SHARE_BOUND),
+            ..Scenario::new(
+                "hand-off-fairness",
+                Fault::None,
+                "reference for client-clock-skew: same workload, true clocks",
+            )
+        },
+        Scenario {
+            long_every: 0,
+            client_clock_offsets: &[-5, 5],
+            max_busiest_share: Some(BUSIEST_SHARE_BOUND),
+            ..Scenario::new(
+                "client-clock-skew",
+                Fault::None,
+                "worker wall clocks -5 s and +5 s: fair hand-offs?",
+            )
+        },
     ]
 }
 
@@ -243,6 +298,12 @@ mod tests {
             Promise::NotPromised(_)
         ));
         assert_eq!(s("reset-conns").promise(1), Promise::Clean);
+        assert_eq!(s("rolling-wipes").promise(5), Promise::Clean);
+        assert!(matches!(
+            s("rolling-wipes").promise(1),
+            Promise::NotPromised(_)
+        ));
+        assert_eq!(s("client-clock-skew").promise(5), Promise::Clean);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use redlease::{ErrorKind, LockManager};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::check::unavailable::FailureDetail;
 use crate::fence::Fenced;
 use crate::history::{AcquireCall, Event};
 use crate::mono;
@@ -167,6 +168,10 @@ async fn run(
             call_ns,
             latency_ns: mono::now_ns().saturating_sub(call_ns),
             error: acquired.as_ref().err().map(|e| kind_name(e.kind())),
+            failure: acquired
+                .as_ref()
+                .err()
+                .map(|e| FailureDetail::of(e, config.servers.len())),
         }));
         let lease = match acquired {
             Ok(lease) => lease,

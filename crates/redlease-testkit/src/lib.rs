@@ -138,6 +138,7 @@
 
 mod acl;
 mod certs;
+mod client_clock;
 mod clock;
 mod cluster;
 mod cluster_create;
@@ -161,6 +162,9 @@ pub mod workload;
 
 pub use acl::acl_user_args;
 pub use certs::{OPENSSL_ENV, TlsCerts};
+mod subscriber_gate;
+
+pub use client_clock::wall_clock_offset_env;
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
 pub use cluster::{Cluster, ClusterOptions};
 pub use node::{DEFAULT_COMMAND_TIMEOUT, Node};
@@ -171,4 +175,5 @@ pub use redis_cluster::{REDIS_CLI_ENV, RedisCluster, RedisClusterOptions};
 pub use replicated::{Replicated, ReplicatedOptions};
 pub use resp::Reply;
 pub use sentinel::{SentinelOptions, Sentinels};
+pub use subscriber_gate::{MAX_GATE_CONNECTIONS, SubscriberGate};
 pub use tls::{TlsOptions, TlsServer};
