@@ -1,23 +1,29 @@
-//! The client side: one acquisition attempt as `LockManager::attempt` runs it.
+//! The client side: one acquisition attempt as the library's `Acquirer::attempt` runs it.
 //!
-//! This is the part that must not drift from the library, so every decision is the
-//! library's own function: replies are parsed by `redlease::ops`, votes are counted by
-//! [`Tally`] and its [`Decision`], young markers are judged by [`protocol::held_back`]
-//! with the library's [`protocol::restart_slack`] (unless the manager trusts the node's
-//! marker from an earlier complete round), validity by [`protocol::validity`] with
-//! [`protocol::drift`], and the token by [`protocol::fencing_token`]. What is written out
-//! here is only the control flow around them, in the order `manager.rs` has it: per
-//! answer, update, re-check the young grants, decide whether to stop; after the loop,
-//! count young grants if everyone answered, then validity, then the fencing round.
+//! Nothing here decides: the library does. Each node's reply is built by [`crate::node`]
+//! as the `redis::Value` the script returns, parsed by `redlease::ops::acquire::parse`,
+//! and fed to the library's own [`Attempt`] state machine, which says when to stop
+//! listening and, in its [`Outcome`], whether the vote was won, which grants count,
+//! where to release, which markers to trust. Then, as `acquire.rs` does: validity by
+//! [`protocol::validity`] with [`protocol::drift`], the token by
+//! [`protocol::fencing_token`], the fencing round counted by
+//! [`protocol::attempt::fence_tally`] and [`Tally::decision`](redlease::protocol::Tally::decision). What stays the model's is
+//! the bookkeeping the library keeps on its own clock: each node's trusted marker as an
+//! age relative to now (the library's `MarkerTrust` keeps a birth on its monotonic
+//! clock, which the model does not have), compared exactly as the library compares
+//! births (equal within the slack, less than a tick).
 
 use std::time::Duration;
 
 use redlease::ops;
-use redlease::protocol::{self, Decision, Tally, Vote};
+use redlease::protocol::attempt::fence_tally;
+use redlease::protocol::{
+    self, Attempt, AttemptRules, Decision, NodeVote, Outcome, Step, Verdict, Vote,
+};
 use redlease::redis::Value;
 
 use crate::setup::{Setup, ticks};
-use crate::state::{FenceRound, MAX_NODES, Owner, Phase, Request, State, VoteRound, Votes, bit};
+use crate::state::{FenceRound, MAX_NODES, Owner, Phase, Request, State, VoteRound, bit};
 
 /// An answer from a node, or `None` for a failed vote (timeout, lost reply, crash).
 pub type Answer = Option<Value>;
@@ -32,7 +38,7 @@ pub fn owner(state: &State, c: usize) -> Owner {
 
 /// Queue `request` from client `c` to node `i`, unless the node is down (the connection
 /// is refused: the request is gone, and the client will time out on it).
-fn send(state: &mut State, c: usize, i: usize, request: Request) {
+pub(crate) fn send(state: &mut State, c: usize, i: usize, request: Request) {
     debug_assert_eq!(usize::from(request.owner().client), c);
     if state.nodes[i].is_up() {
         state.flights.push(i, request);
@@ -44,16 +50,24 @@ fn ticks_of(age: Duration) -> u8 {
     u8::try_from(age.as_nanos() / crate::setup::TICK.as_nanos()).unwrap_or(u8::MAX)
 }
 
-/// `Node::marker_trusted`: whether the marker seen now (`age`) is the trusted one. Both
-/// births are estimated on the client's clock; the library allows the restart slack
-/// between them, less than one tick, so here the ages must be equal. A different marker
-/// means the node lost its data: the trust is dropped.
-fn trusted(trust: &mut Option<u8>, age: Duration) -> bool {
-    let same = trust.is_some_and(|t| t == ticks_of(age));
-    if !same {
-        *trust = None;
-    }
-    same
+/// The `trusted` input `acquire.rs` computes for a reply: a grant with a young marker
+/// that is the marker this client's manager trusts (`Node::marker_trusted`, i.e.
+/// `MarkerTrust::check`). Both births are estimated on the client's clock; the library
+/// allows the restart slack between them, less than one tick, so here the ages must be
+/// equal. A different marker means the node lost its data: the trust is dropped.
+fn trusted(setup: &Setup, trust: &mut Option<u8>, reply: &protocol::AcquireReply) -> bool {
+    reply.granted
+        && reply.marker_age_ms.is_some_and(|ms| {
+            let age = Duration::from_millis(ms);
+            if age >= setup.ttl_duration() {
+                return false;
+            }
+            let same = trust.is_some_and(|t| t == ticks_of(age));
+            if !same {
+                *trust = None;
+            }
+            same
+        })
 }
 
 /// Nodes in `mask`.
@@ -61,13 +75,24 @@ fn members(n: usize, mask: u8) -> impl Iterator<Item = usize> {
     (0..n).filter(move |&i| mask & bit(i) != 0)
 }
 
-fn all(n: usize) -> u8 {
-    u8::try_from((1u16 << n) - 1).unwrap_or(u8::MAX)
+/// Nodes in `list`, as a mask.
+fn mask(list: &[usize]) -> u8 {
+    list.iter().fold(0, |m, &i| m | bit(i))
+}
+
+/// The rules `acquire.rs` gives each attempt.
+fn rules(setup: &Setup) -> AttemptRules {
+    AttemptRules {
+        nodes: setup.nodes,
+        fencing: setup.fencing,
+        max_ttl: setup.ttl_duration(),
+        slack: setup.slack(),
+    }
 }
 
 /// Start an attempt: a new `acquire` call from `Idle`, or the next attempt from
 /// `Backoff` (same owner). Every request still in flight from earlier rounds goes stale.
-pub fn begin(state: &mut State, c: usize) {
+pub fn begin(setup: &Setup, state: &mut State, c: usize) {
     let n = state.nodes.len();
     let client = &mut state.clients[c];
     if client.phase == Phase::Idle {
@@ -79,14 +104,8 @@ pub fn begin(state: &mut State, c: usize) {
     state.flights.make_stale(c);
     state.clients[c].phase = Phase::Voting(VoteRound {
         elapsed: 0,
-        waiting: all(n),
-        tally: Votes(Tally::new(n)),
-        granted: 0,
-        refused: 0,
-        young: [None; MAX_NODES],
+        attempt: Attempt::new(rules(setup)),
         markers: [None; MAX_NODES],
-        oldest: Duration::ZERO,
-        highest_fence: 0,
     });
     let owner = owner(state, c);
     for i in 0..n {
@@ -102,96 +121,55 @@ pub fn begin(state: &mut State, c: usize) {
     }
 }
 
-/// Count node `i`'s answer to the acquire round of client `c` (the body of the loop in
-/// `LockManager::attempt`), and finish the round when the library would.
+/// Node `i`'s answer to the acquire round of client `c`: the body of the loop in
+/// `Acquirer::attempt`. The attempt is finished when it says stop, or when every node
+/// has answered (the library's loop ends).
 pub fn on_acquire_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
     let client = &mut state.clients[c];
     let Phase::Voting(round) = &mut client.phase else {
         return;
     };
-    round.waiting &= !bit(i);
-    let max_ttl = setup.ttl_duration();
-    let slack = setup.slack();
-    let tally = &mut round.tally.0;
-    let mut trusted_seen = false;
     // A reply the parser rejects is a failed vote, as in the library.
-    match answer.and_then(|v| ops::acquire::parse(&v).ok()) {
+    let step = match answer.and_then(|v| ops::acquire::parse(&v).ok()) {
         Some(reply) => {
-            round.highest_fence = round.highest_fence.max(reply.fence);
-            let age = reply.marker_age_ms.map(Duration::from_millis);
-            round.oldest = round.oldest.max(age.unwrap_or_default());
-            if let Some(age) = age {
-                round.markers[i] = Some(ticks_of(age));
-            }
-            if reply.granted {
-                let young = age.is_some_and(|age| age < max_ttl);
-                match age {
-                    Some(age) if young && !trusted(&mut client.trusted[i], age) => {
-                        round.young[i] = Some(ticks_of(age));
-                    }
-                    _ => {
-                        tally.record(Vote::Yes);
-                        round.granted |= bit(i);
-                        trusted_seen |= young;
-                    }
-                }
-            } else {
-                tally.record(Vote::No);
-                round.refused |= bit(i);
-            }
+            let trusted = trusted(setup, &mut client.trusted[i], &reply);
+            state.trusted_seen |= trusted;
+            round.markers[i] = reply
+                .marker_age_ms
+                .map(|ms| ticks_of(Duration::from_millis(ms)));
+            round.attempt.answer(i, Some(&reply), trusted)
         }
-        None => tally.record(Vote::Failed),
-    }
-    let oldest = round.oldest;
-    let mut held_back = false;
-    for young in &mut round.young {
-        if let Some(age) = *young
-            && protocol::held_back(ticks(age), oldest, max_ttl, slack)
-        {
-            tally.record(Vote::Failed);
-            held_back = true;
-            *young = None;
-        }
-    }
-    state.held_back_seen |= held_back;
-    state.trusted_seen |= trusted_seen;
-    let stop = match tally.decision() {
-        Decision::Lost => true,
-        Decision::Won => !setup.fencing,
-        Decision::Pending => false,
+        None => round.attempt.answer(i, None, false),
     };
-    let everyone_answered = round.waiting == 0;
-    if stop || everyone_answered {
-        finish_vote(setup, state, c, !stop);
+    state.held_back_seen |= round
+        .attempt
+        .votes()
+        .iter()
+        .any(|v| matches!(v, NodeVote::HeldBack(_)));
+    let everyone_answered = round.waiting() == 0;
+    if step == Step::Stop {
+        finish_vote(setup, state, c, false);
+    } else if everyone_answered {
+        finish_vote(setup, state, c, true);
     }
 }
 
-/// After the acquire loop: young grants, the decision, validity, then the fencing round
-/// (or the lease, without fencing).
+/// After the acquire loop: `Attempt::finish`, the markers it trusts, then as
+/// `acquire.rs`: validity, then the fencing round (or the lease, without fencing).
 fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bool) {
-    let Phase::Voting(mut round) = std::mem::replace(&mut state.clients[c].phase, Phase::Backoff)
+    let Phase::Voting(round) = std::mem::replace(&mut state.clients[c].phase, Phase::Backoff)
     else {
         return;
     };
-    if everyone_answered {
-        // No answer showed an older marker: young grants count (a new deployment).
-        for i in 0..round.young.len() {
-            if round.young[i].is_some() {
-                round.tally.0.record(Vote::Yes);
-                round.granted |= bit(i);
-            }
-        }
-        // Every node answered, none held back: their markers are trusted.
-        if round.tally.0.failed() == 0 {
-            for (i, age) in round.markers.iter().enumerate() {
-                if age.is_some() {
-                    state.clients[c].trusted[i] = *age;
-                }
-            }
-        }
+    let outcome: Outcome = round.attempt.finish(everyone_answered);
+    for &(i, _) in &outcome.trust {
+        // The library records the birth `seen_at - age`; the model keeps the marker's
+        // age now, which is what it compares later ones against.
+        state.clients[c].trusted[i] = round.markers[i];
     }
-    if round.tally.0.decision() != Decision::Won || !valid_now(setup, round.elapsed) {
-        fail(setup, state, c, round.refused);
+    let release_on = mask(&outcome.release_on);
+    if outcome.verdict != Verdict::Won || !valid_now(setup, round.elapsed) {
+        fail(setup, state, c, release_on);
         return;
     }
     if !setup.fencing {
@@ -199,21 +177,18 @@ fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bo
         return;
     }
     // Saturating at u64::MAX, as the library does.
-    let token = protocol::fencing_token([round.highest_fence]).unwrap_or(u64::MAX);
+    let token = protocol::fencing_token([outcome.highest_fence]).unwrap_or(u64::MAX);
     let n = state.nodes.len();
-    let mut tally = Tally::new(n);
-    // Nodes that did not grant cannot confirm.
-    let granted = round.granted.count_ones() as usize;
-    (0..n - granted).for_each(|_| tally.record(Vote::No));
+    let granted = mask(&outcome.granted);
     state.clients[c].phase = Phase::Fencing(FenceRound {
         elapsed: round.elapsed,
         token,
-        waiting: round.granted,
-        tally: Votes(tally),
-        refused: round.refused,
+        waiting: granted,
+        tally: fence_tally(n, outcome.granted.len()),
+        release_on,
     });
     let owner = owner(state, c);
-    for i in members(n, round.granted) {
+    for i in outcome.granted {
         send(
             state,
             c,
@@ -227,8 +202,8 @@ fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bo
     }
 }
 
-/// Count node `i`'s answer to the fencing round of client `c` (`record_token`), and
-/// finish the attempt once the tally decides.
+/// Node `i`'s answer to the fencing round of client `c` (`record_token`); the attempt
+/// ends once the tally decides (`Round::decide`).
 pub fn on_fence_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
     let Phase::Fencing(round) = &mut state.clients[c].phase else {
         return;
@@ -239,29 +214,33 @@ pub fn on_fence_answer(setup: &Setup, state: &mut State, c: usize, i: usize, ans
         Some(Ok(false)) => Vote::No,
         Some(Err(_)) | None => Vote::Failed,
     };
-    round.tally.0.record(vote);
-    let decision = round.tally.0.decision();
+    round.tally.record(vote);
+    let decision = round.tally.decision();
     if decision == Decision::Pending {
         return;
     }
-    let (elapsed, token, refused) = (round.elapsed, round.token, round.refused);
+    let (elapsed, token, release_on) = (round.elapsed, round.token, round.release_on);
     // The fence round took time too: the token only counts inside the validity.
     if decision == Decision::Won && valid_now(setup, elapsed) {
         hold(setup, state, c, elapsed, token);
     } else {
-        fail(setup, state, c, refused);
+        fail(setup, state, c, release_on);
     }
+}
+
+/// Validity left `elapsed` ticks after the attempt's start: `protocol::validity`.
+fn validity(setup: &Setup, elapsed: u8) -> Option<Duration> {
+    protocol::validity(setup.ttl_duration(), ticks(elapsed), setup.drift())
 }
 
 /// Whether `validity(ttl, elapsed, drift)` leaves anything, `elapsed` ticks after start.
 fn valid_now(setup: &Setup, elapsed: u8) -> bool {
-    protocol::validity(setup.ttl_duration(), ticks(elapsed), setup.drift()).is_some()
+    validity(setup, elapsed).is_some()
 }
 
 /// The attempt won: the lease is held until `start + ttl - drift`.
 fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
-    let deadline = setup.ttl_duration() - setup.drift();
-    let left = deadline.saturating_sub(ticks(elapsed));
+    let left = validity(setup, elapsed).unwrap_or_default();
     state.clients[c].phase = Phase::Holding { left };
     state.leases = state.leases.saturating_add(1);
     if setup.fencing {
@@ -271,12 +250,12 @@ fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
     }
 }
 
-/// The attempt failed: release on every node that did not refuse, then back off for the
+/// The attempt failed: release on the outcome's `release_on`, then back off for the
 /// next attempt or give up the call.
-fn fail(setup: &Setup, state: &mut State, c: usize, refused: u8) {
+fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8) {
     let n = state.nodes.len();
     let owner = owner(state, c);
-    for i in members(n, !refused) {
+    for i in members(n, release_on) {
         send(state, c, i, Request::Release { owner });
     }
     let client = &mut state.clients[c];

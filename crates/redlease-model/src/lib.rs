@@ -17,19 +17,29 @@
 //!   release (compare-and-delete). Their replies are built as `redis::Value`s and parsed
 //!   by `redlease::ops`.
 //! - **Clients**, each making `acquire` calls with a fresh owner per call and retries that
-//!   share it. One attempt is `LockManager::attempt` step by step: replies counted as they
-//!   arrive with [`redlease::protocol::Tally`], [`Vote`](redlease::protocol::Vote) and
-//!   [`Decision`](redlease::protocol::Decision) (early stop, or waiting for every node when
-//!   fencing); young markers judged by [`held_back`](redlease::protocol::held_back) with
-//!   the library's [`restart_slack`](redlease::protocol::restart_slack), unless the
-//!   client's manager trusts that marker (a complete round with nobody held back saw it;
-//!   a different marker drops the trust, as `Node::marker_trusted` does); young grants
-//!   counted only if everyone answered; validity by
-//!   [`validity`](redlease::protocol::validity) and [`drift`](redlease::protocol::drift);
-//!   the token by [`fencing_token`](redlease::protocol::fencing_token) over the counters
-//!   read; the fencing round as `record_token` counts it; the lease valid until
-//!   `start + ttl - drift`. A failed attempt releases on every node that did not refuse; a
-//!   holder leaves its critical section whenever it likes and releases on every node.
+//!   share it. One attempt is the library's `Acquirer::attempt` (`acquire.rs`), driven
+//!   through the library's own state machine (see the table below): every answer goes to
+//!   [`Attempt::answer`](redlease::protocol::Attempt::answer) with the same `trusted`
+//!   input `acquire.rs` computes, the round stops when it says
+//!   [`Step::Stop`](redlease::protocol::Step) (or when every node answered), and the
+//!   [`Outcome`](redlease::protocol::Outcome) of
+//!   [`Attempt::finish`](redlease::protocol::Attempt::finish) decides everything after:
+//!   the verdict, the grants the fencing round goes to, where a failed attempt releases
+//!   (`release_on`), which markers the client trusts from now on (`trust`). The only
+//!   bookkeeping of the model's own is that trust, kept as a marker age relative to now
+//!   (the library keeps a birth on its monotonic clock; the model has no absolute clock).
+//!   A holder leaves its critical section whenever it likes and releases on every node.
+//!
+//! | model (file: function) | calls the library's |
+//! |---|---|
+//! | `client.rs`: `begin` | [`Attempt::new`](redlease::protocol::Attempt::new) with `AttemptRules { max_ttl, slack: restart_slack(node_timeout), .. }` |
+//! | `client.rs`: `on_acquire_answer` | [`ops::acquire::parse`](redlease::ops::acquire::parse), [`Attempt::answer`](redlease::protocol::Attempt::answer), [`Attempt::votes`](redlease::protocol::Attempt::votes) (held-back example only) |
+//! | `client.rs`: `finish_vote` | [`Attempt::finish`](redlease::protocol::Attempt::finish) (`verdict`, `granted`, `release_on`, `trust`, `highest_fence`), [`validity`](redlease::protocol::validity), [`fencing_token`](redlease::protocol::fencing_token), [`fence_tally`](redlease::protocol::attempt::fence_tally) |
+//! | `client.rs`: `on_fence_answer` | [`ops::fence::parse`](redlease::ops::fence::parse), [`Tally::record`](redlease::protocol::Tally::record), [`Tally::decision`](redlease::protocol::Tally::decision), [`validity`](redlease::protocol::validity) |
+//! | `client.rs`: `hold` | [`validity`](redlease::protocol::validity) (the lease's time left: `start + ttl - drift`) |
+//! | `setup.rs`: `drift`, `slack`, `quorum` | [`drift`](redlease::protocol::drift), [`restart_slack`](redlease::protocol::restart_slack), [`quorum`](redlease::protocol::quorum) |
+//! | `symmetry.rs`: `reorder_nodes` | [`Attempt::renumbered`](redlease::protocol::Attempt::renumbered) (renames nodes, decides nothing) |
+//!
 //! - **The network**: one FIFO channel per (client, node), as the library keeps one
 //!   multiplexed connection per node. A request runs on its node at any later point; its
 //!   reply reaches the client at once or is lost; a client may time out on any node it

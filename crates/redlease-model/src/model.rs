@@ -104,7 +104,7 @@ impl Redlease {
     fn reply_awaited(&self, state: &State, c: usize, i: usize, position: usize) -> bool {
         match (state.flights.get(c, i, position), &state.clients[c].phase) {
             (Some(Request::Acquire { current: true, .. }), Phase::Voting(round)) => {
-                round.waiting & bit(i) != 0
+                round.waiting() & bit(i) != 0
             }
             (Some(Request::Fence { current: true, .. }), Phase::Fencing(round)) => {
                 round.waiting & bit(i) != 0
@@ -182,7 +182,7 @@ impl Model for Redlease {
                 Phase::Idle if client.calls < s.acquisitions => actions.push(Action::Begin(c)),
                 Phase::Backoff => actions.push(Action::Begin(c)),
                 Phase::Holding { .. } => actions.push(Action::Release(c)),
-                Phase::Voting(round) => self.timeouts(state, c, round.waiting, actions),
+                Phase::Voting(round) => self.timeouts(state, c, round.waiting(), actions),
                 Phase::Fencing(round) => self.timeouts(state, c, round.waiting, actions),
                 Phase::Idle => {}
             }
@@ -226,7 +226,7 @@ impl Model for Redlease {
                     client::tick(&self.setup, client);
                 }
             }
-            Action::Begin(c) => client::begin(&mut state, c),
+            Action::Begin(c) => client::begin(&self.setup, &mut state, c),
             Action::Run { client, node } => {
                 if let Some(reply) = self.run(&mut state, client, node, 0) {
                     self.answer(&mut state, client, node, Some(reply));

@@ -8,11 +8,9 @@
 //! in when they happened are therefore one state, the state space is finite without a
 //! horizon, and the check covers runs of any length.
 
-use std::cmp::Ordering;
-use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use redlease::protocol::Tally;
+use redlease::protocol::{Attempt, NodeVote, Tally};
 
 /// The owner value of one `acquire` call: which client, and which of its calls. Unique
 /// per acquisition and shared by its retries, as in the library.
@@ -125,59 +123,30 @@ impl Request {
     }
 }
 
-/// The library's [`Tally`], made hashable through its public counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Votes(pub Tally);
-
-impl Votes {
-    fn counts(&self) -> (usize, usize, usize) {
-        (self.0.yes(), self.0.no(), self.0.failed())
-    }
-}
-
-impl Hash for Votes {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.counts().hash(state);
-    }
-}
-
-impl PartialOrd for Votes {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Votes {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.counts().cmp(&other.counts())
-    }
-}
-
-/// A client's acquire round in progress: the local variables of `LockManager::attempt`.
+/// A client's acquire round in progress: the local variables of the library's
+/// `Acquirer::attempt`, with the library's own [`Attempt`] deciding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VoteRound {
     /// Ticks since the round started (the library's `start.elapsed()`), capped at the
     /// TTL: past it no validity is left either way.
     pub elapsed: u8,
-    /// Nodes whose answer has not been counted yet (bit mask).
-    pub waiting: u8,
-    /// The votes so far.
-    pub tally: Votes,
-    /// Nodes whose grant counts (bit mask).
-    pub granted: u8,
-    /// Nodes that refused (bit mask): they hold nothing of ours.
-    pub refused: u8,
-    /// Grants from nodes with a young marker, not yet counted: the marker age in ticks,
-    /// by node. (The library keeps them in arrival order; each is judged on its own, so
-    /// the order never matters.)
-    pub young: [Option<u8>; MAX_NODES],
-    /// Marker ages reported in this round (kept current as the clock ticks), by node:
-    /// trusted at the end if the round was complete and nobody was held back.
+    /// The library's state machine of this attempt, fed every answer.
+    pub attempt: Attempt,
+    /// Marker ages reported in this round, by node, kept current as the clock ticks: the
+    /// model's stand-in for the library's `seen_at` (it has no absolute clock), used to
+    /// remember the markers the attempt's [`Outcome::trust`](redlease::protocol::Outcome)
+    /// names.
     pub markers: [Option<u8>; MAX_NODES],
-    /// The oldest marker age any answer reported.
-    pub oldest: Duration,
-    /// The highest fencing counter any answer reported.
-    pub highest_fence: u64,
+}
+
+impl VoteRound {
+    /// Nodes whose answer has not been counted yet (bit mask).
+    pub fn waiting(&self) -> u8 {
+        let votes = self.attempt.votes();
+        (0..votes.len())
+            .filter(|&i| votes[i] == NodeVote::Pending)
+            .fold(0, |mask, i| mask | bit(i))
+    }
 }
 
 /// A client's fencing round in progress: the local variables of `record_token`.
@@ -189,10 +158,10 @@ pub struct FenceRound {
     pub token: u64,
     /// Granted nodes whose answer has not been counted yet (bit mask).
     pub waiting: u8,
-    /// The confirmations so far.
-    pub tally: Votes,
-    /// Nodes that refused the vote (not released after a failure).
-    pub refused: u8,
+    /// The confirmations so far ([`fence_tally`](redlease::protocol::attempt::fence_tally)).
+    pub tally: Tally,
+    /// Where a failure releases: the acquire outcome's `release_on` (bit mask).
+    pub release_on: u8,
 }
 
 /// What a client is doing.

@@ -17,6 +17,8 @@
 use std::cmp::Ordering;
 use std::time::Duration;
 
+use redlease::protocol::NodeVote;
+
 use crate::state::{Client, MAX_NODES, Phase, State, bit};
 
 /// The canonical member of `state`'s symmetry class (for `CheckerBuilder::symmetry_fn`).
@@ -30,42 +32,23 @@ pub fn representative(state: &State) -> State {
         .unwrap_or_else(|| state.clone())
 }
 
-/// What a client is doing, without any node or client number in it.
-type Signature = (
-    (u8, u8, u64, u8),
-    (u8, u8, (usize, usize, usize), (u32, u32), Duration, u64),
-);
+/// What a client is doing, without any node or client number in it: its counters, its
+/// phase's node-free values, and the sorted multiset of what it holds about each node
+/// (no renaming changes a multiset). It need not be complete: clients with equal
+/// signatures are tried in every order.
+type Signature = ((u8, u8, u64), (u8, u8, u64, Duration), Vec<Marks>);
 
 fn signature(client: &Client) -> Signature {
-    let (kind, elapsed, votes, masks, oldest, number) = match &client.phase {
-        Phase::Idle => (0, 0, (0, 0, 0), (0, 0), Duration::ZERO, 0),
-        Phase::Backoff => (1, 0, (0, 0, 0), (0, 0), Duration::ZERO, 0),
-        Phase::Voting(r) => (
-            2,
-            r.elapsed,
-            (r.tally.0.yes(), r.tally.0.no(), r.tally.0.failed()),
-            (
-                r.waiting.count_ones(),
-                r.granted.count_ones() + 8 * r.young.iter().flatten().count() as u32,
-            ),
-            r.oldest,
-            r.highest_fence,
-        ),
-        Phase::Fencing(r) => (
-            3,
-            r.elapsed,
-            (r.tally.0.yes(), r.tally.0.no(), r.tally.0.failed()),
-            (r.waiting.count_ones(), r.refused.count_ones()),
-            Duration::ZERO,
-            r.token,
-        ),
-        Phase::Holding { left } => (4, 0, (0, 0, 0), (0, 0), *left, 0),
+    let phase = match &client.phase {
+        Phase::Idle => (0, 0, 0, Duration::ZERO),
+        Phase::Backoff => (1, 0, 0, Duration::ZERO),
+        Phase::Voting(r) => (2, r.elapsed, 0, Duration::ZERO),
+        Phase::Fencing(r) => (3, r.elapsed, r.token, Duration::ZERO),
+        Phase::Holding { left } => (4, 0, 0, *left),
     };
-    let trusted = client.trusted.iter().flatten().count() as u8;
-    (
-        (client.calls, client.attempts, client.floor, trusted),
-        (kind, elapsed, votes, masks, oldest, number),
-    )
+    let mut marks: Vec<Marks> = (0..MAX_NODES).map(|i| client_marks(client, i)).collect();
+    marks.sort_unstable();
+    ((client.calls, client.attempts, client.floor), phase, marks)
 }
 
 /// Every order of the clients that sorts them by signature: `sorted` permuted within
@@ -135,27 +118,36 @@ fn rename_clients(state: &State, order: &[usize]) -> State {
     }
 }
 
-/// What a client holds about node `i`: its bits (waiting, granted, refused), the young
-/// grant and marker age seen in its round, and the marker it trusts.
-type Marks = (u8, Option<u8>, Option<u8>, Option<u8>);
+/// What a client holds about node `i`: its bits (fence round waiting, release on), its
+/// vote and the marker age reported in the attempt (the library's [`NodeVote`] and
+/// marker, and the model's current age of it), and the marker it trusts.
+type Marks = (
+    u8,
+    Option<NodeVote>,
+    Option<Duration>,
+    Option<u8>,
+    Option<u8>,
+);
 
 fn client_marks(client: &Client, i: usize) -> Marks {
     let flag = |mask: u8, shift: u8| u8::from(mask & bit(i) != 0) << shift;
     let trusted = client.trusted[i];
     match &client.phase {
         Phase::Voting(round) => (
-            flag(round.waiting, 0) | flag(round.granted, 1) | flag(round.refused, 2),
-            round.young[i],
+            0,
+            round.attempt.votes().get(i).copied(),
+            round.attempt.markers().get(i).copied().flatten(),
             round.markers[i],
             trusted,
         ),
         Phase::Fencing(round) => (
-            flag(round.waiting, 0) | flag(round.refused, 2),
+            flag(round.waiting, 0) | flag(round.release_on, 1),
+            None,
             None,
             None,
             trusted,
         ),
-        _ => (0, None, None, trusted),
+        _ => (0, None, None, None, trusted),
     }
 }
 
@@ -216,15 +208,12 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
         permute(&mut client.trusted);
         match &mut client.phase {
             Phase::Voting(round) => {
-                round.waiting = remap(round.waiting);
-                round.granted = remap(round.granted);
-                round.refused = remap(round.refused);
-                permute(&mut round.young);
+                round.attempt = round.attempt.renumbered(&new_index);
                 permute(&mut round.markers);
             }
             Phase::Fencing(round) => {
                 round.waiting = remap(round.waiting);
-                round.refused = remap(round.refused);
+                round.release_on = remap(round.release_on);
             }
             _ => {}
         }

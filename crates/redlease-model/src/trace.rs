@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use redlease::protocol::NodeVote;
 use stateright::Path;
 
 use crate::model::Action;
@@ -66,15 +67,25 @@ fn phase(phase: &Phase) -> String {
     match phase {
         Phase::Idle => "idle".to_owned(),
         Phase::Backoff => "backoff".to_owned(),
-        Phase::Voting(r) => format!(
-            "voting(+{}t yes={} no={} failed={})",
-            r.elapsed,
-            r.tally.0.yes(),
-            r.tally.0.no(),
-            r.tally.0.failed()
-        ),
+        Phase::Voting(r) => format!("voting(+{}t {})", r.elapsed, votes(r.attempt.votes())),
         Phase::Fencing(r) => format!("fencing(token {}, +{}t)", r.token, r.elapsed),
         Phase::Holding { left } if left.is_zero() => "holding(expired)".to_owned(),
         Phase::Holding { left } => format!("HOLDING({left:?} left)"),
     }
+}
+
+/// Each node's vote, in node order: `+` granted, `y` young, `h` held back, `x` busy,
+/// `!` failed, `.` pending.
+fn votes(votes: &[NodeVote]) -> String {
+    votes
+        .iter()
+        .map(|v| match v {
+            NodeVote::Granted => '+',
+            NodeVote::Young(_) => 'y',
+            NodeVote::HeldBack(_) => 'h',
+            NodeVote::Busy => 'x',
+            NodeVote::Failed => '!',
+            NodeVote::Pending => '.',
+        })
+        .collect()
 }

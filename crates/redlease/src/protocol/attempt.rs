@@ -52,7 +52,7 @@ pub struct AcquireReply {
 }
 
 /// The fixed rules of one attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttemptRules {
     /// Number of nodes.
     pub nodes: usize,
@@ -75,7 +75,7 @@ pub enum Step {
 }
 
 /// How one node stands in the attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NodeVote {
     /// No answer yet.
     Pending,
@@ -92,8 +92,9 @@ pub enum NodeVote {
     Failed,
 }
 
-/// An attempt in progress.
-#[derive(Debug, Clone)]
+/// An attempt in progress. Comparable and hashable so that a model checker can store it
+/// in its states.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Attempt {
     rules: AttemptRules,
     votes: Vec<NodeVote>,
@@ -228,6 +229,33 @@ impl Attempt {
     /// How each node stands so far.
     pub fn votes(&self) -> &[NodeVote] {
         &self.votes
+    }
+
+    /// The marker age each node reported so far, by node.
+    pub fn markers(&self) -> &[Option<Duration>] {
+        &self.markers
+    }
+
+    /// The same attempt with node `i` renumbered `new_index[i]` (a permutation of
+    /// `0..nodes`): nodes are interchangeable, so a model checker explores one numbering
+    /// of them (symmetry reduction). Decides nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redlease::protocol::{AcquireReply, Attempt, AttemptRules, NodeVote};
+    /// let rules = AttemptRules { nodes: 3, fencing: false, max_ttl: Duration::from_secs(60), slack: Duration::ZERO };
+    /// let mut attempt = Attempt::new(rules);
+    /// attempt.answer(0, Some(&AcquireReply { granted: true, ..AcquireReply::default() }), false);
+    /// let moved = attempt.renumbered(&[2, 0, 1]);
+    /// assert_eq!(moved.votes(), &[NodeVote::Pending, NodeVote::Pending, NodeVote::Granted]);
+    /// ```
+    pub fn renumbered(&self, new_index: &[usize]) -> Attempt {
+        let mut moved = self.clone();
+        for (old, &new) in new_index.iter().enumerate().take(self.votes.len()) {
+            moved.votes[new] = self.votes[old];
+            moved.markers[new] = self.markers[old];
+        }
+        moved
     }
 
     /// Conclude the attempt. `everyone_answered`: no answer is still outstanding (every

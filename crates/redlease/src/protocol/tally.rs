@@ -32,7 +32,7 @@ pub enum Vote {
 /// tally.record(Vote::Yes);
 /// assert_eq!(tally.decision(), Decision::Won);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tally {
     nodes: usize,
     yes: usize,
