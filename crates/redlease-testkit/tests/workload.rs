@@ -10,7 +10,9 @@ use redlease_testkit::workload::{Access, FencedCounter, RacyCounter};
 async fn the_racy_counter_on_redis_catches_an_overlap() {
     let cluster = Cluster::start(1).expect("start redis-server");
     let url = cluster.urls().remove(0);
-    let counter = RacyCounter::on_redis(&url, "w:racy").await.expect("connect");
+    let counter = RacyCounter::on_redis(&url, "w:racy")
+        .await
+        .expect("connect");
     let other = counter.clone();
     let (a, b) = tokio::join!(
         counter.section(1, Duration::from_millis(20), || true),
@@ -18,7 +20,10 @@ async fn the_racy_counter_on_redis_catches_an_overlap() {
     );
     a.expect("section a");
     b.expect("section b");
-    counter.section(3, Duration::ZERO, || true).await.expect("c");
+    counter
+        .section(3, Duration::ZERO, || true)
+        .await
+        .expect("c");
     let verdict = counter.verdict().await.expect("verdict");
     assert_eq!(verdict.completed, 3);
     assert_eq!(verdict.counter, 2, "one update lost to the overlap");
@@ -26,9 +31,14 @@ async fn the_racy_counter_on_redis_catches_an_overlap() {
     assert_eq!(verdict.overlaps, 1);
     assert!(verdict.tokens.increasing());
     assert!(!verdict.passed());
-    assert_eq!(cluster.node(0).command(&["GET", "w:racy"]).expect("GET"), "2");
+    assert_eq!(
+        cluster.node(0).command(&["GET", "w:racy"]).expect("GET"),
+        "2"
+    );
     // A new counter on the same key starts from 0.
-    let fresh = RacyCounter::on_redis(&url, "w:racy").await.expect("connect");
+    let fresh = RacyCounter::on_redis(&url, "w:racy")
+        .await
+        .expect("connect");
     assert_eq!(fresh.value().await.expect("value"), 0);
 }
 
@@ -38,7 +48,10 @@ async fn the_fenced_counter_refuses_older_tokens() {
     let url = cluster.urls().remove(0);
     let mut fenced = FencedCounter::connect(&url, "w{f}").await.expect("connect");
     assert_eq!(fenced.read(5).await.expect("read"), Access::Accepted(0));
-    assert_eq!(fenced.write(5, 1).await.expect("write"), Access::Accepted(1));
+    assert_eq!(
+        fenced.write(5, 1).await.expect("write"),
+        Access::Accepted(1)
+    );
     assert_eq!(fenced.write(4, 9).await.expect("write"), Access::Rejected);
     assert_eq!(fenced.read(6).await.expect("read"), Access::Accepted(1));
     let state = fenced.state().await.expect("state");
