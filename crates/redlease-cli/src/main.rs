@@ -33,6 +33,7 @@ use crate::cli::Cli;
 use crate::exit::Failure;
 
 fn main() -> ExitCode {
+    output::note_closed_stdout();
     install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -170,3 +170,34 @@ pub fn print_bytes(bytes: &[u8]) -> Result<u8, Failure> {
         .map_err(|e| Failure::output(&e))?;
     Ok(crate::exit::OK)
 }
+
+/// Whether stdout was closed when redlease started.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Remember whether stdout was closed when redlease started. Call first thing in `main`.
+///
+/// Rust's runtime puts `/dev/null` (opened read-write) on a closed stdin, stdout or
+/// stderr before `main`, so that the next file opened (a connection to a server!) cannot
+/// become descriptor 1. A closed stdout is therefore seen as `/dev/null` open read-write,
+/// which a shell's `> /dev/null` (write-only) is not: that one stays a deliberate choice.
+pub fn note_closed_stdout() {
+    // SAFETY: fcntl(F_GETFL), fstat and stat only read; the stat buffers are zeroed
+    // plain-data out-parameters.
+    let closed = unsafe {
+        let flags = libc::fcntl(1, libc::F_GETFL);
+        let mut out: libc::stat = std::mem::zeroed();
+        let mut null: libc::stat = std::mem::zeroed();
+        flags != -1
+            && flags & libc::O_ACCMODE == libc::O_RDWR
+            && libc::fstat(1, &mut out) == 0
+            && libc::stat(c"/dev/null".as_ptr(), &mut null) == 0
+            && out.st_rdev == null.st_rdev
+            && out.st_mode & libc::S_IFMT == libc::S_IFCHR
+    };
+    STDOUT_CLOSED.store(closed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether stdout was closed when redlease started (what it prints goes nowhere).
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -57,12 +57,7 @@ fn bench_runs_redlease_bench_next_to_it_with_arguments_environment_and_status() 
             .env("REDLEASE_OTHER", "kept")
             .env("REDLEASE_SERVERS", "redis://127.0.0.1:7001")
             .env("REDLEASE_NODE_TIMEOUT", "50ms")
-            .args([
-                "bench",
-                "--help",
-                "--nodes",
-                "1,3",
-            ]),
+            .args(["bench", "--help", "--nodes", "1,3"]),
         LONG,
     );
     out.expect_code(7);

@@ -41,19 +41,14 @@ pub async fn run(args: &AcquireArgs) -> Result<u8, Failure> {
     Ok(exit::OK)
 }
 
-/// Print the line; a closed stdout counts as a failure too (a plain write to a closed
-/// pipe or descriptor may not report it).
+/// Print the line; a stdout that was closed counts as a failure too (Rust's runtime has
+/// put `/dev/null` there, where writes succeed).
 fn write_checked(line: &LeaseJson<'_>, format: Format) -> Result<(), Failure> {
-    if !stdout_is_open() {
-        return Err(Failure::output(&std::io::Error::from_raw_os_error(
-            libc::EBADF,
-        )));
+    if crate::output::stdout_closed() {
+        return Err(Failure::new(
+            exit::IO,
+            "cannot write the output: stdout is closed",
+        ));
     }
     crate::output::print_data(line, format)
-}
-
-/// Whether file descriptor 1 is open.
-fn stdout_is_open() -> bool {
-    // SAFETY: fcntl(F_GETFD) only reads the descriptor's flags.
-    unsafe { libc::fcntl(1, libc::F_GETFD) != -1 }
 }
