@@ -3,9 +3,12 @@
 //! Durations are written the human way (`500ms`, `10s`, `2m`); a wait may also be
 //! `forever`. Resources must be non-empty. Rejecting these while parsing makes them usage
 //! errors (exit 64) with a message that shows what is accepted, before any server is
-//! contacted.
+//! contacted. Duration options accept values starting with `-` (clap would otherwise take
+//! `-1s` for an option and suggest `--`), so that a negative duration gets its own message.
 
 use std::time::Duration;
+
+const DURATION_FORMS: &str = "write a number with a unit, e.g. 500ms, 10s, 2m or 1h30m";
 
 /// A duration such as `500ms`, `10s`, `1m30s` or `0`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -13,8 +16,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{e}; write a number with a unit, e.g. 500ms, 10s, 2m or 1h30m"))
+    if text.starts_with('-') {
+        return Err(format!(
+            "{text:?} is negative; durations are 0 or more: {DURATION_FORMS}"
+        ));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{e}; {DURATION_FORMS}"))
 }
 
 /// A wait budget: a duration, or `forever` (also `inf`, `infinite`, `never`).
@@ -46,6 +53,7 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("-1s").unwrap_err().contains("negative"));
     }
 
     #[test]

@@ -17,16 +17,39 @@ pub const NOT_HELD: u8 = 1;
 pub const USAGE: u8 = 64;
 /// EX_UNAVAILABLE: fewer than a quorum of servers reachable, or redis-server missing.
 pub const UNAVAILABLE: u8 = 69;
-/// EX_SOFTWARE: the lease was lost while the command ran (also: internal errors).
-pub const LOST: u8 = 70;
-/// EX_IOERR: could not write the output.
+/// EX_SOFTWARE: an internal error (a bug in redlease).
+pub const INTERNAL: u8 = 70;
+/// EX_IOERR: could not write the output (`acquire` then releases the lease).
 pub const IO: u8 = 74;
 /// EX_TEMPFAIL: held by someone else and the wait ran out.
 pub const BUSY: u8 = 75;
+/// The lease was lost (or at risk of being lost) while the command ran, and the command
+/// was stopped. Not a sysexits code, and not one a shell uses, so that a script can tell
+/// it from the command's own failures and from internal errors (70).
+pub const LOST: u8 = 79;
 /// The command was found but could not be executed.
 pub const CANNOT_EXECUTE: u8 = 126;
 /// The command was not found.
 pub const NOT_FOUND: u8 = 127;
+
+/// The exit codes, for `--help`, the man page and the README.
+pub const HELP: &str = "\
+Exit codes:
+  0    success
+  1    release/extend: the owner given does not hold the lease; demo: a check failed
+  64   invalid usage or configuration (the message names the option)
+  69   fewer than a quorum of servers reachable, or redis-server/redlease-bench missing
+  70   internal error (a bug in redlease: please report it)
+  74   the output could not be written (acquire then releases the lease)
+  75   the resource is held by someone else and the wait ran out (-E/--conflict-exit-code)
+  79   exec: the lease was lost, or could not be renewed in time, and the command was
+       stopped (--lost-exit-code)
+  126  exec: the command could not be executed; 127: it was not found
+  128+N exec: the command was killed by signal N; otherwise exec exits with the command's
+       own status
+
+Environment: every option can be set with the REDLEASE_* variable shown next to it;
+REDLEASE_PASSWORD is the servers' password (never put it in the URL on a shared host).";
 
 /// A failed command: the exit code and the message for stderr.
 #[derive(Debug)]
@@ -61,10 +84,13 @@ impl Failure {
                 UNAVAILABLE,
                 "check that the servers in --servers or REDLEASE_SERVERS are running and reachable",
             ),
-            ErrorKind::InvalidArgument => (USAGE, "fix it and try again (see --help)"),
+            ErrorKind::InvalidArgument => return crate::connect::invalid_argument(error),
             ErrorKind::Lost => (LOST, "the lease is gone: acquire it again"),
-            _ => (LOST, "this is unexpected; please report it"),
+            _ => (INTERNAL, "this is unexpected; please report it"),
         };
+        if let Some(failure) = crate::connect::misconfigured_server(error) {
+            return failure;
+        }
         Failure::new(code, format!("{error}; {advice}"))
     }
 
@@ -94,7 +120,7 @@ pub fn of_status(status: ExitStatus) -> u8 {
         // Exit statuses are 0-255 on Unix; the truncation keeps what the shell would see.
         return (code & 0xff) as u8;
     }
-    status.signal().map_or(LOST, of_signal)
+    status.signal().map_or(INTERNAL, of_signal)
 }
 
 /// The exit code for "ended by `signal`": 128 + its number.

@@ -33,6 +33,7 @@ use crate::cli::Cli;
 use crate::exit::Failure;
 
 fn main() -> ExitCode {
+    output::note_closed_stdout();
     install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             warn(&format!("cannot start the async runtime: {e}"));
-            return ExitCode::from(exit::LOST);
+            return ExitCode::from(exit::INTERNAL);
         }
     };
     let code = match runtime.block_on(cmd::run(&cli)) {
@@ -103,6 +104,6 @@ fn install_panic_hook() {
         warn(&format!(
             "internal error{place}; this is a bug in redlease, please report it"
         ));
-        std::process::exit(i32::from(exit::LOST));
+        std::process::exit(i32::from(exit::INTERNAL));
     }));
 }

@@ -1,4 +1,5 @@
-//! What the commands print on stdout: one JSON document per command.
+//! What the commands print on stdout: one JSON document per command (or, with
+//! `--format human`, the same fields as `key: value` lines).
 //!
 //! The field names are an interface (scripts and tests parse them), so they are spelled
 //! out once here as serde structs rather than assembled by hand in each command.
@@ -7,6 +8,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::cli::Format;
 use crate::exit::Failure;
 
 /// A lease, as `acquire` and `extend` print it.
@@ -73,10 +75,69 @@ pub struct NodeJson {
 
 pub use redlease_testkit::workload::millis;
 
+/// Print `value` in `format`: one JSON line, or `key: value` lines for people.
+pub fn print_data<T: Serialize>(value: &T, format: Format) -> Result<(), Failure> {
+    match format {
+        Format::Json => print_json(value),
+        Format::Human => {
+            let json = serde_json::to_value(value).map_err(|e| {
+                Failure::new(
+                    crate::exit::INTERNAL,
+                    format!("cannot encode the output: {e}"),
+                )
+            })?;
+            print_line(&human(&json, ""))
+        }
+    }
+}
+
+/// A JSON value as `key: value` lines; arrays of objects one indented line per element.
+fn human(value: &serde_json::Value, indent: &str) -> String {
+    use serde_json::Value;
+    let scalar = |v: &Value| match v {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let Value::Object(map) = value else {
+        return format!("{indent}{}", scalar(value));
+    };
+    let mut lines = Vec::new();
+    for (key, v) in map {
+        match v {
+            Value::Array(items) => {
+                lines.push(format!("{indent}{key}:"));
+                for item in items {
+                    let fields = match item {
+                        Value::Object(m) => m
+                            .iter()
+                            .filter(|(_, v)| !v.is_null())
+                            .map(|(k, v)| format!("{k}={}", scalar(v)))
+                            .collect::<Vec<_>>()
+                            .join("  "),
+                        other => scalar(other),
+                    };
+                    lines.push(format!("{indent}  - {fields}"));
+                }
+            }
+            Value::Object(_) => {
+                lines.push(format!("{indent}{key}:"));
+                lines.push(human(v, &format!("{indent}  ")));
+            }
+            other => lines.push(format!("{indent}{key}: {}", scalar(other))),
+        }
+    }
+    lines.join("\n")
+}
+
 /// Print `value` as one line of JSON on stdout, and flush.
 pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
-    let line = serde_json::to_string(value)
-        .map_err(|e| Failure::new(crate::exit::LOST, format!("cannot encode the output: {e}")))?;
+    let line = serde_json::to_string(value).map_err(|e| {
+        Failure::new(
+            crate::exit::INTERNAL,
+            format!("cannot encode the output: {e}"),
+        )
+    })?;
     print_line(&line)
 }
 
@@ -88,12 +149,55 @@ pub fn print_line(line: &str) -> Result<(), Failure> {
         .map_err(|e| Failure::output(&e))
 }
 
-/// Print a lease handed over to the caller (`acquire`, `extend`) as its JSON line.
-pub fn print_lease(info: &redlease::LeaseInfo) -> Result<(), Failure> {
-    print_json(&LeaseJson {
-        resource: &info.resource,
-        owner: &info.owner,
-        fencing_token: info.fencing_token,
-        validity_ms: millis(info.remaining),
-    })
+/// Print a lease handed over to the caller (`acquire`, `extend`).
+pub fn print_lease(info: &redlease::LeaseInfo, format: Format) -> Result<(), Failure> {
+    print_data(
+        &LeaseJson {
+            resource: &info.resource,
+            owner: &info.owner,
+            fencing_token: info.fencing_token,
+            validity_ms: millis(info.remaining),
+        },
+        format,
+    )
+}
+
+/// Write `bytes` to stdout as they are (completions, man page); exit code 0 or a failure.
+pub fn print_bytes(bytes: &[u8]) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::output(&e))?;
+    Ok(crate::exit::OK)
+}
+
+/// Whether stdout was closed when redlease started.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Remember whether stdout was closed when redlease started. Call first thing in `main`.
+///
+/// Rust's runtime puts `/dev/null` (opened read-write) on a closed stdin, stdout or
+/// stderr before `main`, so that the next file opened (a connection to a server!) cannot
+/// become descriptor 1. A closed stdout is therefore seen as `/dev/null` open read-write,
+/// which a shell's `> /dev/null` (write-only) is not: that one stays a deliberate choice.
+pub fn note_closed_stdout() {
+    // SAFETY: fcntl(F_GETFL), fstat and stat only read; the stat buffers are zeroed
+    // plain-data out-parameters.
+    let closed = unsafe {
+        let flags = libc::fcntl(1, libc::F_GETFL);
+        let mut out: libc::stat = std::mem::zeroed();
+        let mut null: libc::stat = std::mem::zeroed();
+        flags != -1
+            && flags & libc::O_ACCMODE == libc::O_RDWR
+            && libc::fstat(1, &mut out) == 0
+            && libc::stat(c"/dev/null".as_ptr(), &mut null) == 0
+            && out.st_rdev == null.st_rdev
+            && out.st_mode & libc::S_IFMT == libc::S_IFCHR
+    };
+    STDOUT_CLOSED.store(closed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether stdout was closed when redlease started (what it prints goes nowhere).
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
 }

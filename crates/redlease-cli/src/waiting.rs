@@ -11,12 +11,32 @@ use std::time::{Duration, Instant};
 
 use redlease::{ErrorKind, Lease, LockManager};
 
+use crate::cli::WaitArgs;
+use crate::exit::Failure;
+
 /// How long unreachable servers are retried before giving up (capped by the wait).
 pub const UNAVAILABLE_GRACE: Duration = Duration::from_secs(3);
 
-/// Acquire `resource` within `wait`, failing after [`UNAVAILABLE_GRACE`] if fewer than
-/// a quorum of servers answer.
+/// Acquire `resource` within the wait of `wait`, failing after [`UNAVAILABLE_GRACE`] if
+/// fewer than a quorum of servers answer; a busy resource exits with `-E`'s code.
 pub async fn acquire(
+    manager: &LockManager,
+    resource: &str,
+    ttl: Duration,
+    wait: &WaitArgs,
+) -> Result<Lease, Failure> {
+    acquire_within(manager, resource, ttl, wait.budget())
+        .await
+        .map_err(|e| {
+            let mut failure = Failure::from_lib(&e);
+            if e.kind() == ErrorKind::Busy {
+                failure.code = wait.conflict_exit_code;
+            }
+            failure
+        })
+}
+
+async fn acquire_within(
     manager: &LockManager,
     resource: &str,
     ttl: Duration,

@@ -55,16 +55,9 @@ fn bench_runs_redlease_bench_next_to_it_with_arguments_environment_and_status() 
     let out = run(
         redlease_in(dir.path(), Path::new("/usr/bin:/bin"))
             .env("REDLEASE_OTHER", "kept")
-            .args([
-                "--servers",
-                "redis://127.0.0.1:7001",
-                "--node-timeout",
-                "50ms",
-                "bench",
-                "--help",
-                "--nodes",
-                "1,3",
-            ]),
+            .env("REDLEASE_SERVERS", "redis://127.0.0.1:7001")
+            .env("REDLEASE_NODE_TIMEOUT", "50ms")
+            .args(["bench", "--help", "--nodes", "1,3"]),
         LONG,
     );
     out.expect_code(7);

@@ -36,7 +36,8 @@ fn usage_errors_exit_64_with_a_message() {
         let servers: Vec<String> = servers.iter().map(|s| (*s).to_owned()).collect();
         let out = run(redlease(&servers).args(["exec", "r", "--", "true"]), LONG);
         out.expect_code(64);
-        assert!(out.stderr.contains("servers["), "{out:#?}");
+        assert!(out.stderr.contains("--servers entry"), "{out:#?}");
+        assert!(!out.stderr.contains("servers["), "{out:#?}");
     }
     let out = run(
         redlease(&[]).env_remove("REDLEASE_SERVERS").args([
@@ -221,9 +222,9 @@ fn without_servers_the_default_is_used() {
     // listens on it in the test environment or something does, either way no usage error.
     let out = run(
         redlease(&[]).env_remove("REDLEASE_SERVERS").args([
+            "status",
             "--node-timeout",
             "50ms",
-            "status",
             "r",
         ]),
         Duration::from_secs(30),

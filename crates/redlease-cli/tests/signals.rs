@@ -59,7 +59,7 @@ fn sigint_is_forwarded_and_the_lease_released_after() {
 }
 
 #[test]
-fn losing_the_lease_stops_the_command_and_exits_70() {
+fn losing_the_lease_stops_the_command_and_exits_79() {
     let c = cluster(5);
     let servers = c.urls();
     let dir = TempDir::new("lost");
@@ -69,7 +69,7 @@ fn losing_the_lease_stops_the_command_and_exits_70() {
     let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
         "exec",
         "--ttl",
-        "2s",
+        "3s",
         "--kill-after",
         "1s",
         "job",
@@ -101,8 +101,8 @@ fn losing_the_lease_stops_the_command_and_exits_70() {
     for i in 0..3 {
         c.node(i).resume().expect("resume node");
     }
-    out.expect_code(70);
-    assert!(out.stderr.contains("lost the lease"), "{out:#?}");
+    out.expect_code(79);
+    assert!(out.stderr.contains("not renewed in time"), "{out:#?}");
     assert!(
         wait_until(Duration::from_secs(10), || !process_alive(leader)
             && !process_alive(sleeper)),

@@ -5,22 +5,21 @@
 //! same name. Like `cargo foo` or `git foo`, `redlease bench ARGS...` looks for the
 //! `redlease-bench` program next to the running `redlease`, then on `PATH`, and replaces
 //! itself with it (exec), so the arguments, the environment, the signals and the exit
-//! status are the program's own. The global `--servers` and `--node-timeout`, when given
-//! on the command line, are handed over as `REDLEASE_SERVERS` and `REDLEASE_NODE_TIMEOUT`.
+//! status are the program's own: it reads `REDLEASE_SERVERS` and `REDLEASE_NODE_TIMEOUT`
+//! like redlease does, and takes `--servers` and `--node-timeout` itself.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::cli::Cli;
 use crate::exit::{self, Failure};
 
 /// The program `redlease bench` runs.
 pub const PROGRAM: &str = "redlease-bench";
 
 /// Run `redlease-bench ARGS...` in place of this process. Returns only on failure.
-pub fn run(cli: &Cli, args: &[OsString]) -> Result<u8, Failure> {
+pub fn run(args: &[OsString]) -> Result<u8, Failure> {
     let Some(program) = find() else {
         return Err(Failure::new(
             exit::UNAVAILABLE,
@@ -31,16 +30,6 @@ pub fn run(cli: &Cli, args: &[OsString]) -> Result<u8, Failure> {
     };
     let mut command = Command::new(&program);
     command.args(args);
-    let servers = cli.servers_given();
-    if !servers.is_empty() {
-        command.env("REDLEASE_SERVERS", servers.join(","));
-    }
-    if let Some(timeout) = cli.node_timeout {
-        command.env(
-            "REDLEASE_NODE_TIMEOUT",
-            humantime::format_duration(timeout).to_string(),
-        );
-    }
     let error = command.exec();
     Err(Failure::new(
         exit::CANNOT_EXECUTE,

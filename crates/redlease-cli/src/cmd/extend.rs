@@ -3,13 +3,13 @@
 //! Only the owner value links this process to the lease, so a lease that expired or was
 //! taken over is reported plainly (exit 1) rather than as a generic "lost" error.
 
-use crate::cli::{Cli, ExtendArgs};
+use crate::cli::ExtendArgs;
 use crate::exit::{Failure, NOT_HELD};
 use crate::output::print_lease;
 
 /// Extend, print the new validity.
-pub async fn run(cli: &Cli, args: &ExtendArgs) -> Result<u8, Failure> {
-    let manager = crate::connect::manager(cli, args.ttl.ttl).await?;
+pub async fn run(args: &ExtendArgs) -> Result<u8, Failure> {
+    let manager = crate::connect::manager(&args.connection, args.ttl.ttl).await?;
     let lease = match manager
         .extend_owner(&args.resource, &args.owner, args.ttl.ttl)
         .await
@@ -26,6 +26,6 @@ pub async fn run(cli: &Cli, args: &ExtendArgs) -> Result<u8, Failure> {
         }
         Err(e) => return Err(e.into()),
     };
-    print_lease(&lease.forget())?;
+    print_lease(&lease.forget(), args.format.format)?;
     Ok(crate::exit::OK)
 }

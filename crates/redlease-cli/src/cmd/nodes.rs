@@ -10,9 +10,9 @@ use std::time::Duration;
 use redlease::{LockManager, NodeError, NodeName};
 use serde::Serialize;
 
-use crate::cli::{Cli, NodesArgs};
+use crate::cli::NodesArgs;
 use crate::exit::{Failure, OK, UNAVAILABLE};
-use crate::output::{millis, print_json};
+use crate::output::{millis, print_data};
 
 /// One server's marker.
 #[derive(Debug, Serialize)]
@@ -35,8 +35,8 @@ struct NodesJson {
 }
 
 /// Show, mark ready, or reset; print one JSON object.
-pub async fn run(cli: &Cli, args: &NodesArgs) -> Result<u8, Failure> {
-    let manager = manager(cli, args.max_ttl).await?;
+pub async fn run(args: &NodesArgs) -> Result<u8, Failure> {
+    let manager = manager(args).await?;
     let (action, markers) = if args.ready {
         ("ready", manager.mark_nodes_ready().await)
     } else if args.reset {
@@ -48,13 +48,16 @@ pub async fn run(cli: &Cli, args: &NodesArgs) -> Result<u8, Failure> {
     let reachable = nodes.iter().filter(|n| n.reachable).count();
     let quorum = manager.quorum();
     let total = nodes.len();
-    print_json(&NodesJson {
-        action,
-        max_ttl_ms: millis(args.max_ttl),
-        reachable,
-        quorum,
-        nodes,
-    })?;
+    print_data(
+        &NodesJson {
+            action,
+            max_ttl_ms: millis(args.max_ttl),
+            reachable,
+            quorum,
+            nodes,
+        },
+        args.format.format,
+    )?;
     if reachable < quorum {
         return Err(Failure::new(
             UNAVAILABLE,
@@ -68,15 +71,13 @@ pub async fn run(cli: &Cli, args: &NodesArgs) -> Result<u8, Failure> {
 
 /// A manager whose max ttl is the one the operator names (the markers are back-dated by
 /// it); its own ttl only has to fit under it.
-async fn manager(cli: &Cli, max_ttl: Duration) -> Result<LockManager, Failure> {
-    let mut builder = LockManager::builder()
-        .servers(cli.servers())
-        .max_ttl(max_ttl)
-        .ttl(max_ttl.min(redlease::config::DEFAULT_TTL));
-    if let Some(timeout) = cli.node_timeout {
-        builder = builder.node_timeout(timeout);
-    }
-    builder.build().await.map_err(Failure::from)
+async fn manager(args: &NodesArgs) -> Result<LockManager, Failure> {
+    let ttl = args.max_ttl.min(redlease::config::DEFAULT_TTL);
+    crate::connect::builder(&args.connection, ttl)?
+        .max_ttl(args.max_ttl)
+        .build()
+        .await
+        .map_err(Failure::from)
 }
 
 fn to_json((node, marker): (NodeName, Result<Option<Duration>, NodeError>)) -> MarkerJson {

@@ -11,8 +11,12 @@ use crate::signals::{self, Signals};
 
 /// Start the servers, print where they are, wait for a signal, stop them.
 pub async fn run(args: &SandboxArgs) -> Result<u8, Failure> {
-    let mut signals = Signals::install()
-        .map_err(|e| Failure::new(exit::LOST, format!("cannot install signal handlers: {e}")))?;
+    let mut signals = Signals::install().map_err(|e| {
+        Failure::new(
+            exit::INTERNAL,
+            format!("cannot install signal handlers: {e}"),
+        )
+    })?;
     let cluster = crate::local::start(usize::from(args.nodes), args.port)?;
     let servers = cluster.urls().join(",");
     print_line(&format!("REDLEASE_SERVERS={servers}"))?;

@@ -5,17 +5,17 @@
 
 use redlease::Status;
 
-use crate::cli::{Cli, StatusArgs};
+use crate::cli::StatusArgs;
 use crate::exit::{Failure, UNAVAILABLE};
-use crate::output::{NodeJson, StatusJson, millis, print_json};
+use crate::output::{NodeJson, StatusJson, millis, print_data};
 
 /// Query every server, print one JSON object.
-pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<u8, Failure> {
-    let manager = crate::connect::manager(cli, redlease::config::DEFAULT_TTL).await?;
+pub async fn run(args: &StatusArgs) -> Result<u8, Failure> {
+    let manager = crate::connect::manager(&args.connection, redlease::config::DEFAULT_TTL).await?;
     let status = manager.status(&args.resource).await?;
     let json = to_json(status, manager.quorum());
     let (reachable, quorum, total) = (json.reachable, json.quorum, json.nodes.len());
-    print_json(&json)?;
+    print_data(&json, args.format.format)?;
     if reachable < quorum {
         return Err(Failure::new(
             UNAVAILABLE,

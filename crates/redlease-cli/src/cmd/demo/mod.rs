@@ -29,14 +29,18 @@ use self::worker::{Board, Worker};
 
 /// Start a sandbox, run the workers, print the summary.
 pub async fn run(args: &DemoArgs) -> Result<u8, Failure> {
-    let mut signals = Signals::install()
-        .map_err(|e| Failure::new(exit::LOST, format!("cannot install signal handlers: {e}")))?;
+    let mut signals = Signals::install().map_err(|e| {
+        Failure::new(
+            exit::INTERNAL,
+            format!("cannot install signal handlers: {e}"),
+        )
+    })?;
     let cluster = crate::local::start(usize::from(args.nodes), None)?;
     let urls = cluster.urls();
     let counter_url = urls
         .first()
         .cloned()
-        .ok_or_else(|| Failure::new(exit::LOST, "the sandbox started no server"))?;
+        .ok_or_else(|| Failure::new(exit::INTERNAL, "the sandbox started no server"))?;
     let counter = RacyCounter::on_redis(&counter_url, worker::COUNTER_KEY)
         .await
         .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("sandbox counter: {e}")))?;

@@ -1,0 +1,178 @@
+//! The command `exec` runs lives only as long as the lease: it dies with redlease, it is
+//! stopped and continued with redlease, and SIGHUP reaches it. Real binary, real servers,
+//! signals sent to the real process.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Background, LONG, TempDir, cluster, process_alive, redlease, run, wait_until};
+
+fn read_pid(dir: &TempDir, name: &str) -> Option<u32> {
+    std::fs::read_to_string(dir.path().join(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// State letter of a process (`T` stopped, `S` sleeping, ...).
+fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn the_command_dies_when_redlease_is_killed() {
+    let c = cluster(3);
+    let servers = c.urls();
+    let dir = TempDir::new("pdeathsig");
+    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
+        "exec",
+        "job",
+        "-c",
+        "echo $$ > leader; exec sleep 60",
+    ]));
+    assert!(
+        wait_until(LONG, || read_pid(&dir, "leader").is_some()),
+        "never started"
+    );
+    let leader = read_pid(&dir, "leader").unwrap_or(0);
+    assert!(process_alive(leader));
+    exec.signal(libc::SIGKILL);
+    let out = exec.finish(LONG);
+    assert_eq!(out.status.code(), None, "killed: {out:#?}");
+    assert!(
+        wait_until(Duration::from_secs(10), || !process_alive(leader)),
+        "the command outlived redlease"
+    );
+}
+
+#[test]
+fn sighup_is_forwarded_and_the_lease_released_after() {
+    let c = cluster(3);
+    let servers = c.urls();
+    let dir = TempDir::new("hup");
+    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
+        "exec",
+        "job",
+        "-c",
+        "trap 'echo got-hup; exit 5' HUP; echo ready > marker; while :; do sleep 0.05; done",
+    ]));
+    assert!(
+        wait_until(LONG, || dir.path().join("marker").exists()),
+        "never started"
+    );
+    exec.signal(libc::SIGHUP);
+    let out = exec.finish(LONG);
+    out.expect_code(5);
+    assert!(out.stdout.contains("got-hup"), "{out:#?}");
+    run(redlease(&servers).args(["acquire", "-n", "job"]), LONG).expect_code(0);
+}
+
+#[test]
+fn ctrl_z_stops_the_command_and_sigcont_rechecks_the_lease() {
+    let c = cluster(3);
+    let servers = c.urls();
+    let dir = TempDir::new("tstp");
+    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
+        "exec",
+        "--ttl",
+        "2s",
+        "-v",
+        "job",
+        "-c",
+        "echo $$ > leader; i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > count; sleep 0.05; done",
+    ]));
+    assert!(
+        wait_until(LONG, || read_pid(&dir, "leader").is_some()),
+        "never started"
+    );
+    let leader = read_pid(&dir, "leader").unwrap_or(0);
+    exec.signal(libc::SIGTSTP);
+    assert!(
+        wait_until(LONG, || state(exec.pid()) == Some('T')
+            && state(leader) == Some('T')),
+        "redlease and the command were not both stopped"
+    );
+    let count = std::fs::read_to_string(dir.path().join("count")).unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("count")).unwrap_or_default(),
+        count,
+        "the command ran on while stopped"
+    );
+    exec.signal(libc::SIGCONT);
+    let out = exec.finish(LONG);
+    out.expect_code(0);
+    assert!(out.stderr.contains("still held"), "{out:#?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("count"))
+            .unwrap_or_default()
+            .trim(),
+        "40"
+    );
+}
+
+#[test]
+fn a_lease_that_expired_while_stopped_ends_the_command_with_the_lost_code() {
+    let c = cluster(1);
+    let servers = c.urls();
+    let dir = TempDir::new("tstp-lost");
+    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
+        "exec",
+        "--ttl",
+        "1s",
+        "--lost-exit-code",
+        "42",
+        "job",
+        "-c",
+        "echo $$ > leader; exec sleep 60",
+    ]));
+    assert!(
+        wait_until(LONG, || read_pid(&dir, "leader").is_some()),
+        "never started"
+    );
+    let leader = read_pid(&dir, "leader").unwrap_or(0);
+    exec.signal(libc::SIGTSTP);
+    assert!(
+        wait_until(LONG, || state(exec.pid()) == Some('T')),
+        "not stopped"
+    );
+    // Someone else takes the resource once the lease has expired.
+    std::thread::sleep(Duration::from_millis(1500));
+    run(
+        redlease(&servers).args(["acquire", "-n", "--ttl", "30s", "job"]),
+        LONG,
+    )
+    .expect_code(0);
+    exec.signal(libc::SIGCONT);
+    let out = exec.finish(LONG);
+    out.expect_code(42);
+    assert!(out.stderr.contains("lost"), "{out:#?}");
+    assert!(wait_until(Duration::from_secs(10), || !process_alive(
+        leader
+    )));
+}
+
+#[test]
+fn a_kill_after_that_does_not_fit_is_refused_before_acquiring() {
+    let c = cluster(1);
+    let servers = c.urls();
+    let out = run(
+        redlease(&servers).args([
+            "exec",
+            "--ttl",
+            "3s",
+            "--kill-after",
+            "4s",
+            "job",
+            "--",
+            "true",
+        ]),
+        LONG,
+    );
+    out.expect_code(64);
+    assert!(out.stderr.contains("--kill-after 4s"), "{out:#?}");
+    run(redlease(&servers).args(["acquire", "-n", "job"]), LONG).expect_code(0);
+}
