@@ -176,12 +176,8 @@ pub fn show_url(url: &str) -> String {
 
 /// The library's invalid-argument error, with its field named by the CLI flag.
 pub fn invalid_argument(error: &redlease::Error) -> Failure {
-    let redlease::Error::InvalidArgument {
-        field,
-        value,
-        problem,
-        allowed,
-    } = error
+    let (Some(field), Some(value), Some((problem, allowed))) =
+        (error.field(), error.value(), error.problem())
     else {
         return Failure::new(USAGE, format!("{error}; fix it and try again (see --help)"));
     };

@@ -293,6 +293,15 @@ impl Error {
         }
     }
 
+    /// Invalid argument: the value given, as shown in the message (redacted where it may
+    /// hold a secret).
+    pub fn value(&self) -> Option<&str> {
+        match &*self.0 {
+            Repr::InvalidArgument { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
     /// Invalid argument: what is wrong with the value, and what is allowed.
     pub fn problem(&self) -> Option<(&str, &str)> {
         match &*self.0 {
