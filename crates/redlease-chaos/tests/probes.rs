@@ -37,13 +37,11 @@ fn run(name: &str) -> ProbeOutcome {
 }
 
 #[test]
-#[ignore = "fails until a failed shortening extend shortens the deadline (issue 10 item 1)"]
 fn shortening_extend() {
     run("shortening-extend");
 }
 
 #[test]
-#[ignore = "fails until renewal keeps the extended ttl and failed renewals shorten the deadline (issue 10 item 1)"]
 fn renewal_shrink() {
     run("renewal-shrink");
 }
@@ -55,13 +53,11 @@ fn rolling_wipes() {
 }
 
 #[test]
-#[ignore = "fails until busy is no longer reported as unavailable (issue 10 item 5)"]
 fn held_back_busy() {
     run("held-back-busy");
 }
 
 #[test]
-#[ignore = "fails until departed waiters stop reserving the lock (issue 10 item 4)"]
 fn departed_waiters() {
     run("departed-waiters");
 }

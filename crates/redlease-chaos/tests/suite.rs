@@ -101,7 +101,6 @@ scenarios! {
 }
 
 #[test]
-#[ignore = "fails until busy is no longer reported as unavailable (issue 10 item 5)"]
 fn rolling_wipes_5() {
     run("rolling-wipes", 5);
 }
@@ -115,7 +114,6 @@ fn rolling_wipes_1() {
 /// no worker may win a disproportionate share of the hand-offs (100 sections, so that
 /// a fair queue's share stays well inside the bound).
 #[test]
-#[ignore = "fails until the wait queue no longer orders waiters by their wall clocks (issue 10 item 6)"]
 fn client_clock_skew_5() {
     let outcome = run_with("client-clock-skew", 5, 100);
     assert!(outcome.busiest_share > 0.0);

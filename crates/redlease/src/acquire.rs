@@ -10,6 +10,7 @@
 //! the decisions themselves are the protocol module's.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
@@ -72,16 +73,12 @@ impl Acquirer<'_> {
         } else {
             Role::Wait
         };
-        // Queue position for fair hand-off (wall clock: comparable across hosts; only the
-        // order of waiters depends on it).
-        let since_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, millis);
+        let started = Instant::now();
         let request = Arc::new(Acquire {
             target: Arc::clone(&target),
             ttl,
             role,
-            since_ms,
+            waited_ms: AtomicU64::new(0),
             // With one node, its counter is the whole quorum: the acquire script mints the
             // token itself and the second round is not needed.
             mint: c.fencing && cluster.nodes.len() == 1,
@@ -96,7 +93,7 @@ impl Acquirer<'_> {
             target: Arc::clone(&target),
             armed: true,
         };
-        let give_up = Instant::now().checked_add(wait);
+        let give_up = started.checked_add(wait);
         let several_nodes = cluster.nodes.len() > 1;
         let mut attempt: u32 = 0;
         let mut splits: u32 = 0;
@@ -105,6 +102,10 @@ impl Acquirer<'_> {
                 s.mark_seen();
             }
             guard.armed = true;
+            // The queue orders waiters by how long they have waited (see acquire.lua).
+            request
+                .waited_ms
+                .store(millis(started.elapsed()), Ordering::Relaxed);
             let result = self.attempt(&request, give_up).await;
             // Every attempt that returns has released what it did not keep; a waiter may
             // still be queued, and leaves the queues if dropped while it waits.

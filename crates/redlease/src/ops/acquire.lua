@@ -7,7 +7,7 @@
 -- ARGV[1]  owner (random, unique per acquisition)
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
--- ARGV[4]  when the caller started waiting: its wall clock in ms (the queue order)
+-- ARGV[4]  how long the caller has been waiting, in ms of its own monotonic clock
 -- ARGV[5]  "mint" to mint the fencing token here, on grant (single node: the one node's
 --          counter is the whole quorum, so no second round is needed); "" otherwise
 -- ARGV[6]  ms the wait queue is kept after its last arrival (longer than a waiter's
@@ -28,10 +28,11 @@
 -- A key already holding our own owner counts as granted and gets a fresh TTL: a retry of
 -- the same acquisition may find the key left by an earlier attempt whose clean-up was lost.
 -- A refused caller that waits joins the queue, so that a release can hand the lock to the
--- longest waiter instead of to whoever asks first. The order is the caller's own start
--- time, the same on every node, so that all nodes hand the lock to the same waiter; clock
--- offsets between clients only shift who goes first by that offset (fairness, never
--- safety, depends on it).
+-- longest waiter instead of to whoever asks first. Its place is when it started waiting,
+-- on this node's clock: now minus how long it says it has waited. No client's wall clock
+-- enters it, so a client whose clock lags cannot jump the queue, and since every node
+-- computes it from the same waited time, all nodes order the waiters alike up to the
+-- network delay between them (fairness, never safety, depends on it).
 local age = -1
 if KEYS[5] then
   local t = redis.call('TIME')
@@ -76,7 +77,7 @@ end
 if ARGV[3] == 'wait' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[1])
+  redis.call('ZADD', KEYS[3], 'NX', now - tonumber(ARGV[4]), ARGV[1])
   redis.call('HSET', KEYS[4], ARGV[1], now)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])

@@ -7,6 +7,7 @@
 //! caller that waits joins the resource's wait queue on that node.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::{ScriptInvocation, Value};
@@ -32,8 +33,9 @@ pub(crate) struct Acquire {
     pub target: Arc<Target>,
     pub ttl: Duration,
     pub role: Role,
-    /// When the caller started waiting, on its wall clock in ms: its place in the queue.
-    pub since_ms: u64,
+    /// How long the caller has been waiting, in ms of its monotonic clock (set before
+    /// each attempt): the node derives the caller's place in the queue from it.
+    pub waited_ms: AtomicU64,
     /// Mint the fencing token in the same script (single node: its counter is the whole
     /// quorum).
     pub mint: bool,
@@ -59,7 +61,7 @@ impl Op for Acquire {
                 Role::Try => "try",
                 Role::Wait => "wait",
             })
-            .arg(self.since_ms)
+            .arg(self.waited_ms.load(Ordering::Relaxed))
             .arg(if self.mint { "mint" } else { "" })
             .arg(millis(self.queue_ttl));
         call
