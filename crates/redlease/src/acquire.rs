@@ -10,7 +10,6 @@
 //! the decisions themselves are the protocol module's.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
@@ -21,7 +20,7 @@ use crate::ops::acquire::{Acquire, Role};
 use crate::ops::fence::Fence;
 use crate::ops::{Target, millis};
 use crate::protocol::attempt::fence_tally;
-use crate::protocol::{self, Attempt, AttemptRules, Decision, Outcome, Step, Verdict, Vote};
+use crate::protocol::{self, Attempt, AttemptRules, Decision, Keys, Outcome, Step, Verdict, Vote};
 use crate::release;
 use crate::renewal::Renewals;
 use crate::round::Round;
@@ -66,7 +65,19 @@ impl Acquirer<'_> {
         let c = &cluster.config;
         config::check_resource(resource)?;
         config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
-        let target = cluster.target(resource, protocol::new_owner());
+        // Each attempt has an owner of its own, so that a clean-up release of one attempt
+        // that reaches a node late (after a reconnection) can never delete the next
+        // attempt's grant there; the wait queue knows the call by one waiter id.
+        let waiter: Arc<str> = Arc::from(protocol::new_owner());
+        let attempt_target = || {
+            Target::for_waiter(
+                Keys::new(&c.key_prefix, resource),
+                resource,
+                protocol::new_owner(),
+                Arc::clone(&waiter),
+            )
+        };
+        let mut target = attempt_target();
         // Only callers that wait, with hand-off on, join the queue.
         let role = if wait.is_zero() || c.handoff.is_zero() {
             Role::Try
@@ -74,17 +85,20 @@ impl Acquirer<'_> {
             Role::Wait
         };
         let started = Instant::now();
-        let request = Arc::new(Acquire {
-            target: Arc::clone(&target),
-            ttl,
-            role,
-            waited_ms: AtomicU64::new(0),
-            // With one node, its counter is the whole quorum: the acquire script mints the
-            // token itself and the second round is not needed.
-            mint: c.fencing && cluster.nodes.len() == 1,
-            marker: cluster.marker.clone(),
-            queue_ttl: cluster.waiter_gone_after().saturating_mul(2),
-        });
+        let request = |target: &Arc<Target>| {
+            Arc::new(Acquire {
+                target: Arc::clone(target),
+                ttl,
+                role,
+                // The queue orders waiters by how long they have waited (see acquire.lua).
+                waited_ms: millis(started.elapsed()),
+                // With one node, its counter is the whole quorum: the acquire script mints
+                // the token itself and the second round is not needed.
+                mint: c.fencing && cluster.nodes.len() == 1,
+                marker: cluster.marker.clone(),
+                queue_ttl: cluster.waiter_gone_after().saturating_mul(2),
+            })
+        };
         let mut subscription: Option<Subscription> = None;
         // If this future is dropped mid-attempt (a timeout, a select), keys it may already
         // hold are released in the background instead of lingering for the ttl.
@@ -101,12 +115,12 @@ impl Acquirer<'_> {
             if let Some(s) = subscription.as_mut() {
                 s.mark_seen();
             }
+            if attempt > 0 {
+                target = attempt_target();
+                guard.target = Arc::clone(&target);
+            }
             guard.armed = true;
-            // The queue orders waiters by how long they have waited (see acquire.lua).
-            request
-                .waited_ms
-                .store(millis(started.elapsed()), Ordering::Relaxed);
-            let result = self.attempt(&request, give_up).await;
+            let result = self.attempt(&request(&target), give_up).await;
             // Every attempt that returns has released what it did not keep; a waiter may
             // still be queued, and leaves the queues if dropped while it waits.
             guard.armed = role == Role::Wait;
@@ -140,7 +154,7 @@ impl Acquirer<'_> {
             }
             if c.wake_ups && subscription.is_none() {
                 subscription =
-                    wakeup::subscribe(&cluster.wakeups, &target.keys.channel, &target.owner).await;
+                    wakeup::subscribe(&cluster.wakeups, &target.keys.channel, &waiter).await;
                 // A release published before we subscribed would be missed: try once
                 // more now that we listen (not for a fresh hand-off: it is reserved for a
                 // waiter that has been woken).

@@ -4,7 +4,8 @@
 -- KEYS[2]  fence key  <prefix>{<resource>}:fence
 -- KEYS[3]  queue key  <prefix>{<resource>}:queue  (zset: waiting owners by arrival)
 -- KEYS[4]  seen key   <prefix>{<resource>}:seen   (hash: owner -> last attempt, node ms)
--- ARGV[1]  owner (random, unique per acquisition)
+-- ARGV[1]  owner (random, unique per attempt: a late clean-up of one attempt can never
+--          delete the next attempt's grant)
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
 -- ARGV[4]  how long the caller has been waiting, in ms of its own monotonic clock
@@ -12,6 +13,7 @@
 --          counter is the whole quorum, so no second round is needed); "" otherwise
 -- ARGV[6]  ms the wait queue is kept after its last arrival (longer than a waiter's
 --          longest sleep between attempts)
+-- ARGV[7]  waiter: the caller's id in the wait queue, the same for all its attempts
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
 -- Returns { granted, fence, pttl, handoff, age }:
@@ -25,8 +27,8 @@
 --            FLUSHALL) has a young marker; the client does not count its grant while other
 --            nodes' markers are clearly older, until the age passes the maximum ttl.
 --
--- A key already holding our own owner counts as granted and gets a fresh TTL: a retry of
--- the same acquisition may find the key left by an earlier attempt whose clean-up was lost.
+-- A key already holding our own owner counts as granted and gets a fresh TTL: the same
+-- request may arrive twice (a client library re-sends it after a dropped connection).
 -- A refused caller that waits joins the queue, so that a release can hand the lock to the
 -- longest waiter instead of to whoever asks first. Its place is when it started waiting,
 -- on this node's clock: now minus how long it says it has waited. No client's wall clock
@@ -60,10 +62,10 @@ local function increment(digits)
 end
 local fence = redis.call('GET', KEYS[2]) or '0'
 local holder = redis.call('GET', KEYS[1])
-if (not holder) or holder == ('handoff:' .. ARGV[1]) then
+if (not holder) or holder == ('handoff:' .. ARGV[7]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[7])
+  redis.call('HDEL', KEYS[4], ARGV[7])
   if ARGV[5] == 'mint' then
     fence = increment(fence)
     redis.call('SET', KEYS[2], fence)
@@ -77,8 +79,8 @@ end
 if ARGV[3] == 'wait' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZADD', KEYS[3], 'NX', now - tonumber(ARGV[4]), ARGV[1])
-  redis.call('HSET', KEYS[4], ARGV[1], now)
+  redis.call('ZADD', KEYS[3], 'NX', now - tonumber(ARGV[4]), ARGV[7])
+  redis.call('HSET', KEYS[4], ARGV[7], now)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end

@@ -7,7 +7,6 @@
 //! caller that waits joins the resource's wait queue on that node.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::{ScriptInvocation, Value};
@@ -33,9 +32,9 @@ pub(crate) struct Acquire {
     pub target: Arc<Target>,
     pub ttl: Duration,
     pub role: Role,
-    /// How long the caller has been waiting, in ms of its monotonic clock (set before
-    /// each attempt): the node derives the caller's place in the queue from it.
-    pub waited_ms: AtomicU64,
+    /// How long the caller has been waiting, in ms of its monotonic clock: the node
+    /// derives the caller's place in the queue from it.
+    pub waited_ms: u64,
     /// Mint the fencing token in the same script (single node: its counter is the whole
     /// quorum).
     pub mint: bool,
@@ -61,9 +60,10 @@ impl Op for Acquire {
                 Role::Try => "try",
                 Role::Wait => "wait",
             })
-            .arg(self.waited_ms.load(Ordering::Relaxed))
+            .arg(self.waited_ms)
             .arg(if self.mint { "mint" } else { "" })
-            .arg(millis(self.queue_ttl));
+            .arg(millis(self.queue_ttl))
+            .arg(self.target.waiter.as_ref());
         call
     }
 

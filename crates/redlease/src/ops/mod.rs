@@ -41,16 +41,32 @@ pub(crate) trait Op: Send + Sync + 'static {
 #[derive(Debug)]
 pub(crate) struct Target {
     pub resource: String,
+    /// The value of the lock key: unique per acquisition attempt.
     pub owner: String,
+    /// The caller's id in the wait queue: the same for every attempt of one `acquire`
+    /// call (equal to the owner where there is no call, e.g. release by owner).
+    pub waiter: Arc<str>,
     pub keys: Keys,
 }
 
 impl Target {
     pub(crate) fn new(prefix: &str, resource: &str, owner: String) -> Arc<Self> {
+        let waiter = Arc::from(owner.as_str());
+        Self::for_waiter(Keys::new(prefix, resource), resource, owner, waiter)
+    }
+
+    /// One attempt of the call queued as `waiter`.
+    pub(crate) fn for_waiter(
+        keys: Keys,
+        resource: &str,
+        owner: String,
+        waiter: Arc<str>,
+    ) -> Arc<Self> {
         Arc::new(Target {
             resource: resource.to_owned(),
-            keys: Keys::new(prefix, resource),
             owner,
+            waiter,
+            keys,
         })
     }
 }

@@ -7,6 +7,7 @@
 -- ARGV[2]  channel on which waiters listen
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
 -- ARGV[4]  ms after which a queued waiter that has not tried again counts as gone
+-- ARGV[5]  the owner's waiter id in the wait queue
 --
 -- Returns 1 if the key held our owner and was released, 0 if it was absent or someone
 -- else's (release is idempotent: releasing twice is not an error).
@@ -19,8 +20,8 @@
 -- the channel message names that owner. Without it, the releasing client, looping
 -- straight back to acquire, would win again and again and starve the waiters. Queue
 -- entries not refreshed within ARGV[4] belong to waiters that died and are dropped.
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[5])
+redis.call('HDEL', KEYS[3], ARGV[5])
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end

@@ -38,7 +38,8 @@ impl Op for Release {
             .arg(&self.target.owner)
             .arg(&keys.channel)
             .arg(millis(self.handoff))
-            .arg(millis(self.waiter_gone_after));
+            .arg(millis(self.waiter_gone_after))
+            .arg(self.target.waiter.as_ref());
         call
     }
 
