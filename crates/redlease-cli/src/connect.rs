@@ -18,13 +18,6 @@ use crate::exit::{Failure, USAGE};
 /// Default servers when neither `--servers` nor `REDLEASE_SERVERS` is given.
 pub const DEFAULT_SERVERS: &str = "redis://127.0.0.1:6379";
 
-/// The library's default node timeout for `ttl`, as documented on
-/// `redlease::Builder::node_timeout` (1% of the ttl, within 10 ms to 250 ms). Needed to
-/// tell the user the real minimum ttl (see LIBRARY_REQUESTS.md).
-fn default_node_timeout(ttl: Duration) -> Duration {
-    (ttl / 100).clamp(Duration::from_millis(10), Duration::from_millis(250))
-}
-
 /// A manager for the servers of `connection`, with `ttl` as its default ttl.
 pub async fn manager(connection: &Connection, ttl: Duration) -> Result<LockManager, Failure> {
     let builder = builder(connection, ttl)?;
@@ -47,14 +40,17 @@ pub fn builder(connection: &Connection, ttl: Duration) -> Result<redlease::Build
 fn check_ttl(ttl: Duration, node_timeout: Option<Duration>) -> Result<(), Failure> {
     let (timeout, whose) = match node_timeout {
         Some(t) => (t, "--node-timeout"),
-        None => (default_node_timeout(ttl), "the default node timeout"),
+        None => (
+            redlease::config::default_node_timeout(ttl),
+            "the default node timeout",
+        ),
     };
-    if ttl <= timeout {
-        let shortest = timeout + Duration::from_millis(1);
+    let shortest = redlease::config::min_ttl(node_timeout, redlease::config::DEFAULT_DRIFT_FACTOR);
+    if ttl < shortest {
         return Err(Failure::new(
             USAGE,
             format!(
-                "invalid --ttl {}: it must be longer than {whose} ({}); the shortest ttl allowed here is {}",
+                "invalid --ttl {}: it must be longer than {whose} ({}) plus the drift allowance; the shortest ttl allowed here is {}",
                 humantime::format_duration(ttl),
                 humantime::format_duration(timeout),
                 humantime::format_duration(shortest)
@@ -252,7 +248,8 @@ mod tests {
     fn the_minimum_ttl_is_named() {
         let e = check_ttl(Duration::from_millis(3), None).unwrap_err();
         assert!(e.message.contains("--ttl 3ms"), "{}", e.message);
-        assert!(e.message.contains("11ms"), "{}", e.message);
-        assert!(check_ttl(Duration::from_millis(11), None).is_ok());
+        assert!(e.message.contains("13ms"), "{}", e.message);
+        assert!(check_ttl(Duration::from_millis(12), None).is_err());
+        assert!(check_ttl(Duration::from_millis(13), None).is_ok());
     }
 }

@@ -56,7 +56,7 @@ fn configuration_errors_name_the_flag_and_exit_64() {
         (
             &["redis://127.0.0.1:1"],
             &["acquire", "--ttl", "3ms", "r"],
-            "11ms",
+            "13ms",
         ),
         (
             &["redis://127.0.0.1:1"],

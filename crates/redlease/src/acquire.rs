@@ -64,7 +64,7 @@ impl Acquirer<'_> {
         let cluster = self.cluster;
         let c = &cluster.config;
         config::check_resource(resource)?;
-        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+        config::check_call_ttl(ttl, c)?;
         // Each attempt has an owner of its own, so that a clean-up release of one attempt
         // that reaches a node late (after a reconnection) can never delete the next
         // attempt's grant there; the wait queue knows the call by one waiter id.

@@ -123,7 +123,7 @@ pub(crate) async fn extend_owner(
     config::check_resource(resource)?;
     check_owner(owner)?;
     let c = &cluster.config;
-    config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+    config::check_call_ttl(ttl, c)?;
     let lease = Lease::new(LeaseCore::new(
         Arc::clone(cluster),
         Arc::clone(renewals),

@@ -592,3 +592,29 @@ async fn two_of_three_down_names_the_two_and_counts_truthfully() {
     }
     let _ = lease.forget();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_ttl_within_the_node_timeout_is_refused_by_name() {
+    // A lease shorter than one node's answer time could be spent before the vote ends:
+    // refused before anything is sent, naming ttl and the real minimum.
+    let cluster = start(1);
+    let m = manager(&cluster).await; // node timeout 250 ms
+    for ttl in [Duration::from_millis(50), Duration::from_millis(250)] {
+        let e = m
+            .acquire_for("short", ttl, Duration::ZERO)
+            .await
+            .expect_err("shorter than the node timeout");
+        assert_eq!(e.field(), Some("ttl"), "{e}");
+        assert!(e.to_string().contains("node timeout"), "{e}");
+    }
+    let mut lease = m
+        .acquire_for("short", Duration::from_secs(1), Duration::ZERO)
+        .await
+        .expect("1 s is fine");
+    let e = lease
+        .extend(Duration::from_millis(100))
+        .await
+        .expect_err("extend to less than the node timeout");
+    assert_eq!(e.field(), Some("ttl"), "{e}");
+    lease.release().await.expect("release");
+}

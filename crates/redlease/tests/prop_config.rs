@@ -176,7 +176,8 @@ impl Options {
             (self.ttl / 100).clamp(Duration::from_millis(10), Duration::from_millis(250))
         });
         if node_timeout.is_zero()
-            || node_timeout >= self.ttl
+            || node_timeout.saturating_add(redlease::protocol::drift(self.ttl, self.drift_factor))
+                >= self.ttl
             || node_timeout > redlease::config::MAX_NODE_TIMEOUT
         {
             bad.push("node_timeout");
@@ -255,7 +256,9 @@ fn check_call_ttl(ttl: Duration, with_extend: bool) -> Result<(), TestCaseError>
                 .build(),
         )
         .expect("a valid configuration");
-    let valid = ttl <= max_ttl && ttl > drift(ttl, 0.01);
+    // The manager's node timeout: 1 % of its 1 s ttl, clamped to 10 ms at least.
+    let node_timeout = Duration::from_millis(10);
+    let valid = ttl <= max_ttl && ttl > node_timeout.saturating_add(drift(ttl, 0.01));
     let owner = "0123456789abcdef0123456789abcdef";
     let mut outcomes = vec![
         rt.block_on(manager.acquire_for("prop:ttl", ttl, Duration::ZERO))

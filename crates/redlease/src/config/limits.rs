@@ -34,6 +34,31 @@ pub(crate) fn check_ttl(
     Ok(())
 }
 
+/// Check the ttl of one call (acquire or extend) against the configuration: as
+/// [`check_ttl`], and longer than the node timeout, or one slow node's answer could use
+/// up the whole lease before the vote ends.
+pub(crate) fn check_call_ttl(ttl: Duration, config: &super::Config) -> Result<(), Error> {
+    check_ttl("ttl", ttl, config.max_ttl, config.drift_factor)?;
+    let floor = config
+        .node_timeout
+        .saturating_add(protocol::drift(ttl, config.drift_factor));
+    if ttl <= floor {
+        return Err(Error::invalid(
+            "ttl",
+            ttl,
+            format!(
+                "not longer than the node timeout ({:?}) plus the drift allowance",
+                config.node_timeout
+            ),
+            format!(
+                "more than {floor:?} (node timeout + drift allowance) and at most max_ttl ({:?})",
+                config.max_ttl
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Check a resource name.
 pub(crate) fn check_resource(resource: &str) -> Result<(), Error> {
     let allowed = format!("a non-empty string of at most {MAX_RESOURCE_LEN} bytes");

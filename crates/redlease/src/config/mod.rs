@@ -10,13 +10,13 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::protocol::RetryPolicy;
+use crate::protocol::{self, RetryPolicy};
 
 mod limits;
 mod server;
 
 use limits::check_prefix;
-pub(crate) use limits::{check_resource, check_ttl};
+pub(crate) use limits::{check_call_ttl, check_resource, check_ttl};
 
 pub(crate) use server::Server;
 use server::parse_servers;
@@ -316,12 +316,20 @@ impl<F> Builder<F> {
         let node_timeout = self
             .node_timeout
             .unwrap_or_else(|| default_node_timeout(self.ttl));
-        if node_timeout.is_zero() || node_timeout >= self.ttl || node_timeout > MAX_NODE_TIMEOUT {
+        // One slow node's answer must not be able to use up the whole lease.
+        let drift = protocol::drift(self.ttl, self.drift_factor);
+        if node_timeout.is_zero()
+            || node_timeout.saturating_add(drift) >= self.ttl
+            || node_timeout > MAX_NODE_TIMEOUT
+        {
             return Err(Error::invalid(
                 "node_timeout",
                 node_timeout,
-                format!("must be positive and smaller than the ttl ({:?})", self.ttl),
-                "0 < node_timeout < ttl, at most 1 min; a few ms to a few % of the ttl is typical",
+                format!(
+                    "must be positive and, with the drift allowance ({drift:?}), shorter than the ttl ({:?})",
+                    self.ttl
+                ),
+                "0 < node_timeout < ttl - drift allowance, at most 1 min; a few ms to a few % of the ttl is typical",
             ));
         }
         if self.retry.base.is_zero() || self.retry.max < self.retry.base {
@@ -385,8 +393,37 @@ impl<F> Builder<F> {
 }
 
 /// The default per-node timeout for a ttl: 1 % of it, clamped to 10-250 ms.
-pub(crate) fn default_node_timeout(ttl: Duration) -> Duration {
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(redlease::config::default_node_timeout(Duration::from_secs(30)), Duration::from_millis(250));
+/// ```
+pub fn default_node_timeout(ttl: Duration) -> Duration {
     (ttl / 100).clamp(Duration::from_millis(10), Duration::from_millis(250))
+}
+
+/// The shortest ttl (whole milliseconds) allowed with `node_timeout` (`None`: the
+/// default for that ttl) and `drift_factor`: one node's answer time plus the drift
+/// allowance must leave some validity.
+///
+/// ```
+/// use std::time::Duration;
+/// use redlease::config::min_ttl;
+/// assert_eq!(min_ttl(None, 0.01), Duration::from_millis(13));
+/// assert_eq!(min_ttl(Some(Duration::from_millis(100)), 0.01), Duration::from_millis(104));
+/// ```
+pub fn min_ttl(node_timeout: Option<Duration>, drift_factor: f64) -> Duration {
+    let fits = |ttl: Duration| {
+        let timeout = node_timeout.unwrap_or_else(|| default_node_timeout(ttl));
+        timeout.saturating_add(protocol::drift(ttl, drift_factor)) < ttl
+    };
+    let mut ms = node_timeout.map_or(1, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+    // Bounded: the drift factor is at most 0.5, so the answer is at most about twice
+    // the node timeout (at most a minute) plus a few ms.
+    while !fits(Duration::from_millis(ms)) && ms < 10 * MAX_NODE_TIMEOUT.as_millis() as u64 {
+        ms += 1;
+    }
+    Duration::from_millis(ms)
 }
 
 /// The validated configuration a manager runs with.

@@ -21,7 +21,7 @@ impl LeaseCore {
     pub(crate) async fn extend(&self, ttl: Duration) -> Result<u64, Error> {
         let cluster = &self.cluster;
         let c = &cluster.config;
-        config::check_ttl("ttl", ttl, c.max_ttl, c.drift_factor)?;
+        config::check_call_ttl(ttl, c)?;
         let deadline = match self.state() {
             LeaseState::Held { deadline } => deadline,
             LeaseState::Released => return Err(self.lost_error(LostReason::Released)),
