@@ -41,6 +41,7 @@ impl Cluster {
             .map(|(i, server)| Node::new(i, server, config.node_timeout))
             .collect::<Result<Vec<_>, _>>()?;
         futures_util::future::join_all(nodes.iter().map(Node::warm_up)).await;
+        refuse_twins(&nodes, &config).await?;
         let marker = (config.delayed_restart && nodes.len() > 1)
             .then(|| Arc::from(format!("{}marker:born", config.key_prefix)));
         let wakeups = Arc::new(Wakeups::new(
@@ -95,4 +96,27 @@ impl Cluster {
             },
         }
     }
+}
+
+/// One server reached under two names (`localhost` and `127.0.0.1`, two databases of one
+/// instance) is one failure domain that would vote twice: refuse it. Compared by the
+/// servers' own identity, for the nodes that answer now (a node that is down is checked
+/// when the manager is built again, not later).
+async fn refuse_twins(nodes: &[Node], config: &Config) -> Result<(), Error> {
+    let ids = futures_util::future::join_all(nodes.iter().map(Node::identity)).await;
+    for (j, id) in ids.iter().enumerate() {
+        let Some(id) = id else { continue };
+        if let Some(i) = ids[..j].iter().position(|other| other.as_ref() == Some(id)) {
+            let (first, twin) = (&config.servers[i].redacted, &config.servers[j].redacted);
+            return Err(Error::invalid(
+                format!("servers[{j}]"),
+                twin,
+                format!(
+                    "is the same Redis server as servers[{i}] ({first}) under another name (run_id {id}); one server counted twice would break the quorum"
+                ),
+                "each server once: independent Redis masters, one URL each",
+            ));
+        }
+    }
+    Ok(())
 }

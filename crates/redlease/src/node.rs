@@ -146,6 +146,26 @@ impl Node {
         let _ = tokio::time::timeout(self.timeout, self.connection()).await;
     }
 
+    /// The server's identity (`run_id` of `INFO server`), if it answers within the node
+    /// timeout and may run INFO: two URLs that reach one server share it.
+    pub(crate) async fn identity(&self) -> Option<String> {
+        let query = async {
+            let (mut conn, _) = self.connection().await.ok()?;
+            let info: String = redis::cmd("INFO")
+                .arg("server")
+                .query_async(&mut conn)
+                .await
+                .ok()?;
+            info.lines()
+                .find_map(|line| line.strip_prefix("run_id:"))
+                .map(|id| id.trim().to_owned())
+        };
+        tokio::time::timeout(self.timeout, query)
+            .await
+            .ok()
+            .flatten()
+    }
+
     async fn connection(
         &self,
     ) -> Result<(MultiplexedConnection, u64), (redis::RedisError, Option<u64>)> {

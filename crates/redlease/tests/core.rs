@@ -618,3 +618,21 @@ async fn a_call_ttl_within_the_node_timeout_is_refused_by_name() {
     assert_eq!(e.field(), Some("ttl"), "{e}");
     lease.release().await.expect("release");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_under_two_names_is_refused() {
+    // localhost and 127.0.0.1, or two databases of one instance: one failure domain that
+    // would vote twice. The servers' own identity settles it, not the URL text.
+    let cluster = start(1);
+    let url = cluster.urls()[0].clone();
+    let port = url.rsplit(':').next().expect("port").to_owned();
+    for twin in [format!("redis://localhost:{port}"), format!("{url}/1")] {
+        let e = builder(&cluster)
+            .servers([url.clone(), twin.clone()])
+            .build()
+            .await
+            .expect_err("the same server twice");
+        assert_eq!(e.field(), Some("servers[1]"), "{twin}: {e}");
+        assert!(e.to_string().contains("same Redis server"), "{e}");
+    }
+}
