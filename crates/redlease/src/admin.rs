@@ -30,6 +30,8 @@ pub struct Status {
     pub remaining: Option<Duration>,
     /// The highest fencing counter any node reported.
     pub last_fencing_token: u64,
+    /// The holder's description of itself, if it gave one (see [`Lease::describe`]).
+    pub holder_info: Option<String>,
     /// Each node's view.
     pub nodes: Vec<NodeStatus>,
 }
@@ -76,13 +78,73 @@ pub(crate) async fn status(cluster: &Arc<Cluster>, resource: &str) -> Result<Sta
     .map(|(owner, remaining)| (owner.to_owned(), remaining));
     let last_fencing_token = replies().map(|r| r.fence).max().unwrap_or(0);
     let (holder, remaining) = holder.map_or((None, None), |(h, r)| (Some(h), r));
+    let holder_info = holder.as_deref().and_then(|h| {
+        replies()
+            .filter(|r| r.owner.as_deref() == Some(h))
+            .find_map(|r| r.holder_info.clone())
+    });
     Ok(Status {
         resource: resource.to_owned(),
         holder,
         remaining,
         last_fencing_token,
+        holder_info,
         nodes,
     })
+}
+
+/// The leases held now on resources matching the glob `pattern`, at most `limit`: every
+/// node is scanned (SCAN, bounded) for lock keys, then each resource's status is read.
+pub(crate) async fn list(
+    cluster: &Arc<Cluster>,
+    pattern: &str,
+    limit: usize,
+) -> Result<Vec<Status>, Error> {
+    let prefix = &cluster.config.key_prefix;
+    let glob = format!("{}{{{pattern}}}:lock", escape_glob(prefix));
+    let scans = futures_util::future::join_all(
+        cluster
+            .nodes
+            .iter()
+            .map(|node| node.scan(&glob, limit.saturating_mul(2).max(limit))),
+    )
+    .await;
+    let head = format!("{prefix}{{");
+    let mut resources: Vec<String> = scans
+        .into_iter()
+        .filter_map(Result::ok)
+        .flatten()
+        .filter_map(|key| {
+            key.strip_prefix(&head)?
+                .strip_suffix("}:lock")
+                .map(str::to_owned)
+        })
+        .collect();
+    resources.sort_unstable();
+    resources.dedup();
+    let mut held = Vec::new();
+    for resource in resources {
+        if held.len() >= limit {
+            break;
+        }
+        let status = status(cluster, &resource).await?;
+        if status.holder.is_some() {
+            held.push(status);
+        }
+    }
+    Ok(held)
+}
+
+/// `text` with Redis glob characters escaped, to match it literally.
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Run a marker action on every node.

@@ -87,6 +87,14 @@ pub enum NodeError {
     /// The node answered with an error.
     #[error("redis error: {0}")]
     Redis(String),
+    /// The node refused our credentials or permissions (wrong or missing password, an
+    /// ACL that forbids a command or key): fix the configuration, retrying will not help.
+    #[error("refused our credentials: {0}")]
+    Auth(String),
+    /// The node says the configuration does not fit it (e.g. a database number it does
+    /// not have): fix the server URL.
+    #[error("does not accept this configuration: {0}")]
+    Config(String),
     /// The node answered something the scripts never return.
     #[error("{0}")]
     Protocol(String),
@@ -99,6 +107,18 @@ pub enum NodeError {
         /// The maximum ttl it must reach.
         max_ttl: Duration,
     },
+}
+
+impl NodeError {
+    /// Credentials or permissions refused (see [`NodeError::Auth`]).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, NodeError::Auth(_))
+    }
+
+    /// The server does not accept the configuration (see [`NodeError::Config`]).
+    pub fn is_config(&self) -> bool {
+        matches!(self, NodeError::Config(_))
+    }
 }
 
 /// A node, named for messages: its index and redacted address.

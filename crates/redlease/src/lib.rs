@@ -83,7 +83,7 @@ mod wakeup;
 pub use admin::{Markers, NodeStatus, Status};
 pub use config::{Builder, Renewal};
 pub use error::{Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
-pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState};
+pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState, MAX_HOLDER_INFO};
 pub use manager::LockManager;
 pub use protocol::RetryPolicy;
 /// The Redis client crate redlease is built on (for [`ops`] reply types).

@@ -243,6 +243,13 @@ impl LockManager {
         admin::markers(&self.cluster, Action::Ready).await
     }
 
+    /// The leases held now on resources whose names match the glob `pattern` (`*` for
+    /// all), at most `limit`, with their holders' descriptions: for operators, like
+    /// `lslocks`. Uses SCAN on every node (never KEYS), then reads each resource's status.
+    pub async fn list(&self, pattern: &str, limit: usize) -> Result<Vec<Status>, Error> {
+        admin::list(&self.cluster, pattern, limit).await
+    }
+
     /// What each node says about `resource`: holder, remaining ttl, fencing counter.
     pub async fn status(&self, resource: &str) -> Result<Status, Error> {
         admin::status(&self.cluster, resource).await

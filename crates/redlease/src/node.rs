@@ -127,7 +127,11 @@ impl Node {
                 Err(NodeError::Timeout(self.timeout))
             }
             Ok(Err((e, generation))) => {
-                if is_connection_level(&e) {
+                if let Some(refusal) = refusal(&e) {
+                    // Credentials or configuration: the connection is of no use as it is.
+                    self.invalidate(generation);
+                    Err(refusal)
+                } else if is_connection_level(&e) {
                     self.invalidate(generation);
                     Err(NodeError::Connection(e.to_string()))
                 } else {
@@ -164,6 +168,36 @@ impl Node {
             .await
             .ok()
             .flatten()
+    }
+
+    /// Keys matching `pattern`, by SCAN (never KEYS: it would block the server), at most
+    /// `limit` of them; each SCAN call within the node timeout.
+    pub(crate) async fn scan(&self, pattern: &str, limit: usize) -> Result<Vec<String>, NodeError> {
+        let (mut conn, _) = tokio::time::timeout(self.timeout, self.connection())
+            .await
+            .map_err(|_| NodeError::Timeout(self.timeout))?
+            .map_err(|(e, _)| NodeError::Connection(e.to_string()))?;
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(512);
+            let call = scan.query_async::<(u64, Vec<String>)>(&mut conn);
+            let (next, batch) = tokio::time::timeout(self.timeout, call)
+                .await
+                .map_err(|_| NodeError::Timeout(self.timeout))?
+                .map_err(|e| NodeError::Redis(e.to_string()))?;
+            keys.extend(batch);
+            cursor = next;
+            if cursor == 0 || keys.len() >= limit {
+                keys.truncate(limit);
+                return Ok(keys);
+            }
+        }
     }
 
     async fn connection(
@@ -257,6 +291,24 @@ impl Node {
             self.invalidate(generation);
         }
     }
+}
+
+/// A refusal that retrying will not cure: credentials, permissions, a database the
+/// server does not have.
+fn refusal(e: &redis::RedisError) -> Option<NodeError> {
+    let code = e.code().unwrap_or_default();
+    let text = e.to_string();
+    if e.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(code, "NOAUTH" | "WRONGPASS" | "NOPERM")
+        || text.contains("WRONGPASS")
+        || text.contains("NOAUTH")
+    {
+        return Some(NodeError::Auth(text));
+    }
+    if text.contains("DB index is out of range") {
+        return Some(NodeError::Config(text));
+    }
+    None
 }
 
 fn is_connection_level(e: &redis::RedisError) -> bool {

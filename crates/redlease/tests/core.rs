@@ -404,6 +404,29 @@ async fn unix_sockets_and_passwords() {
     assert!(err.is_unavailable(), "{err}");
     assert!(!err.to_string().contains("wrong-pw"), "{err}");
     assert!(!format!("{err:?}").contains("wrong-pw"), "{err:?}");
+    // The refusal is named as such, so that callers (the CLI: exit 77) can tell it from
+    // a server that is down.
+    assert!(
+        err.node_failures().iter().all(|f| f.error.is_auth()),
+        "{err}"
+    );
+    for url in [
+        format!("redis://127.0.0.1:{port}"),
+        format!("redis://:s3cret-pw@127.0.0.1:{port}/99"),
+    ] {
+        let m = LockManager::builder()
+            .servers([url])
+            .wait(Duration::ZERO)
+            .build()
+            .await
+            .expect("config");
+        let err = m
+            .acquire("auth")
+            .await
+            .expect_err("no password, or no db 99");
+        let failure = &err.node_failures()[0].error;
+        assert!(failure.is_auth() || failure.is_config(), "{err}");
+    }
 }
 
 #[tokio::test]

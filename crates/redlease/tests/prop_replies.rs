@@ -140,7 +140,7 @@ fn parse_all(v: &Value) {
         assert!(is_array_of(2), "extend accepted {v:?}");
     }
     if status::parse(v).is_ok() {
-        assert!(is_array_of(3), "status accepted {v:?}");
+        assert!(is_array_of(4), "status accepted {v:?}");
     }
     match fence::parse(v) {
         Ok(flag) => assert_eq!(*v, Value::Int(flag.into())),
@@ -187,6 +187,7 @@ proptest! {
         pttl in prop_oneof![Just(-2i64), Just(-1i64), 0..=i64::MAX],
         fence in any::<u64>(),
         form in any::<u8>(),
+        holder_info in proptest::option::of("\\PC{1,40}"),
     ) {
         // status.lua answers "" and -2 when nobody holds the resource.
         let (text, pttl) = match &owner {
@@ -197,8 +198,9 @@ proptest! {
             Value::BulkString(text.into_bytes()),
             Value::Int(pttl),
             encode_counter(fence, form),
+            Value::BulkString(holder_info.clone().unwrap_or_default().into_bytes()),
         ]);
-        let expected = StatusReply { owner, pttl_ms: u64::try_from(pttl).ok(), fence };
+        let expected = StatusReply { owner, pttl_ms: u64::try_from(pttl).ok(), fence, holder_info };
         prop_assert_eq!(status::parse(&v), Ok(expected));
     }
 

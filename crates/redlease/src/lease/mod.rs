@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, LostReason};
 
 mod core;
+mod describe;
 mod extend;
+
+pub use describe::MAX_HOLDER_INFO;
 
 pub(crate) use self::core::LeaseCore;
 
@@ -95,6 +98,12 @@ impl LeaseHandle {
     /// The resource this lease is on.
     pub fn resource(&self) -> &str {
         self.core.resource()
+    }
+
+    /// The ttl renewals extend this lease by: the acquisition's, or the last successful
+    /// extend's.
+    pub fn ttl(&self) -> Duration {
+        self.core.ttl()
     }
 
     /// The random owner value that identifies this lease on the nodes.
@@ -198,9 +207,21 @@ impl Lease {
     ///
     /// Errors: `lost` if the deadline passed or a quorum of nodes no longer holds it for
     /// us (the lease is then lost for good); `unavailable` if too few nodes answered, in
-    /// which case the lease stays valid until its old deadline and may be extended again.
+    /// which case the lease stays valid until the sooner of its old deadline and the one
+    /// this extend would have set (the requests that did not answer in time may still
+    /// run), and may be extended again. Renewals then extend by `ttl`.
     pub async fn extend(&mut self, ttl: Duration) -> Result<(), Error> {
         self.extend_inner(ttl).await.map(|_| ())
+    }
+
+    /// Record who holds the lease, for operators: `info` is any text up to
+    /// [`MAX_HOLDER_INFO`] bytes (the `redlease` command stores host, process id and
+    /// command as JSON). It lives beside the lock with the lease's ttl and is shown by
+    /// [`crate::LockManager::status`] and [`crate::LockManager::list`]; extend and
+    /// release keep it in step. Errors: `unavailable` when fewer than a quorum stored it,
+    /// `lost` when the lease is no longer held.
+    pub async fn describe(&self, info: &str) -> Result<(), Error> {
+        self.handle.core.describe(info).await
     }
 
     pub(crate) async fn extend_inner(&self, ttl: Duration) -> Result<u64, Error> {

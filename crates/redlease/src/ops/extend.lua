@@ -2,6 +2,7 @@
 --
 -- KEYS[1]  lock key
 -- KEYS[2]  fence key
+-- KEYS[3]  holder key (the holder's description, "<owner> <text>", if it gave one)
 -- ARGV[1]  owner
 -- ARGV[2]  new ttl in milliseconds
 --
@@ -13,6 +14,10 @@
 local fence = redis.call('GET', KEYS[2]) or '0'
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  local holder = redis.call('GET', KEYS[3])
+  if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
+    redis.call('PEXPIRE', KEYS[3], ARGV[2])
+  end
   return { 1, fence }
 end
 return { 0, fence }

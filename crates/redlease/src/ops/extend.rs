@@ -29,6 +29,7 @@ impl Op for Extend {
         let keys = &self.target.keys;
         let mut call = SCRIPT.key(&keys.lock);
         call.key(&keys.fence)
+            .key(&keys.holder)
             .arg(&self.target.owner)
             .arg(millis(self.ttl));
         call

@@ -18,6 +18,7 @@ use redis::{Script, ScriptInvocation, Value};
 use crate::protocol::Keys;
 
 pub mod acquire;
+pub mod describe;
 pub mod extend;
 pub mod fence;
 pub mod marker;
@@ -72,9 +73,10 @@ impl Target {
 }
 
 /// Every script, for loading on a new connection.
-fn scripts() -> [&'static str; 6] {
+fn scripts() -> [&'static str; 7] {
     [
         acquire::LUA,
+        describe::LUA,
         fence::LUA,
         extend::LUA,
         release::LUA,

@@ -3,6 +3,7 @@
 -- KEYS[1]  lock key
 -- KEYS[2]  queue key (zset: waiting owners by arrival)
 -- KEYS[3]  seen key  (hash: owner -> last attempt, node ms)
+-- KEYS[4]  holder key (the holder's description, "<owner> <text>", if it gave one)
 -- ARGV[1]  owner
 -- ARGV[2]  channel on which waiters listen
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
@@ -24,6 +25,10 @@ redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('HDEL', KEYS[3], ARGV[5])
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
+end
+local holder = redis.call('GET', KEYS[4])
+if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
+  redis.call('DEL', KEYS[4])
 end
 local head = ''
 if ARGV[3] ~= '0' then

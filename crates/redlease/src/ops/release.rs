@@ -35,6 +35,7 @@ impl Op for Release {
         let mut call = SCRIPT.key(&keys.lock);
         call.key(&keys.queue)
             .key(&keys.seen)
+            .key(&keys.holder)
             .arg(&self.target.owner)
             .arg(&keys.channel)
             .arg(millis(self.handoff))

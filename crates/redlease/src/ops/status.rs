@@ -28,6 +28,9 @@ pub struct StatusReply {
     pub pttl_ms: Option<u64>,
     /// The node's fencing counter for the resource.
     pub fence: u64,
+    /// The holder's description of itself, if it gave one (see
+    /// [`crate::Lease::describe`]).
+    pub holder_info: Option<String>,
 }
 
 impl Op for Status {
@@ -36,7 +39,7 @@ impl Op for Status {
     fn invocation(&self) -> ScriptInvocation<'static> {
         let keys = &self.target.keys;
         let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.fence);
+        call.key(&keys.fence).key(&keys.holder);
         call
     }
 
@@ -45,7 +48,7 @@ impl Op for Status {
     }
 }
 
-/// Parse the reply of `status.lua`: `{ owner, pttl, fence }`.
+/// Parse the reply of `status.lua`: `{ owner, pttl, fence, holder }`.
 ///
 /// ```
 /// use redis::Value;
@@ -53,6 +56,7 @@ impl Op for Status {
 ///     Value::BulkString(b"".to_vec()),
 ///     Value::Int(-2),
 ///     Value::BulkString(b"0".to_vec()),
+///     Value::BulkString(b"".to_vec()),
 /// ]);
 /// let parsed = redlease::ops::status::parse(&reply).unwrap();
 /// assert_eq!(parsed.owner, None);
@@ -60,12 +64,14 @@ impl Op for Status {
 /// ```
 pub fn parse(value: &Value) -> Result<StatusReply, ReplyError> {
     const NAME: &str = "status";
-    let [owner, pttl, fence] = array::<3>(NAME, value)?;
+    let [owner, pttl, fence, holder] = array::<4>(NAME, value)?;
     let owner = text(NAME, owner)?;
+    let holder = text(NAME, holder)?;
     Ok(StatusReply {
         owner: (!owner.is_empty()).then_some(owner),
         pttl_ms: u64::try_from(int(NAME, pttl)?).ok(),
         fence: counter(NAME, fence)?,
+        holder_info: (!holder.is_empty()).then_some(holder),
     })
 }
 
@@ -76,13 +82,19 @@ mod tests {
     #[test]
     fn held() {
         let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let v = Value::Array(vec![bulk("abc"), Value::Int(1500), bulk("9")]);
+        let v = Value::Array(vec![
+            bulk("abc"),
+            Value::Int(1500),
+            bulk("9"),
+            bulk("host a"),
+        ]);
         assert_eq!(
             parse(&v),
             Ok(StatusReply {
                 owner: Some("abc".into()),
                 pttl_ms: Some(1500),
-                fence: 9
+                fence: 9,
+                holder_info: Some("host a".into()),
             })
         );
     }

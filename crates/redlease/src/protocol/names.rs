@@ -19,6 +19,9 @@ pub struct Keys {
     pub seen: String,
     /// `<prefix>{<resource>}:released`: the pub/sub channel on which releases wake waiters.
     pub channel: String,
+    /// `<prefix>{<resource>}:holder`: who holds it (owner, then the holder's description),
+    /// with the lease's TTL, when the holder described itself.
+    pub holder: String,
 }
 
 impl Keys {
@@ -36,6 +39,7 @@ impl Keys {
             queue: format!("{tagged}:queue"),
             seen: format!("{tagged}:seen"),
             channel: format!("{tagged}:released"),
+            holder: format!("{tagged}:holder"),
             lock: tagged + ":lock",
         }
     }
