@@ -248,7 +248,12 @@ fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
     // The renewal task schedules the first renewal an interval after it takes the lease.
     state.clients[c].phase = Phase::Holding(Lease {
         left,
-        due: whole_ticks(renewal_interval(setup)),
+        // Without renewal nothing is ever due: kept at 0, so that it adds no states.
+        due: if setup.renewal.is_some() {
+            whole_ticks(renewal_interval(setup))
+        } else {
+            0
+        },
         extended: 0,
         renewals: 0,
     });
