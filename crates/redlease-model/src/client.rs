@@ -17,13 +17,17 @@ use std::time::Duration;
 
 use redlease::ops;
 use redlease::protocol::attempt::fence_tally;
+use redlease::protocol::extend::{ExtendVerdict, conclude};
+use redlease::protocol::renewal;
 use redlease::protocol::{
-    self, Attempt, AttemptRules, Decision, NodeVote, Outcome, Step, Verdict, Vote,
+    self, Attempt, AttemptRules, Decision, NodeVote, Outcome, Step, Tally, Verdict, Vote,
 };
 use redlease::redis::Value;
 
 use crate::setup::{Setup, ticks};
-use crate::state::{FenceRound, MAX_NODES, Owner, Phase, Request, State, VoteRound, bit};
+use crate::state::{
+    ExtendRound, FenceRound, Lease, MAX_NODES, Owner, Phase, Request, State, VoteRound, bit,
+};
 
 /// An answer from a node, or `None` for a failed vote (timeout, lost reply, crash).
 pub type Answer = Option<Value>;
@@ -241,7 +245,18 @@ fn valid_now(setup: &Setup, elapsed: u8) -> bool {
 /// The attempt won: the lease is held until `start + ttl - drift`.
 fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
     let left = validity(setup, elapsed).unwrap_or_default();
-    state.clients[c].phase = Phase::Holding { left };
+    // The renewal task schedules the first renewal an interval after it takes the lease.
+    state.clients[c].phase = Phase::Holding(Lease {
+        left,
+        // Without renewal nothing is ever due: kept at 0, so that it adds no states.
+        due: if setup.renewal.is_some() {
+            whole_ticks(renewal_interval(setup))
+        } else {
+            0
+        },
+        extended: 0,
+        renewals: 0,
+    });
     state.leases = state.leases.saturating_add(1);
     if setup.fencing {
         state.tokens_increase &= token > state.last_token;
@@ -266,6 +281,135 @@ fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8) {
     };
 }
 
+/// The renewal interval of a lease of the setup's ttl: `protocol::renewal::interval`.
+fn renewal_interval(setup: &Setup) -> Duration {
+    setup.renewal.map_or(Duration::MAX, |fraction| {
+        renewal::interval(setup.ttl_duration(), fraction)
+    })
+}
+
+/// Whole ticks in `delay`, rounded down: a delay shorter than a tick may end before the
+/// next tick, so the renewal may run at once (more behaviours, never fewer).
+fn whole_ticks(delay: Duration) -> u8 {
+    u8::try_from(delay.as_nanos() / crate::setup::TICK.as_nanos()).unwrap_or(u8::MAX)
+}
+
+/// Whether the renewal task would renew client `c`'s lease now: renewal is on, the
+/// lease is held (not extending), its renewal is due, the deadline has not passed (the
+/// task marks it lost instead) and `renewal::cap_reached` does not stop it.
+pub fn renewal_due(setup: &Setup, state: &State, c: usize) -> bool {
+    let Phase::Holding(lease) = &state.clients[c].phase else {
+        return false;
+    };
+    setup.renewal.is_some()
+        && lease.due == 0
+        && !lease.left.is_zero()
+        && !renewal::cap_reached(
+            u32::from(lease.renewals),
+            Some(setup.max_renewals),
+            Duration::ZERO,
+            None,
+        )
+}
+
+/// Whether the holder may call `extend(ttl)` now (the model bounds user extends per
+/// lease). An extend after the deadline fails at once in the library: not offered.
+pub fn may_extend(setup: &Setup, state: &State, c: usize) -> bool {
+    matches!(&state.clients[c].phase,
+        Phase::Holding(lease) if lease.extended < setup.extends && !lease.left.is_zero())
+}
+
+/// `LeaseCore::extend(ttl)`, or a renewal (`renew()`: extend by the lease's own ttl):
+/// `extend.lua` to every node.
+pub fn begin_extend(state: &mut State, c: usize, ttl: u8, is_renewal: bool) {
+    let Phase::Holding(mut lease) = state.clients[c].phase else {
+        return;
+    };
+    if is_renewal {
+        lease.renewals += 1;
+    } else {
+        lease.extended += 1;
+    }
+    let n = state.nodes.len();
+    state.flights.make_stale(c);
+    state.clients[c].phase = Phase::Extending(ExtendRound {
+        lease,
+        elapsed: 0,
+        ttl,
+        renewal: is_renewal,
+        waiting: all(n),
+        tally: Tally::new(n),
+    });
+    let owner = owner(state, c);
+    for i in 0..n {
+        send(
+            state,
+            c,
+            i,
+            Request::Extend {
+                owner,
+                ttl,
+                current: true,
+            },
+        );
+    }
+}
+
+fn all(n: usize) -> u8 {
+    u8::try_from((1u16 << n) - 1).unwrap_or(u8::MAX)
+}
+
+/// Node `i`'s answer to client `c`'s extend round: counted as `Round::decide` counts it
+/// (stop once the tally decides), then concluded as `lease/extend.rs` does, with
+/// `protocol::extend::conclude` on the model's relative clock (the round's start is
+/// zero, now is the time elapsed since).
+pub fn on_extend_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
+    let Phase::Extending(round) = &mut state.clients[c].phase else {
+        return;
+    };
+    round.waiting &= !bit(i);
+    let vote = match answer.map(|v| ops::extend::parse(&v)) {
+        Some(Ok(reply)) if reply.extended => Vote::Yes,
+        Some(Ok(_)) => Vote::No,
+        Some(Err(_)) | None => Vote::Failed,
+    };
+    round.tally.record(vote);
+    if round.tally.decision() == Decision::Pending && round.waiting != 0 {
+        return;
+    }
+    let round = *round;
+    let now = ticks(round.elapsed);
+    let ttl = ticks(round.ttl);
+    let drift = protocol::drift(ttl, setup.drift_factor);
+    let deadline = now + round.lease.left;
+    let mut lease = round.lease;
+    let interval = renewal_interval(setup);
+    state.clients[c].phase = match conclude(&round.tally, Duration::ZERO, now, deadline, ttl, drift)
+    {
+        ExtendVerdict::Extended { deadline } => {
+            state.extended_seen = true;
+            lease.left = deadline.saturating_sub(now);
+            if round.renewal {
+                // The next renewal: an interval after this one started.
+                lease.due = whole_ticks(interval).saturating_sub(round.elapsed);
+            }
+            Phase::Holding(lease)
+        }
+        // Lost: the holder knows, and stops. (Its keys expire or are released by others'
+        // clean-up; the model does not release them.)
+        ExtendVerdict::NotHeld | ExtendVerdict::Expired | ExtendVerdict::Spent => Phase::Idle,
+        ExtendVerdict::Unavailable { deadline } => {
+            lease.left = deadline.saturating_sub(now);
+            if round.renewal {
+                // Retried soon, never after the deadline.
+                let retry = renewal::retry_delay(interval, lease.left).min(lease.left);
+                lease.due = whole_ticks(retry);
+            }
+            Phase::Holding(lease)
+        }
+    };
+}
+
 /// `Lease::release`: compare-and-delete on every node; the client is idle again.
 pub fn release(state: &mut State, c: usize) {
     let owner = owner(state, c);
@@ -275,9 +419,18 @@ pub fn release(state: &mut State, c: usize) {
     state.clients[c].phase = Phase::Idle;
 }
 
+/// The lease client `c` holds (also while extending it), if any.
+pub fn lease(state: &State, c: usize) -> Option<&Lease> {
+    match &state.clients[c].phase {
+        Phase::Holding(lease) => Some(lease),
+        Phase::Extending(round) => Some(&round.lease),
+        _ => None,
+    }
+}
+
 /// Whether client `c` holds a lease that is valid by its own deadline right now.
 pub fn holds_valid(state: &State, c: usize) -> bool {
-    matches!(state.clients[c].phase, Phase::Holding { left } if !left.is_zero())
+    lease(state, c).is_some_and(|lease| !lease.left.is_zero())
 }
 
 /// One tick passes on the client's clock: its round's elapsed time grows (capped at the
@@ -297,7 +450,14 @@ pub fn tick(setup: &Setup, client: &mut crate::state::Client) {
             round.markers.iter_mut().for_each(older);
         }
         Phase::Fencing(round) => round.elapsed = (round.elapsed + 1).min(setup.ttl),
-        Phase::Holding { left } => *left = left.saturating_sub(crate::setup::TICK),
+        Phase::Holding(lease) => {
+            lease.left = lease.left.saturating_sub(crate::setup::TICK);
+            lease.due = lease.due.saturating_sub(1);
+        }
+        Phase::Extending(round) => {
+            round.elapsed = (round.elapsed + 1).min(setup.ttl);
+            round.lease.left = round.lease.left.saturating_sub(crate::setup::TICK);
+        }
         Phase::Idle | Phase::Backoff => {}
     }
 }

@@ -38,8 +38,19 @@
 //! | `client.rs`: `on_fence_answer` | [`ops::fence::parse`](redlease::ops::fence::parse), [`Tally::record`](redlease::protocol::Tally::record), [`Tally::decision`](redlease::protocol::Tally::decision), [`validity`](redlease::protocol::validity) |
 //! | `client.rs`: `hold` | [`validity`](redlease::protocol::validity) (the lease's time left: `start + ttl - drift`) |
 //! | `setup.rs`: `drift`, `slack`, `quorum` | [`drift`](redlease::protocol::drift), [`restart_slack`](redlease::protocol::restart_slack), [`quorum`](redlease::protocol::quorum) |
+//! | `client.rs`: `hold`, `on_extend_answer`, `renewal_due` | [`renewal::interval`](redlease::protocol::renewal::interval), [`renewal::retry_delay`](redlease::protocol::renewal::retry_delay), [`renewal::cap_reached`](redlease::protocol::renewal::cap_reached) (when the renewal task extends) |
+//! | `client.rs`: `on_extend_answer` | [`ops::extend::parse`](redlease::ops::extend::parse), [`Tally`](redlease::protocol::Tally) (stop once it decides, as `Round::decide`), [`extend::conclude`](redlease::protocol::extend::conclude) on the model's relative clock, [`drift`](redlease::protocol::drift) of the requested ttl: the verdict and the new deadline, exactly as `lease/extend.rs` acts on them |
 //! | `symmetry.rs`: `reorder_nodes` | [`Attempt::renumbered`](redlease::protocol::Attempt::renumbered) (renames nodes, decides nothing) |
 //!
+//! - **Extend and renewal** ([`Setup::extending`], [`Setup::shortening`]): a holder may
+//!   `extend` to a ttl of the setup's list (shorter than what is left included), and the
+//!   renewal task extends by the lease's ttl when `protocol::renewal` says it is due.
+//!   The node applies `extend.lua`'s rule (PEXPIRE only if the key holds our owner); the
+//!   request may be lost, delayed or run late like any other. The holder's deadline after
+//!   `conclude` is what "holds a valid lease" means everywhere.
+//! - **Faults that accumulate** ([`Setup::rolling_wipes`]): any node may fail, one at a
+//!   time; a node's turn ends (`Heal`) only when every node is up and the last wipe is
+//!   `max_ttl` old, so nodes are wiped one after another, as often as the run goes on.
 //! - **The network**: one FIFO channel per (client, node), as the library keeps one
 //!   multiplexed connection per node. A request runs on its node at any later point; its
 //!   reply reaches the client at once or is lost; a client may time out on any node it
@@ -67,8 +78,7 @@
 //! - Retry delays, wake-ups (pub/sub), hand-off reservations and wait queues: they decide
 //!   *when* and *who* retries (fairness), never whether a grant counts; any delay is
 //!   possible anyway, since the clock may tick between any two steps.
-//! - Extending and renewing a lease (`extend.lua`, the watchdog), lease loss signals, key
-//!   prefixes, several resources, Redis Cluster, and the single-node path (N = 1, where
+//! - Lease loss signals, key prefixes, several resources, Redis Cluster, and the single-node path (N = 1, where
 //!   the acquire script mints the token itself): every model has N >= 3.
 //! - Each script runs atomically (as Redis runs Lua); client-side computation takes no
 //!   time, but a client may stall for any number of ticks between two steps (a GC or
@@ -82,6 +92,10 @@
 //!   token granted before it.
 //! - `fencing tokens follow real time` (*always*): a lease's token is above every token
 //!   granted before its attempt started (the order `docs/protocol.md` promises).
+//! - `validity never lies` (*always*, where every restart keeps the data): a holder's
+//!   settled deadline is backed by a quorum of keys holding its owner with at least that
+//!   much TTL left (see [`model::validity_backed`] for why this is exact at tick
+//!   resolution).
 //! - Non-vacuity (*sometimes*, an example must exist): a lease is granted; two leases
 //!   are granted; with wipes and delayed restart, a young grant is held back, and a young
 //!   grant counts at once on a trusted marker.
@@ -98,9 +112,9 @@
 //!
 //! | configuration | N | clients | attempts | unique states, time | verdict |
 //! |---|---|---|---|---|---|
-//! | ideal: crashes, restarts with data, lost/late messages | 3 | 2 | 2 | 1.3 M, 8 s | all hold |
-//! | wipes, delayed restart off | 3 | 2 | 2 | 1.4 M, 9 s | **mutual exclusion fails** (the classic counterexample, one faulty node); tokens still increase |
-//! | wipes, delayed restart on | 3 | 2 | 2 | 13.5 M, 80 s | all hold; young grants are held back, trusted markers count at once |
+//! | ideal: crashes, restarts with data, lost/late messages | 3 | 2 | 2 | 1.5 M, 17 s | all hold, validity never lies |
+//! | wipes, delayed restart off | 3 | 2 | 2 | 1.6 M, 19 s | **mutual exclusion fails** (the classic counterexample, one faulty node); tokens still increase |
+//! | wipes, delayed restart on | 3 | 2 | 2 | 14.3 M, 160 s (load 10 on 2 cores) | all hold; young grants are held back, trusted markers count at once |
 //! | instant wipes (FLUSHALL, or a restart within the slack) in a new deployment | 3 | 2 | 2 | 26.3 M, 250 s | **mutual exclusion fails**; overlapping acquisitions may share a token, tokens still follow real time |
 //! | restarts from a stale snapshot (RDB) | 3 | 2 | 2 | 11.0 M, 105 s | **mutual exclusion fails**: the marker survives, the lock keys do not; tokens hold |
 //! | reordered requests on a faulty node (a reconnection) | 3 | 2 | 2 | 9.0 M, 120 s | **mutual exclusion fails**: a failed attempt's late release deletes the retry's grant (same owner); tokens follow real time |
@@ -108,6 +122,14 @@
 //! | wipes, delayed restart off | 5 | 2 | 2 | counterexample after 9.8 M, 110 s | **mutual exclusion fails** |
 //! | wipes, delayed restart on | 5 | 2 | 1 | 27.7 M, 360 s | all hold |
 //! | wipes, delayed restart on | 3 | 3 | 1 | 10.0 M, 120 s | all hold |
+//!
+//! Extend, renewal and rolling wipes (`tests/lifetime.rs`):
+//!
+//! | configuration | N | clients | unique states, time | verdict |
+//! |---|---|---|---|---|
+//! | extend to the full ttl once, one renewal | 3 | 2 | 274 k, 2 s | all hold, validity never lies |
+//! | shortening extend | 3 | 2 | counterexample after 230 k (validity), 2.7 M (mutual exclusion) | **validity lies, mutual exclusion fails** (issue 10 item 1) |
+//! | rolling wipes, delayed restart on | 3 | 2 | counterexample after 149 k | **fencing tokens go backwards** (issue 10 item 2) |
 //!
 //! ## How to run
 //!

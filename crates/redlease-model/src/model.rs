@@ -13,7 +13,7 @@ use stateright::{Model, Property};
 
 use crate::client::{self, Answer};
 use crate::node;
-use crate::setup::{Restart, Setup};
+use crate::setup::{Restart, Setup, ticks};
 use crate::state::{Client, Flights, MAX_NODES, Node, Phase, Request, State, bit};
 
 /// The protocol under one [`Setup`].
@@ -64,6 +64,13 @@ pub enum Action {
     },
     /// The client leaves its critical section and releases.
     Release(usize),
+    /// The holder calls `extend` to this ttl (ticks).
+    Extend(usize, u8),
+    /// The renewal task extends the client's lease by its ttl (when due).
+    Renew(usize),
+    /// With rolling faults: the faulty node is sound again (every node up, the last
+    /// wipe `max_ttl` old), so the next fault may hit any node.
+    Heal,
     /// The node crashes; requests in flight to it are lost.
     Crash(usize),
     /// The node comes back.
@@ -84,6 +91,12 @@ pub const TWO_LEASES: &str = "two leases are granted";
 pub const HELD_BACK: &str = "a young grant is held back";
 /// See [`MUTUAL_EXCLUSION`].
 pub const TRUSTED: &str = "a young grant counts on a trusted marker";
+/// See [`MUTUAL_EXCLUSION`].
+pub const VALIDITY: &str = "validity never lies";
+/// See [`MUTUAL_EXCLUSION`].
+pub const EXTENDED: &str = "an extend or renewal moves a deadline";
+/// See [`MUTUAL_EXCLUSION`].
+pub const ROLLING: &str = "every node is wiped in turn";
 
 impl Redlease {
     /// The model of `setup`.
@@ -100,6 +113,15 @@ impl Redlease {
         state.faulty & bit(i) != 0 || (state.faulty.count_ones() as usize) < self.setup.max_faulty
     }
 
+    /// Rolling faults: the faulty node's turn may end once every node is up and the last
+    /// wipe is `max_ttl` old (A3: at most f nodes lost their data in any `max_ttl`).
+    fn may_heal(&self, state: &State) -> bool {
+        self.setup.rolling
+            && state.faulty != 0
+            && state.nodes.iter().all(Node::is_up)
+            && state.since_wipe.is_none_or(|t| t >= self.setup.ttl)
+    }
+
     /// Whether the head of channel (c, i) is a request whose reply the client waits for.
     fn reply_awaited(&self, state: &State, c: usize, i: usize, position: usize) -> bool {
         match (state.flights.get(c, i, position), &state.clients[c].phase) {
@@ -107,6 +129,9 @@ impl Redlease {
                 round.waiting() & bit(i) != 0
             }
             (Some(Request::Fence { current: true, .. }), Phase::Fencing(round)) => {
+                round.waiting & bit(i) != 0
+            }
+            (Some(Request::Extend { current: true, .. }), Phase::Extending(round)) => {
                 round.waiting & bit(i) != 0
             }
             _ => false,
@@ -122,6 +147,7 @@ impl Redlease {
         let reply = match request {
             Request::Acquire { owner, .. } => Some(node::acquire(&self.setup, node, owner)),
             Request::Fence { owner, token, .. } => Some(node::fence(node, owner, token)),
+            Request::Extend { owner, ttl, .. } => Some(node::extend(node, owner, ttl)),
             Request::Release { owner } => {
                 node::release(node, owner);
                 None
@@ -135,6 +161,7 @@ impl Redlease {
         match state.clients[c].phase {
             Phase::Voting(_) => client::on_acquire_answer(&self.setup, state, c, i, answer),
             Phase::Fencing(_) => client::on_fence_answer(&self.setup, state, c, i, answer),
+            Phase::Extending(_) => client::on_extend_answer(&self.setup, state, c, i, answer),
             _ => {}
         }
     }
@@ -168,6 +195,9 @@ impl Model for Redlease {
             tokens_follow_real_time: true,
             held_back_seen: false,
             trusted_seen: false,
+            extended_seen: false,
+            since_wipe: None,
+            wiped: 0,
         }]
     }
 
@@ -181,7 +211,16 @@ impl Model for Redlease {
             match &client.phase {
                 Phase::Idle if client.calls < s.acquisitions => actions.push(Action::Begin(c)),
                 Phase::Backoff => actions.push(Action::Begin(c)),
-                Phase::Holding { .. } => actions.push(Action::Release(c)),
+                Phase::Holding(_) => {
+                    actions.push(Action::Release(c));
+                    if client::may_extend(s, state, c) {
+                        actions.extend(s.extend_ttls.iter().map(|&ttl| Action::Extend(c, ttl)));
+                    }
+                    if client::renewal_due(s, state, c) {
+                        actions.push(Action::Renew(c));
+                    }
+                }
+                Phase::Extending(round) => self.timeouts(state, c, round.waiting, actions),
                 Phase::Voting(round) => self.timeouts(state, c, round.waiting(), actions),
                 Phase::Fencing(round) => self.timeouts(state, c, round.waiting, actions),
                 Phase::Idle => {}
@@ -202,6 +241,9 @@ impl Model for Redlease {
                     }
                 }
             }
+        }
+        if self.may_heal(state) {
+            actions.push(Action::Heal);
         }
         for (i, node) in state.nodes.iter().enumerate() {
             match node.down {
@@ -224,6 +266,9 @@ impl Model for Redlease {
                 }
                 for client in &mut state.clients {
                     client::tick(&self.setup, client);
+                }
+                if let Some(t) = state.since_wipe.as_mut() {
+                    *t = (*t + 1).min(self.setup.ttl);
                 }
             }
             Action::Begin(c) => client::begin(&self.setup, &mut state, c),
@@ -251,6 +296,9 @@ impl Model for Redlease {
                 self.answer(&mut state, client, node, None);
             }
             Action::Release(c) => client::release(&mut state, c),
+            Action::Extend(c, ttl) => client::begin_extend(&mut state, c, ttl, false),
+            Action::Renew(c) => client::begin_extend(&mut state, c, self.setup.ttl, true),
+            Action::Heal => state.faulty = 0,
             Action::Crash(i) => {
                 state.faulty |= bit(i);
                 state.nodes[i].down = Some(0);
@@ -261,7 +309,13 @@ impl Model for Redlease {
                 node.down = None;
                 match kind {
                     Restart::KeepData => {}
-                    Restart::Wipe => *node = Node::fresh(),
+                    Restart::Wipe => {
+                        *node = Node::fresh();
+                        if self.setup.rolling {
+                            state.since_wipe = Some(0);
+                            state.wiped |= bit(i);
+                        }
+                    }
                     Restart::StaleSnapshot => node.lock = None,
                 }
             }
@@ -288,6 +342,24 @@ impl Model for Redlease {
                 state.tokens_follow_real_time
             }));
         }
+        if self.setup.keeps_data() {
+            properties.push(Property::always(VALIDITY, |model: &Self, state: &State| {
+                validity_backed(&model.setup, state)
+            }));
+        }
+        if self.setup.extends > 0 || self.setup.renewal.is_some() {
+            properties.push(Property::sometimes(EXTENDED, |_, state: &State| {
+                state.extended_seen
+            }));
+        }
+        if self.setup.rolling {
+            properties.push(Property::sometimes(
+                ROLLING,
+                |model: &Self, state: &State| {
+                    state.wiped.count_ones() as usize == model.setup.nodes
+                },
+            ));
+        }
         if self.setup.delayed_restart && self.setup.restarts.contains(&Restart::Wipe) {
             properties.push(Property::sometimes(HELD_BACK, |_, state: &State| {
                 state.held_back_seen
@@ -311,4 +383,40 @@ impl Redlease {
             }
         }
     }
+}
+
+/// "Validity never lies": every client that holds a valid lease by its settled deadline
+/// (time left, no extend in flight) is backed by a quorum of nodes whose key holds its owner with at
+/// least that much TTL left.
+///
+/// Exact at the model's resolution: a key's TTL and a client's time left both run down
+/// one tick per tick; a key is set by a script that runs at or after its round's start
+/// (within that tick or a later one), while the client measures from the start, so a key
+/// set for `ttl` ticks has at least `ttl - elapsed` left when the client has `ttl -
+/// elapsed - drift`. A node that is down counts with its data: it restarts with it
+/// (only checked where every restart keeps the data; with wipes, delayed restart stands
+/// in for the lost keys and mutual exclusion is what is checked).
+pub fn validity_backed(setup: &Setup, state: &State) -> bool {
+    (0..state.clients.len()).all(|c| {
+        // While an extend is in flight the library still reports the old deadline, and a
+        // shortening script may already have run on some nodes: that window lasts at most
+        // a node timeout in the library, but any number of ticks for a faulty node here,
+        // so it is left to mutual exclusion (see the tests in `tests/lifetime.rs`).
+        let Phase::Holding(lease) = &state.clients[c].phase else {
+            return true;
+        };
+        if lease.left.is_zero() {
+            return true;
+        }
+        let owner = client::owner(state, c);
+        let backing = state
+            .nodes
+            .iter()
+            .filter(|node| {
+                node.lock
+                    .is_some_and(|lock| lock.owner == owner && ticks(lock.left) >= lease.left)
+            })
+            .count();
+        backing >= setup.quorum()
+    })
 }

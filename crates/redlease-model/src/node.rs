@@ -4,7 +4,7 @@
 //! model uses is written out again, line by line after `src/ops/*.lua` of the library:
 //! the acquire rule (set if free or ours, report the fence counter, the holder's PTTL and
 //! the marker age), the fence max-register written only where the owner holds the lock,
-//! and compare-and-delete. Replies are built as the `redis::Value` the script returns, so
+//! compare-and-pexpire (extend) and compare-and-delete. Replies are built as the `redis::Value` the script returns, so
 //! the client side parses them with the library's own parsers. Queues and hand-off
 //! reservations (fairness, not safety) are left out.
 
@@ -56,6 +56,19 @@ pub fn fence(node: &mut Node, owner: Owner, token: u64) -> Value {
     }
     node.fence = node.fence.max(token);
     Value::Int(1)
+}
+
+/// `extend.lua` for `owner` to `ttl` ticks: compare-and-pexpire (a missing key is never
+/// re-created; a shorter TTL shortens the key). Returns `{ extended, fence }`.
+pub fn extend(node: &mut Node, owner: Owner, ttl: u8) -> Value {
+    let fence = Value::BulkString(node.fence.to_string().into_bytes());
+    match node.lock.as_mut() {
+        Some(lock) if lock.owner == owner && ttl > 0 => {
+            lock.left = ttl;
+            Value::Array(vec![Value::Int(1), fence])
+        }
+        _ => Value::Array(vec![Value::Int(0), fence]),
+    }
 }
 
 /// `release.lua`: delete the lock key if `owner` holds it.

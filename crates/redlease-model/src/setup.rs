@@ -66,6 +66,22 @@ pub struct Setup {
     pub drift_factor: f64,
     /// The per-node timeout the library would use; only feeds `restart_slack`.
     pub node_timeout: Duration,
+    /// TTLs (ticks, at most `ttl`) a holder may `extend` its lease to; a TTL shorter
+    /// than what is left shortens the lease. Empty: no user extends.
+    pub extend_ttls: Vec<u8>,
+    /// User extends per lease.
+    pub extends: u8,
+    /// Renewal (keep-alive) at this fraction of the ttl, if on: periodic extends by the
+    /// lease's ttl, scheduled by `protocol::renewal`.
+    pub renewal: Option<f64>,
+    /// Renewals per lease (the library's `max_renewals`, through
+    /// `protocol::renewal::cap_reached`).
+    pub max_renewals: u32,
+    /// Faults accumulate over time: any node may misbehave, but only one at a time
+    /// ([`crate::model::Action::Heal`] ends a node's turn once every node is up and the
+    /// last wipe is `max_ttl` old), so nodes may be wiped one after the other, many
+    /// times: assumption A3 of `docs/guarantees.md` with f = 1. Needs `max_faulty` 1.
+    pub rolling: bool,
 }
 
 impl Setup {
@@ -88,7 +104,60 @@ impl Setup {
             // drift(3 s, 1/3) = 1.002 s: at least one tick, as the model's contract says.
             drift_factor: 1.0 / 3.0,
             node_timeout: Duration::from_millis(10),
+            extend_ttls: Vec::new(),
+            extends: 0,
+            renewal: None,
+            max_renewals: 0,
+            rolling: false,
         }
+    }
+
+    /// The ideal protocol, and the holder extends: once to the full ttl (which, measured
+    /// from the extend's start, lengthens the lease) and is renewed once, at a third of
+    /// the ttl, as the library's default renewal does. Every property must hold,
+    /// validity never lying included.
+    pub fn extending(nodes: usize) -> Self {
+        Setup {
+            name: "extend and renewal",
+            acquisitions: 1,
+            attempts: 1,
+            extend_ttls: vec![3],
+            extends: 1,
+            renewal: Some(1.0 / 3.0),
+            max_renewals: 1,
+            ..Setup::ideal(nodes)
+        }
+    }
+
+    /// Like [`Setup::extending`], but the holder's extend asks for a ttl of one tick: a
+    /// *shortening* extend (less than what is left). Issue 10 item 1: a failed one keeps
+    /// the old deadline while the late-running scripts shorten the keys.
+    pub fn shortening(nodes: usize) -> Self {
+        Setup {
+            name: "shortening extends",
+            extend_ttls: vec![1],
+            renewal: None,
+            ..Setup::extending(nodes)
+        }
+    }
+
+    /// Rolling wipes: nodes lose their data one at a time, `max_ttl` apart, as often as
+    /// the run goes on (within assumption A3), with delayed restart on. Issue 10 item 2:
+    /// fence counters live only where their last write quorum put them.
+    pub fn rolling_wipes(nodes: usize) -> Self {
+        Setup {
+            name: "rolling wipes, delayed restart on",
+            max_faulty: 1,
+            rolling: true,
+            attempts: 1,
+            ..Setup::wipes_protected(nodes)
+        }
+    }
+
+    /// Whether every node that restarts keeps its data: only then must a quorum of keys
+    /// back every valid lease (with wipes, delayed restart protects it instead).
+    pub fn keeps_data(&self) -> bool {
+        self.restarts.iter().all(|&r| r == Restart::KeepData)
     }
 
     /// Nodes may come back empty and delayed restart is off: the classic Redlock

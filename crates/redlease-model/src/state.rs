@@ -79,6 +79,15 @@ pub enum Request {
         /// Part of the client's current round.
         current: bool,
     },
+    /// `extend.lua` to `ttl` ticks.
+    Extend {
+        /// Owner of the lease.
+        owner: Owner,
+        /// The new TTL in ticks.
+        ttl: u8,
+        /// Part of the client's current round.
+        current: bool,
+    },
     /// `release.lua` (no reply is waited for: a lost release only delays others).
     Release {
         /// Owner whose key to delete.
@@ -92,6 +101,7 @@ impl Request {
         match *self {
             Request::Acquire { owner, .. }
             | Request::Fence { owner, .. }
+            | Request::Extend { owner, .. }
             | Request::Release { owner } => owner,
         }
     }
@@ -101,6 +111,7 @@ impl Request {
         match &mut self {
             Request::Acquire { owner, .. }
             | Request::Fence { owner, .. }
+            | Request::Extend { owner, .. }
             | Request::Release { owner } => owner.client = client,
         }
         self
@@ -116,6 +127,11 @@ impl Request {
             Request::Fence { owner, token, .. } => Request::Fence {
                 owner,
                 token,
+                current: false,
+            },
+            Request::Extend { owner, ttl, .. } => Request::Extend {
+                owner,
+                ttl,
                 current: false,
             },
             release @ Request::Release { .. } => release,
@@ -175,12 +191,43 @@ pub enum Phase {
     Voting(VoteRound),
     /// Waiting for the nodes' answers to `fence.lua`.
     Fencing(FenceRound),
-    /// Holds a lease (its critical section) until it releases; valid while `left` is
-    /// not zero.
-    Holding {
-        /// Time left until the deadline `start + ttl - drift`, on the client's clock.
-        left: Duration,
-    },
+    /// Holds a lease (its critical section) until it releases.
+    Holding(Lease),
+    /// Holds a lease and waits for the answers to `extend.lua` (a user's extend or a
+    /// renewal): the lease keeps its deadline meanwhile.
+    Extending(ExtendRound),
+}
+
+/// A lease as its holder sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Lease {
+    /// Time left until the deadline (`start + ttl - drift`, moved by extends), on the
+    /// client's clock: valid while not zero.
+    pub left: Duration,
+    /// Ticks until the next renewal is due (the renewal task sleeps at least that long;
+    /// it may run any time later).
+    pub due: u8,
+    /// User extends done on this lease.
+    pub extended: u8,
+    /// Renewals done on this lease (for `renewal::cap_reached`).
+    pub renewals: u8,
+}
+
+/// An extend round in progress: the local variables of `LeaseCore::extend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExtendRound {
+    /// The lease, whose deadline still counts.
+    pub lease: Lease,
+    /// Ticks since the round started (capped at the TTL).
+    pub elapsed: u8,
+    /// The requested TTL in ticks.
+    pub ttl: u8,
+    /// A renewal (scheduled by `protocol::renewal`) rather than a user's extend.
+    pub renewal: bool,
+    /// Nodes whose answer has not been counted yet (bit mask).
+    pub waiting: u8,
+    /// The confirmations so far.
+    pub tally: Tally,
 }
 
 /// One client.
@@ -226,6 +273,14 @@ pub struct State {
     pub held_back_seen: bool,
     /// Some young grant counted at once because its marker was trusted (idem).
     pub trusted_seen: bool,
+    /// Some extend or renewal moved a deadline (idem).
+    pub extended_seen: bool,
+    /// With rolling wipes: ticks since the last node came back empty (capped at the
+    /// TTL); `None` before the first, and always without rolling wipes.
+    pub since_wipe: Option<u8>,
+    /// With rolling wipes: nodes that came back empty at least once (bit mask, for the
+    /// non-vacuity example); always 0 without.
+    pub wiped: u8,
 }
 
 /// Most nodes a model can have (node sets are `u8` masks).

@@ -5,7 +5,10 @@
 //! documents a known limit of the protocol (the checker must find the counterexample),
 //! not a bug to hide.
 
-use crate::model::{HELD_BACK, MUTUAL_EXCLUSION, SOME_LEASE, TOKENS_INCREASE, TRUSTED, TWO_LEASES};
+use crate::model::{
+    EXTENDED, HELD_BACK, MUTUAL_EXCLUSION, ROLLING, SOME_LEASE, TOKENS_INCREASE, TRUSTED,
+    TWO_LEASES,
+};
 use crate::setup::Setup;
 
 /// A configuration and the `always` properties expected to have a counterexample.
@@ -22,7 +25,10 @@ pub struct Case {
 
 /// Whether `property` is a `sometimes` property (an example must exist).
 pub fn is_example(property: &str) -> bool {
-    [SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED].contains(&property)
+    [
+        SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED, EXTENDED, ROLLING,
+    ]
+    .contains(&property)
 }
 
 fn case(setup: Setup, failing: &'static [&'static str], exhaustive: bool) -> Case {

@@ -44,7 +44,20 @@ fn signature(client: &Client) -> Signature {
         Phase::Backoff => (1, 0, 0, Duration::ZERO),
         Phase::Voting(r) => (2, r.elapsed, 0, Duration::ZERO),
         Phase::Fencing(r) => (3, r.elapsed, r.token, Duration::ZERO),
-        Phase::Holding { left } => (4, 0, 0, *left),
+        Phase::Holding(l) => (
+            4,
+            l.due,
+            u64::from(l.extended) << 8 | u64::from(l.renewals),
+            l.left,
+        ),
+        Phase::Extending(r) => (
+            5,
+            r.elapsed,
+            u64::from(r.ttl) << 32
+                | u64::from(r.renewal) << 24
+                | (r.tally.yes() << 16 | r.tally.no() << 8 | r.tally.failed()) as u64,
+            r.lease.left,
+        ),
     };
     let mut marks: Vec<Marks> = (0..MAX_NODES).map(|i| client_marks(client, i)).collect();
     marks.sort_unstable();
@@ -147,6 +160,7 @@ fn client_marks(client: &Client, i: usize) -> Marks {
             None,
             trusted,
         ),
+        Phase::Extending(round) => (flag(round.waiting, 0), None, None, None, trusted),
         _ => (0, None, None, None, trusted),
     }
 }
@@ -198,6 +212,7 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
     let same_clients: Vec<u8> = (0..state.clients.len()).map(|c| c as u8).collect();
     state.flights = state.flights.renamed(&same_clients, &new_index);
     state.faulty = remap(state.faulty);
+    state.wiped = remap(state.wiped);
     let permute = |by_node: &mut [Option<u8>; MAX_NODES]| {
         let old = *by_node;
         for (i, value) in old.into_iter().enumerate().take(n) {
@@ -215,6 +230,7 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
                 round.waiting = remap(round.waiting);
                 round.release_on = remap(round.release_on);
             }
+            Phase::Extending(round) => round.waiting = remap(round.waiting),
             _ => {}
         }
     }

@@ -69,8 +69,18 @@ fn phase(phase: &Phase) -> String {
         Phase::Backoff => "backoff".to_owned(),
         Phase::Voting(r) => format!("voting(+{}t {})", r.elapsed, votes(r.attempt.votes())),
         Phase::Fencing(r) => format!("fencing(token {}, +{}t)", r.token, r.elapsed),
-        Phase::Holding { left } if left.is_zero() => "holding(expired)".to_owned(),
-        Phase::Holding { left } => format!("HOLDING({left:?} left)"),
+        Phase::Holding(lease) if lease.left.is_zero() => "holding(expired)".to_owned(),
+        Phase::Holding(lease) => format!("HOLDING({:?} left)", lease.left),
+        Phase::Extending(r) => format!(
+            "{}(to {}t, +{}t, yes={} no={} failed={}; {:?} left)",
+            if r.renewal { "renewing" } else { "extending" },
+            r.ttl,
+            r.elapsed,
+            r.tally.yes(),
+            r.tally.no(),
+            r.tally.failed(),
+            r.lease.left
+        ),
     }
 }
 
