@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use redlease::ops;
 use redlease::protocol::attempt::fence_tally;
-use redlease::protocol::extend::{ExtendVerdict, conclude};
+use redlease::protocol::extend::{self, ExtendVerdict, conclude};
 use redlease::protocol::renewal;
 use redlease::protocol::{
     self, Attempt, AttemptRules, Decision, NodeVote, Outcome, Step, Tally, Verdict, Vote,
@@ -32,11 +32,12 @@ use crate::state::{
 /// An answer from a node, or `None` for a failed vote (timeout, lost reply, crash).
 pub type Answer = Option<Value>;
 
-/// The owner of client `c`'s current `acquire` call.
+/// The owner of client `c`'s current acquisition attempt.
 pub fn owner(state: &State, c: usize) -> Owner {
     Owner {
         client: u8::try_from(c).unwrap_or(u8::MAX),
         seq: state.clients[c].calls,
+        attempt: state.clients[c].attempts,
     }
 }
 
@@ -321,10 +322,14 @@ pub fn may_extend(setup: &Setup, state: &State, c: usize) -> bool {
 
 /// `LeaseCore::extend(ttl)`, or a renewal (`renew()`: extend by the lease's own ttl):
 /// `extend.lua` to every node.
-pub fn begin_extend(state: &mut State, c: usize, ttl: u8, is_renewal: bool) {
+pub fn begin_extend(setup: &Setup, state: &mut State, c: usize, ttl: u8, is_renewal: bool) {
     let Phase::Holding(mut lease) = state.clients[c].phase else {
         return;
     };
+    // `protocol::extend::while_extending` on the model's relative clock (start = now =
+    // zero): a shortening extend shortens the deadline from the moment it is sent.
+    let drift = protocol::drift(ticks(ttl), setup.drift_factor);
+    lease.left = extend::while_extending(lease.left, Duration::ZERO, ticks(ttl), drift);
     if is_renewal {
         lease.renewals += 1;
     } else {

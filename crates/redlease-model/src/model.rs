@@ -296,8 +296,10 @@ impl Model for Redlease {
                 self.answer(&mut state, client, node, None);
             }
             Action::Release(c) => client::release(&mut state, c),
-            Action::Extend(c, ttl) => client::begin_extend(&mut state, c, ttl, false),
-            Action::Renew(c) => client::begin_extend(&mut state, c, self.setup.ttl, true),
+            Action::Extend(c, ttl) => client::begin_extend(&self.setup, &mut state, c, ttl, false),
+            Action::Renew(c) => {
+                client::begin_extend(&self.setup, &mut state, c, self.setup.ttl, true)
+            }
             Action::Heal => state.faulty = 0,
             Action::Crash(i) => {
                 state.faulty |= bit(i);

@@ -12,14 +12,17 @@ use std::time::Duration;
 
 use redlease::protocol::{Attempt, NodeVote, Tally};
 
-/// The owner value of one `acquire` call: which client, and which of its calls. Unique
-/// per acquisition and shared by its retries, as in the library.
+/// The owner value of one acquisition attempt: which client, which of its calls, which
+/// attempt of that call. Unique per attempt, as in the library (a late clean-up of one
+/// attempt must never delete the next attempt's grant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Owner {
     /// The client.
     pub client: u8,
     /// Which of the client's `acquire` calls (1-based).
     pub seq: u8,
+    /// Which attempt of that call (1-based).
+    pub attempt: u8,
 }
 
 /// A lock key on a node.

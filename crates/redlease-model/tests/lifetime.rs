@@ -64,14 +64,12 @@ fn extend_and_renewal_keep_every_property() {
 /// in time) but its scripts still run late and shorten the keys, while the holder keeps
 /// its old deadline: its validity lies, and a second client can win.
 #[test]
-#[ignore = "finds issue 10 item 1 until fixed"]
 fn a_failed_shortening_extend_keeps_validity_truthful() {
     assert_holds(Setup::shortening(3), VALIDITY, false);
 }
 
 /// The same, seen by the second client: two valid leases at once.
 #[test]
-#[ignore = "finds issue 10 item 1 until fixed"]
 fn a_failed_shortening_extend_keeps_mutual_exclusion() {
     assert_holds(Setup::shortening(3), MUTUAL_EXCLUSION, false);
 }

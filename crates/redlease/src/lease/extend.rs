@@ -11,7 +11,7 @@ use super::core::LeaseCore;
 use crate::config;
 use crate::error::{Error, LostReason, Repr};
 use crate::ops::extend::Extend;
-use crate::protocol::extend::{ExtendVerdict, conclude};
+use crate::protocol::extend::{ExtendVerdict, conclude, while_extending};
 use crate::protocol::{Tally, Vote};
 use crate::round::Round;
 
@@ -32,6 +32,14 @@ impl LeaseCore {
             self.mark_expired();
             return Err(self.lost_error(self.expiry_reason()));
         }
+        // A shortening extend may take effect on a node before the round concludes.
+        let drift = cluster.drift(ttl);
+        let deadline = while_extending(deadline, start, ttl, drift);
+        if deadline <= start {
+            self.mark_lost(LostReason::Expired);
+            return Err(self.lost_error(LostReason::Expired));
+        }
+        self.move_deadline(deadline);
         let n = cluster.nodes.len();
         let op = Arc::new(Extend {
             target: Arc::clone(&self.target),
@@ -51,7 +59,7 @@ impl LeaseCore {
             })
             .await;
         let now = Instant::now();
-        match conclude(&tally, start, now, deadline, ttl, cluster.drift(ttl)) {
+        match conclude(&tally, start, now, deadline, ttl, drift) {
             ExtendVerdict::Extended { deadline } => {
                 if !self.move_deadline(deadline) {
                     // Released or lost while the extend was in flight.
@@ -77,10 +85,8 @@ impl LeaseCore {
                 self.mark_lost(LostReason::Expired);
                 Err(self.lost_error(LostReason::Expired))
             }
-            ExtendVerdict::Unavailable { deadline: until } => {
-                if until < deadline {
-                    self.move_deadline(until);
-                }
+            ExtendVerdict::Unavailable { .. } => {
+                // The deadline was already moved to the sooner one when the round began.
                 Err(Repr::Unavailable {
                     resource: self.target.resource.clone(),
                     quorum: cluster.quorum(),

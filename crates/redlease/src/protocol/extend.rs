@@ -47,6 +47,24 @@ pub enum ExtendVerdict<T> {
     },
 }
 
+/// The deadline a holder may count on while an extend of `ttl` started at `start` is in
+/// flight: its current `deadline`, or sooner if the extend shortens the lease, because a
+/// node may run the shortening script before the round has concluded.
+///
+/// ```
+/// use std::time::Duration;
+/// use redlease::protocol::extend::while_extending;
+/// let ms = Duration::from_millis;
+/// assert_eq!(while_extending(ms(30_000), ms(1000), ms(2000), ms(22)), ms(2978));
+/// assert_eq!(while_extending(ms(5000), ms(1000), ms(60_000), ms(602)), ms(5000));
+/// ```
+pub fn while_extending<T>(deadline: T, start: T, ttl: Duration, drift: Duration) -> T
+where
+    T: Copy + Ord + Add<Duration, Output = T>,
+{
+    deadline.min(start + ttl.saturating_sub(drift))
+}
+
 /// Conclude an extend round: `tally` of the confirmations, the round's `start`, `now`,
 /// the lease's current `deadline`, the requested `ttl` and its `drift` allowance.
 ///
