@@ -46,7 +46,7 @@ fn validity(c: &mut Criterion) {
 fn fencing(c: &mut Criterion) {
     let counters = [41u64, 7, 40, 0, 39];
     c.bench_function("fencing_token over 5 counters", |b| {
-        b.iter(|| protocol::fencing_token(black_box(counters)))
+        b.iter(|| protocol::fencing_token(black_box(counters), black_box(0)))
     });
 }
 
@@ -75,15 +75,22 @@ fn owner(c: &mut Criterion) {
 }
 
 fn parse(c: &mut Criterion) {
+    let now = || Value::BulkString(b"1764576000123456".to_vec());
     let granted = Value::Array(vec![
         Value::Int(1),
         Value::BulkString(b"1234".to_vec()),
         Value::Int(-1),
+        Value::Int(0),
+        Value::Int(-1),
+        now(),
     ]);
     let refused = Value::Array(vec![
         Value::Int(0),
         Value::BulkString(b"18446744073709551615".to_vec()),
         Value::Int(9_000),
+        Value::Int(0),
+        Value::Int(-1),
+        now(),
     ]);
     c.bench_function("acquire::parse granted", |b| {
         b.iter(|| acquire::parse(black_box(&granted)))

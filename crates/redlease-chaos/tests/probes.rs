@@ -47,7 +47,6 @@ fn renewal_shrink() {
 }
 
 #[test]
-#[ignore = "fails until fencing counters survive rolling wipes (issue 10 item 2)"]
 fn rolling_wipes() {
     run("rolling-wipes");
 }

@@ -182,7 +182,8 @@ fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bo
         return;
     }
     // Saturating at u64::MAX, as the library does.
-    let token = protocol::fencing_token([outcome.highest_fence]).unwrap_or(u64::MAX);
+    let token =
+        protocol::fencing_token([outcome.highest_fence], outcome.time_floor).unwrap_or(u64::MAX);
     let n = state.nodes.len();
     let granted = mask(&outcome.granted);
     state.clients[c].phase = Phase::Fencing(FenceRound {

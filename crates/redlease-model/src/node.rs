@@ -18,7 +18,10 @@ fn ms(ticks: u8) -> i64 {
 }
 
 /// `acquire.lua` for `owner` with the setup's TTL. Returns the script's reply
-/// `{ granted, fence, pttl, handoff, age }`.
+/// `{ granted, fence, pttl, handoff, age, now }`. The model's nodes have no wall clock:
+/// `now` is 0, so tokens come from the counters alone (the clock floor that keeps them
+/// growing after every copy of a counter was lost is argued in `docs/protocol.md` and
+/// tested against real servers, `crates/redlease/tests/fencing.rs`).
 pub fn acquire(setup: &Setup, node: &mut Node, owner: Owner) -> Value {
     let age = if setup.delayed_restart {
         // Written at first contact: age 0 now.
@@ -34,10 +37,11 @@ pub fn acquire(setup: &Setup, node: &mut Node, owner: Owner) -> Value {
             Value::Int(pttl),
             Value::Int(0),
             Value::Int(age),
+            Value::BulkString(b"0".to_vec()),
         ])
     };
     match node.lock {
-        // Free, or already ours (a retry of the same call): set with a fresh TTL.
+        // Free, or already ours (the same request again): set with a fresh TTL.
         None => {}
         Some(lock) if lock.owner == owner => {}
         Some(lock) => return reply(0, fence, ms(lock.left)),

@@ -97,6 +97,7 @@ impl Acquirer<'_> {
                 mint: c.fencing && cluster.nodes.len() == 1,
                 marker: cluster.marker.clone(),
                 queue_ttl: cluster.waiter_gone_after().saturating_mul(2),
+                counter_ttl: protocol::fence_counter_ttl(c.max_ttl),
             })
         };
         let mut subscription: Option<Subscription> = None;
@@ -283,7 +284,8 @@ impl Acquirer<'_> {
             outcome.highest_fence
         } else if c.fencing {
             // Saturating at u64::MAX would take 2^64 acquisitions of one resource.
-            let token = protocol::fencing_token([outcome.highest_fence]).unwrap_or(u64::MAX);
+            let token = protocol::fencing_token([outcome.highest_fence], outcome.time_floor)
+                .unwrap_or(u64::MAX);
             if let Err(failures) = self.record_token(target, token, &outcome.granted).await {
                 let error = Repr::Unavailable {
                     resource: target.resource.clone(),
@@ -369,6 +371,7 @@ impl Acquirer<'_> {
         let op = Arc::new(Fence {
             target: Arc::clone(target),
             token,
+            counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
         });
         let round = Round::start(cluster, granted.iter().copied(), &op);
         let mut tally = fence_tally(cluster.nodes.len(), granted.len());

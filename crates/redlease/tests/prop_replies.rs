@@ -97,8 +97,9 @@ fn acquire_reply() -> impl Strategy<Value = (Value, AcquireReply)> {
         prop_oneof![Just(-2i64), Just(-1i64), 0..=i64::MAX],
         any::<bool>(),
         prop_oneof![Just(-1i64), 0..=i64::MAX],
+        any::<u64>(),
     )
-        .prop_map(|(granted, fence, form, pttl, handoff, age)| {
+        .prop_map(|(granted, fence, form, pttl, handoff, age, now)| {
             let pttl = if granted { -1 } else { pttl };
             let value = Value::Array(vec![
                 Value::Int(granted.into()),
@@ -106,6 +107,7 @@ fn acquire_reply() -> impl Strategy<Value = (Value, AcquireReply)> {
                 Value::Int(pttl),
                 Value::Int(handoff.into()),
                 Value::Int(age),
+                encode_counter(now, form),
             ]);
             let parsed = AcquireReply {
                 granted,
@@ -113,6 +115,7 @@ fn acquire_reply() -> impl Strategy<Value = (Value, AcquireReply)> {
                 holder_pttl_ms: u64::try_from(pttl).ok(),
                 handoff,
                 marker_age_ms: u64::try_from(age).ok(),
+                node_time_us: now,
             };
             (value, parsed)
         })
@@ -134,7 +137,7 @@ fn near_miss() -> impl Strategy<Value = Value> {
 fn parse_all(v: &Value) {
     let is_array_of = |n: usize| matches!(v, Value::Array(items) if items.len() == n);
     if acquire::parse(v).is_ok() {
-        assert!(is_array_of(5), "acquire accepted {v:?}");
+        assert!(is_array_of(6), "acquire accepted {v:?}");
     }
     if extend::parse(v).is_ok() {
         assert!(is_array_of(2), "extend accepted {v:?}");

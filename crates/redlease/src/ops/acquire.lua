@@ -14,9 +14,10 @@
 -- ARGV[6]  ms the wait queue is kept after its last arrival (longer than a waiter's
 --          longest sleep between attempts)
 -- ARGV[7]  waiter: the caller's id in the wait queue, the same for all its attempts
+-- ARGV[8]  ms the fencing counter is kept after it was last written
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
--- Returns { granted, fence, pttl, handoff, age }:
+-- Returns { granted, fence, pttl, handoff, age, now }:
 --   granted  1 if the lock is now ours on this node, 0 otherwise
 --   fence    this node's fencing counter for the resource, as a decimal string ("0" if none);
 --            with "mint" and granted, the new token
@@ -26,6 +27,9 @@
 --            without KEYS[5]). A node that lost its data (restart without persistence,
 --            FLUSHALL) has a young marker; the client does not count its grant while other
 --            nodes' markers are clearly older, until the age passes the maximum ttl.
+--   now      this node's clock in microseconds, as a decimal string: the floor of a new
+--            fencing token, so that tokens keep growing when every copy of the counter
+--            was lost (see docs/protocol.md, "Fencing tokens")
 --
 -- A key already holding our own owner counts as granted and gets a fresh TTL: the same
 -- request may arrive twice (a client library re-sends it after a dropped connection).
@@ -35,10 +39,11 @@
 -- enters it, so a client whose clock lags cannot jump the queue, and since every node
 -- computes it from the same waited time, all nodes order the waiters alike up to the
 -- network delay between them (fairness, never safety, depends on it).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = t[1] .. string.format('%06d', tonumber(t[2]))
 local age = -1
 if KEYS[5] then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local born = tonumber(redis.call('GET', KEYS[5]) or '')
   if not born then
     redis.call('SET', KEYS[5], now)
@@ -60,6 +65,15 @@ local function increment(digits)
   end
   return '1' .. out
 end
+-- The larger of two decimal strings without leading zeros.
+local function larger(a, b)
+  if #a ~= #b then
+    if #a > #b then return a end
+    return b
+  end
+  if a > b then return a end
+  return b
+end
 local fence = redis.call('GET', KEYS[2]) or '0'
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ('handoff:' .. ARGV[7]) then
@@ -67,18 +81,16 @@ if (not holder) or holder == ('handoff:' .. ARGV[7]) then
   redis.call('ZREM', KEYS[3], ARGV[7])
   redis.call('HDEL', KEYS[4], ARGV[7])
   if ARGV[5] == 'mint' then
-    fence = increment(fence)
-    redis.call('SET', KEYS[2], fence)
+    fence = larger(increment(fence), now_us)
+    redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
   end
-  return { 1, fence, -1, 0, age }
+  return { 1, fence, -1, 0, age, now_us }
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return { 1, fence, -1, 0, age }
+  return { 1, fence, -1, 0, age, now_us }
 end
 if ARGV[3] == 'wait' then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('ZADD', KEYS[3], 'NX', now - tonumber(ARGV[4]), ARGV[7])
   redis.call('HSET', KEYS[4], ARGV[7], now)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
@@ -86,4 +98,4 @@ if ARGV[3] == 'wait' then
 end
 local handoff = 0
 if string.sub(holder, 1, 8) == 'handoff:' then handoff = 1 end
-return { 0, fence, redis.call('PTTL', KEYS[1]), handoff, age }
+return { 0, fence, redis.call('PTTL', KEYS[1]), handoff, age, now_us }

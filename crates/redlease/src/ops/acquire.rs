@@ -42,6 +42,8 @@ pub(crate) struct Acquire {
     pub marker: Option<Arc<str>>,
     /// How long a node keeps the wait queue after its last arrival.
     pub queue_ttl: Duration,
+    /// How long a node keeps the fencing counter after it was written.
+    pub counter_ttl: Duration,
 }
 
 impl Op for Acquire {
@@ -63,7 +65,8 @@ impl Op for Acquire {
             .arg(self.waited_ms)
             .arg(if self.mint { "mint" } else { "" })
             .arg(millis(self.queue_ttl))
-            .arg(self.target.waiter.as_ref());
+            .arg(self.target.waiter.as_ref())
+            .arg(millis(self.counter_ttl));
         call
     }
 
@@ -72,7 +75,7 @@ impl Op for Acquire {
     }
 }
 
-/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age }`.
+/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`.
 ///
 /// ```
 /// use redis::Value;
@@ -82,6 +85,7 @@ impl Op for Acquire {
 ///     Value::Int(900),
 ///     Value::Int(0),
 ///     Value::Int(-1),
+///     Value::BulkString(b"1764576000123456".to_vec()),
 /// ]);
 /// let parsed = redlease::ops::acquire::parse(&reply).unwrap();
 /// assert!(!parsed.granted);
@@ -91,7 +95,7 @@ impl Op for Acquire {
 /// ```
 pub fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
     const NAME: &str = "acquire";
-    let [granted, fence, pttl, handoff, age] = array::<5>(NAME, value)?;
+    let [granted, fence, pttl, handoff, age, now] = array::<6>(NAME, value)?;
     let granted = flag(NAME, granted)?;
     let fence = counter(NAME, fence)?;
     let pttl = int(NAME, pttl)?;
@@ -105,6 +109,7 @@ pub fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
         },
         handoff: flag(NAME, handoff)?,
         marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
+        node_time_us: counter(NAME, now)?,
     })
 }
 
@@ -124,6 +129,7 @@ mod tests {
             Value::Int(-1),
             Value::Int(0),
             Value::Int(1500),
+            bulk("1764576000123456"),
         ]);
         assert_eq!(
             parse(&v),
@@ -133,6 +139,7 @@ mod tests {
                 holder_pttl_ms: None,
                 handoff: false,
                 marker_age_ms: Some(1500),
+                node_time_us: 1_764_576_000_123_456,
             })
         );
     }
@@ -146,12 +153,13 @@ mod tests {
                 Value::Int(900),
                 Value::Int(0),
                 Value::Int(5),
+                bulk("1764576000123456"),
             ]
         };
         assert!(parse(&Value::Array(valid())).is_ok());
         let mut cases = vec![Value::Nil, Value::Int(1), Value::Array(vec![])];
         // Each element replaced by something the script never returns.
-        let bad: [(usize, Value); 8] = [
+        let bad: [(usize, Value); 9] = [
             (0, Value::Int(2)),
             (0, bulk("1")),
             (1, bulk("-3")),
@@ -160,6 +168,7 @@ mod tests {
             (2, bulk("x")),
             (3, Value::Int(7)),
             (4, Value::Nil),
+            (5, bulk("-1")),
         ];
         for (index, value) in bad {
             let mut reply = valid();

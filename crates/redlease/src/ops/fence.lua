@@ -4,6 +4,8 @@
 -- KEYS[2]  fence key
 -- ARGV[1]  owner
 -- ARGV[2]  token, a decimal u64 without leading zeros
+-- ARGV[3]  ms the counter is kept after this write (tokens after it expired grow from
+--          the nodes' clocks: see acquire.lua)
 --
 -- Returns 1 if the node holds our lock (its counter is now >= token), 0 otherwise.
 --
@@ -15,6 +17,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 end
 local current = redis.call('GET', KEYS[2])
 if (not current) or #ARGV[2] > #current or (#ARGV[2] == #current and ARGV[2] > current) then
-  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 return 1

@@ -5,11 +5,12 @@
 //! confirmed it (see `docs/protocol.md`, "Fencing tokens over a quorum").
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::{ScriptInvocation, Value};
 
 use super::parse::{ReplyError, flag};
-use super::{Compiled, Op, Target};
+use super::{Compiled, Op, Target, millis};
 
 pub(crate) const LUA: &str = include_str!("fence.lua");
 static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
@@ -18,6 +19,8 @@ static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
 pub(crate) struct Fence {
     pub target: Arc<Target>,
     pub token: u64,
+    /// How long the node keeps the counter after this write.
+    pub counter_ttl: Duration,
 }
 
 impl Op for Fence {
@@ -29,7 +32,8 @@ impl Op for Fence {
         let mut call = SCRIPT.key(&keys.lock);
         call.key(&keys.fence)
             .arg(&self.target.owner)
-            .arg(self.token);
+            .arg(self.token)
+            .arg(millis(self.counter_ttl));
         call
     }
 

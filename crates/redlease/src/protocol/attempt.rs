@@ -49,6 +49,9 @@ pub struct AcquireReply {
     pub handoff: bool,
     /// Age of the node's marker on its own clock (delayed restart), if asked for.
     pub marker_age_ms: Option<u64>,
+    /// The node's clock in microseconds: a floor for the next fencing token (see
+    /// [`super::fencing_token`]).
+    pub node_time_us: u64,
 }
 
 /// The fixed rules of one attempt.
@@ -103,6 +106,7 @@ pub struct Attempt {
     tally: Tally,
     oldest: Duration,
     highest_fence: u64,
+    time_floor: u64,
     holder_ttl: Option<Duration>,
     handoff: bool,
 }
@@ -141,6 +145,8 @@ pub struct Outcome {
     pub failed: usize,
     /// The highest fencing counter any node reported.
     pub highest_fence: u64,
+    /// The latest node clock any node reported (µs): the floor of the next token.
+    pub time_floor: u64,
     /// The shortest remaining TTL of the other holder, where it refused.
     pub holder_ttl: Option<Duration>,
     /// Some node held a hand-off reservation for another waiter.
@@ -159,6 +165,7 @@ impl Attempt {
             tally: Tally::new(rules.nodes),
             oldest: Duration::ZERO,
             highest_fence: 0,
+            time_floor: 0,
             holder_ttl: None,
             handoff: false,
         }
@@ -178,6 +185,7 @@ impl Attempt {
             }
             Some(reply) => {
                 self.highest_fence = self.highest_fence.max(reply.fence);
+                self.time_floor = self.time_floor.max(reply.node_time_us);
                 let age = reply.marker_age_ms.map(Duration::from_millis);
                 self.markers[node] = age;
                 self.oldest = self.oldest.max(age.unwrap_or_default());
@@ -328,6 +336,7 @@ impl Attempt {
             answered,
             failed,
             highest_fence: self.highest_fence,
+            time_floor: self.time_floor,
             holder_ttl: self.holder_ttl,
             handoff: self.handoff,
         }

@@ -101,18 +101,40 @@ pub fn validity(ttl: Duration, elapsed: Duration, drift: Duration) -> Option<Dur
 }
 
 /// The fencing token of a new lease: one more than the highest counter read from any node
-/// that answered. `None` if a counter is already at `u64::MAX`.
+/// that answered, and at least `floor`, the latest node clock read (in µs). `None` if a
+/// counter is already at `u64::MAX`.
 ///
 /// Reading from *every* node that answers (not just the first quorum) is what keeps the
 /// tokens monotonic when up to `f` nodes are down, unresponsive or wiped: some node of the
-/// previous holder's write quorum is then always among those read.
+/// previous holder's write quorum is then always among those read. The clock floor keeps
+/// them monotonic when more than that was lost over time (nodes wiped one after another
+/// while the resource was idle, or counters that expired): a later acquisition reads a
+/// later clock, provided the nodes' clocks agree within half of `max_ttl` (assumption
+/// A5 of `docs/guarantees.md`).
 ///
 /// ```
-/// assert_eq!(redlease::protocol::fencing_token([3, 7, 5]), Some(8));
-/// assert_eq!(redlease::protocol::fencing_token([]), Some(1));
+/// assert_eq!(redlease::protocol::fencing_token([3, 7, 5], 0), Some(8));
+/// assert_eq!(redlease::protocol::fencing_token([], 0), Some(1));
+/// assert_eq!(redlease::protocol::fencing_token([3], 1_700_000_000_000_000), Some(1_700_000_000_000_000));
 /// ```
-pub fn fencing_token(counters: impl IntoIterator<Item = u64>) -> Option<u64> {
-    counters.into_iter().max().unwrap_or(0).checked_add(1)
+pub fn fencing_token(counters: impl IntoIterator<Item = u64>, floor: u64) -> Option<u64> {
+    let next = counters.into_iter().max().unwrap_or(0).checked_add(1)?;
+    Some(next.max(floor))
+}
+
+/// How long a node keeps a resource's fencing counter after it was last written: long
+/// enough that, with node clocks within `max_ttl / 2` of each other, a token minted after
+/// it expired (from the clock floor alone) is still above every earlier one.
+///
+/// ```
+/// use std::time::Duration;
+/// let ttl = redlease::protocol::fence_counter_ttl(Duration::from_secs(300));
+/// assert_eq!(ttl, Duration::from_secs(660));
+/// ```
+pub fn fence_counter_ttl(max_ttl: Duration) -> Duration {
+    max_ttl
+        .saturating_mul(2)
+        .saturating_add(Duration::from_secs(60))
 }
 
 /// The owner holding a resource on a quorum of `nodes`, from each answering node's
@@ -183,9 +205,10 @@ mod tests {
     }
 
     #[test]
-    fn fencing_token_is_one_above_the_max() {
-        assert_eq!(fencing_token([0, 0, 0]), Some(1));
-        assert_eq!(fencing_token([41, 2]), Some(42));
-        assert_eq!(fencing_token([u64::MAX]), None);
+    fn fencing_token_is_one_above_the_max_and_the_floor() {
+        assert_eq!(fencing_token([0, 0, 0], 0), Some(1));
+        assert_eq!(fencing_token([41, 2], 0), Some(42));
+        assert_eq!(fencing_token([41, 2], 100), Some(100));
+        assert_eq!(fencing_token([u64::MAX], 0), None);
     }
 }

@@ -1,0 +1,71 @@
+//! G2, fencing tokens only grow: across acquisitions, and across data loss that builds up
+//! over time (nodes wiped one after another while the resource is idle).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{builder, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_wipes_of_an_idle_resource_do_not_send_tokens_back() {
+    // Every node loses its data in turn, max_ttl apart (inside assumption A3), while
+    // nobody acquires the resource: no copy of its counter survives. The next token must
+    // still be above the last one.
+    let cluster = start(3);
+    let max_ttl = Duration::from_secs(1);
+    let m = builder(&cluster)
+        .ttl(Duration::from_millis(800))
+        .max_ttl(max_ttl)
+        .node_timeout(Duration::from_millis(100))
+        .build()
+        .await
+        .expect("manager");
+    let mut last = 0;
+    for _ in 0..3 {
+        let lease = m.acquire("rolling").await.expect("acquire");
+        assert!(
+            lease.fencing_token() > last,
+            "tokens grow while all is well"
+        );
+        last = lease.fencing_token();
+        lease.release().await.expect("release");
+    }
+    for node in cluster.nodes() {
+        node.wipe().expect("wipe");
+        tokio::time::sleep(max_ttl + Duration::from_millis(200)).await;
+    }
+    let lease = m.acquire("rolling").await.expect("acquire after the wipes");
+    assert!(
+        lease.fencing_token() > last,
+        "token {} after the wipes, {last} before",
+        lease.fencing_token()
+    );
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fence_counters_expire_with_the_resource_unused() {
+    // One key per resource ever fenced, forever, was the price of monotonic tokens; the
+    // counter now expires (2 * max_ttl + 1 min after its last write), and tokens still
+    // grow from the nodes' clocks.
+    let cluster = start(1);
+    let m = builder(&cluster)
+        .max_ttl(Duration::from_secs(10))
+        .build()
+        .await
+        .expect("manager");
+    let lease = m.acquire("expiring").await.expect("acquire");
+    lease.release().await.expect("release");
+    let key = redlease::protocol::Keys::new("redlease:", "expiring").fence;
+    let pttl: i64 = cluster
+        .node(0)
+        .command(&["PTTL", key.as_str()])
+        .expect("PTTL")
+        .parse()
+        .expect("an integer");
+    assert!(
+        pttl > 0 && pttl <= 80_000,
+        "the counter expires (PTTL {pttl} ms)"
+    );
+}
