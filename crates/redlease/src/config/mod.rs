@@ -344,6 +344,7 @@ impl<F> Builder<F> {
     /// Check every option and return the validated configuration.
     pub(crate) fn validate(self) -> Result<Config, Error> {
         let servers = parse_servers(&self.servers)?;
+        tls::install_crypto_provider();
         check_prefix(&self.key_prefix)?;
         if !(self.drift_factor.is_finite() && (0.0..=MAX_DRIFT_FACTOR).contains(&self.drift_factor))
         {

@@ -80,6 +80,20 @@ pub(crate) fn load(
     Ok(Some(Tls { ca, client }))
 }
 
+/// Make sure rustls has a crypto provider: it panics at the first handshake without
+/// one, unless exactly one provider feature happens to be on in the whole build. An
+/// application that installed its own keeps it.
+#[cfg(feature = "tls")]
+pub(crate) fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a provider is then installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+pub(crate) fn install_crypto_provider() {}
+
 #[cfg(feature = "tls")]
 impl Tls {
     fn certificates(&self) -> redis::TlsCertificates {
