@@ -153,6 +153,20 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// A command about the node itself (ROLE, CONFIG GET): on a cluster, sent to a random
+    /// primary.
+    pub(crate) async fn node_command(&mut self, cmd: Cmd) -> RedisResult<Value> {
+        match self {
+            Conn::Direct(conn) => cmd.query_async(conn).await,
+            Conn::Cluster(conn) => {
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
+                conn.route_command(cmd, routing).await
+            }
+        }
+    }
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {

@@ -24,6 +24,7 @@ use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::ops::{self, Op};
 use crate::protocol::MarkerTrust;
 
+pub(crate) mod checks;
 mod link;
 mod pubsub;
 mod sentinel;
@@ -215,6 +216,9 @@ impl Node {
             .connect(self.timeout)
             .await
             .map_err(|e| (e, None))?;
+        if self.kind == NodeKind::Standalone {
+            refuse_replica(&mut conn).await.map_err(|e| (e, None))?;
+        }
         if let Conn::Direct(conn) = &mut conn {
             // A cluster loads scripts on the shard that needs them (EVALSHA falls back to
             // SCRIPT LOAD there); a keyless pipeline cannot be routed.
@@ -290,6 +294,23 @@ impl Node {
             self.timeouts_in_row.store(0, Ordering::Relaxed);
             self.invalidate(generation);
         }
+    }
+}
+
+/// A replica takes no writes (and, with `replica-read-only no`, would take them and lose
+/// them): refuse it at connect with a message that says what to give instead. A node
+/// whose ACL forbids ROLE is given the benefit of the doubt: its writes would fail with
+/// READONLY anyway.
+async fn refuse_replica(conn: &mut Conn) -> Result<(), Refusal> {
+    let Ok(Value::Array(role)) = conn.node_command(redis::cmd("ROLE")).await else {
+        return Ok(());
+    };
+    match role.first() {
+        Some(Value::BulkString(r)) if r.as_slice() != b"master" => Err(Refusal::Unusable(format!(
+            "is a replica (ROLE {}), and locks need a primary: give the primary's URL, or a redis+sentinel:// URL that follows it",
+            String::from_utf8_lossy(r)
+        ))),
+        _ => Ok(()),
     }
 }
 
