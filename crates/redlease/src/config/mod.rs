@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::protocol::RetryPolicy;
 
 mod limits;
+mod nodes;
 mod server;
 mod tls;
 
@@ -201,26 +202,6 @@ impl<F> Builder<F> {
         }
     }
 
-    /// The Redis nodes, as URLs. One URL is the single-instance lock; N > 1 independent
-    /// masters is Redlock with quorum `N/2 + 1`. No default: at least one is required.
-    ///
-    /// Accepted forms: `redis://[user:password@]host[:port][/db]`, `rediss://...` (with the
-    /// `tls` feature), `unix:///path/to/socket[?db=N]`,
-    /// `redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db]` (the
-    /// primary of SERVICE, followed across failovers; the credentials are the data
-    /// nodes', sentinels are asked without), and
-    /// `redis+cluster://[user:password@]host:port[,host:port...]` (a Redis Cluster).
-    /// Whatever its kind, each URL is one node of the quorum: one failure domain. See
-    /// `docs/deployment.md` for what each setup guarantees.
-    pub fn servers<I, S>(mut self, servers: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.servers = servers.into_iter().map(Into::into).collect();
-        self
-    }
-
     /// Time to live of a lease on each node. Default 10 s. Must be at most `max_ttl`.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -306,30 +287,6 @@ impl<F> Builder<F> {
     /// keys it protects). Default true. Turn it off if every node persists its data.
     pub fn delayed_restart(mut self, enabled: bool) -> Self {
         self.delayed_restart = enabled;
-        self
-    }
-
-    /// Replicas that must confirm each grant, extend and fencing token (`WAIT`, within the
-    /// node timeout) before that node's vote counts; otherwise it is a failed vote and the
-    /// attempt's clean-up releases it. Default 0 (asynchronous replication: a failover
-    /// right after a grant can lose it). With a Sentinel node and 1 or more, a lease
-    /// survives the failover of its primary to a replica that confirmed it.
-    pub fn min_replicas(mut self, replicas: u32) -> Self {
-        self.min_replicas = replicas;
-        self
-    }
-
-    /// Trust this CA (a PEM file) for `rediss://` servers, instead of the system's roots.
-    /// Default: none (system roots). Needs the `tls` feature.
-    pub fn tls_ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.tls_ca_cert = Some(path.into());
-        self
-    }
-
-    /// Present this client certificate and key (PEM files) to `rediss://` servers that
-    /// require one (mutual TLS). Default: none. Needs the `tls` feature.
-    pub fn tls_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
-        self.tls_client_cert = Some((cert.into(), key.into()));
         self
     }
 
