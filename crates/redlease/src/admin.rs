@@ -12,6 +12,7 @@ use crate::cluster::Cluster;
 use crate::config;
 use crate::error::{Error, NodeError, NodeName};
 use crate::lease::{Lease, LeaseCore};
+use crate::ops::MarkerKey;
 use crate::ops::marker::{Action, Marker};
 use crate::ops::status::{Status as StatusOp, StatusReply};
 use crate::protocol;
@@ -149,6 +150,21 @@ fn escape_glob(text: &str) -> String {
 
 /// Run a marker action on every node.
 pub(crate) async fn markers(cluster: &Cluster, action: Action) -> Markers {
+    if cluster.marker == Some(MarkerKey::PerResource) {
+        // Each resource has its own marker on a cluster: there is no node-wide one to
+        // read or set, and scanning every shard for them is not an operator's quick check.
+        let why = "markers are per resource on a deployment with a Redis Cluster node (<prefix>{<resource>}:born): no node-wide marker to read or set";
+        return cluster
+            .nodes
+            .iter()
+            .map(|node| {
+                (
+                    node.name().clone(),
+                    Err(NodeError::Protocol(why.to_owned())),
+                )
+            })
+            .collect();
+    }
     let op = Marker {
         key: Arc::from(format!("{}marker:born", cluster.config.key_prefix)),
         action,

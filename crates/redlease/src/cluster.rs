@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::background::Background;
 use crate::config::Config;
+use crate::config::NodeKind;
 use crate::error::{Error, NodeError, NodeFailure};
 use crate::node::Node;
-use crate::ops::Target;
+use crate::ops::{MarkerKey, Target};
 use crate::protocol;
 use crate::wakeup::Wakeups;
 
@@ -22,8 +23,8 @@ pub(crate) struct Cluster {
     pub config: Config,
     pub nodes: Vec<Node>,
     pub wakeups: Arc<Wakeups>,
-    /// The node marker key for delayed restart, when enabled (and N > 1).
-    pub marker: Option<Arc<str>>,
+    /// Where the delayed-restart marker lives, when enabled (and N > 1).
+    pub marker: Option<MarkerKey>,
     /// Work left running in the background.
     pub background: Arc<Background>,
     /// Origin of [`Cluster::clock`].
@@ -38,16 +39,35 @@ impl Cluster {
             .servers
             .iter()
             .enumerate()
-            .map(|(i, server)| Node::new(i, server, config.node_timeout))
+            .map(|(i, server)| {
+                Node::new(
+                    i,
+                    server,
+                    config.tls.as_ref(),
+                    config.node_timeout,
+                    config.min_replicas,
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         futures_util::future::join_all(nodes.iter().map(Node::warm_up)).await;
         refuse_twins(&nodes, &config).await?;
-        let marker = (config.delayed_restart && nodes.len() > 1)
-            .then(|| Arc::from(format!("{}marker:born", config.key_prefix)));
+        // Marker ages are compared across nodes, so every node keeps the same kind of
+        // marker: per resource as soon as one node is a cluster (whose shards each lose
+        // their own data), else one per node.
+        let any_cluster = nodes.iter().any(|n| n.kind() == NodeKind::Cluster);
+        let marker = (config.delayed_restart && nodes.len() > 1).then(|| {
+            if any_cluster {
+                MarkerKey::PerResource
+            } else {
+                MarkerKey::Global(Arc::from(format!("{}marker:born", config.key_prefix)))
+            }
+        });
         let wakeups = Arc::new(Wakeups::new(
-            nodes
+            config
+                .servers
                 .iter()
-                .map(|node| (node.client().clone(), config.node_timeout)),
+                .map(|server| (server.clone(), config.node_timeout)),
+            config.tls.clone(),
         ));
         Ok(Cluster {
             config,

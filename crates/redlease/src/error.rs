@@ -98,6 +98,10 @@ pub enum NodeError {
     /// The node answered something the scripts never return.
     #[error("{0}")]
     Protocol(String),
+    /// The write was made, but fewer replicas than `min_replicas` confirmed it in time: the
+    /// vote counts as failed (a failover could lose it).
+    #[error("not replicated: {0}")]
+    Replication(String),
     /// The node came back without its data (delayed restart): its grant does not count
     /// until its marker is older than the maximum ttl.
     #[error("came back empty {age:?} ago; its grants count again after max_ttl ({max_ttl:?})")]

@@ -48,7 +48,7 @@
 //! | `round` | one operation sent to every node at once, answers as they come, stragglers in the background |
 //! | `cluster` | the nodes and what every operation on them shares |
 //! | `wakeup` | waiters woken by published releases (one subscriber per node) |
-//! | `node` | one connection per node, per-node timeout, reconnection after breakage or hangs |
+//! | `node` | one connection per node whatever its kind (standalone, Sentinel, Cluster), per-node timeout, reconnection, `min_replicas`, checks at connect |
 //! | `background` | work left running in the background, counted for [`LockManager::flush`] |
 //! | [`ops`] | one file per node operation: the typed request, its `.lua` script, the reply's parsing |
 //! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
@@ -81,10 +81,12 @@ mod round;
 mod wakeup;
 
 pub use admin::{Markers, NodeStatus, Status};
+pub use config::NodeKind;
 pub use config::{Builder, Renewal};
 pub use error::{Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
 pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState, MAX_HOLDER_INFO};
 pub use manager::LockManager;
+pub use node::checks::NodeCheck;
 pub use protocol::RetryPolicy;
 /// The Redis client crate redlease is built on (for [`ops`] reply types).
 pub use redis;

@@ -18,6 +18,7 @@ use crate::cluster::Cluster;
 use crate::config::{Async, Builder};
 use crate::error::Error;
 use crate::lease::{Lease, LeaseCore, LeaseHandle};
+use crate::node::checks::NodeCheck;
 use crate::ops::marker::Action;
 use crate::renewal::{RenewalStats, Renewals};
 
@@ -248,6 +249,13 @@ impl LockManager {
     /// `lslocks`. Uses SCAN on every node (never KEYS), then reads each resource's status.
     pub async fn list(&self, pattern: &str, limit: usize) -> Result<Vec<Status>, Error> {
         admin::list(&self.cluster, pattern, limit).await
+    }
+
+    /// What each node is: its kind, role, eviction policy and persistence, with a warning
+    /// for each setting that weakens a guarantee (see [`NodeCheck`]).
+    pub async fn node_checks(&self) -> Vec<NodeCheck> {
+        futures_util::future::join_all(self.cluster.nodes.iter().map(crate::node::checks::check))
+            .await
     }
 
     /// What each node says about `resource`: holder, remaining ttl, fencing counter.

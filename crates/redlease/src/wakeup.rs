@@ -20,9 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::watch;
+
+use crate::config::{Server, Tls};
+use crate::node::{Event, Messages, PubSubLink, Sink};
 
 /// The per-manager state: channels with waiters, and one subscriber per node.
 pub(crate) struct Wakeups {
@@ -43,20 +44,23 @@ fn bump(tx: &watch::Sender<u64>, handed_to_us: bool) {
 }
 
 struct Subscriber {
-    client: redis::Client,
+    link: PubSubLink,
     timeout: Duration,
     /// The live subscriber connection and its generation.
-    sink: tokio::sync::Mutex<Option<(PubSubSink, u64)>>,
+    sink: tokio::sync::Mutex<Option<(Sink, u64)>>,
 }
 
 impl Wakeups {
-    pub(crate) fn new(nodes: impl IntoIterator<Item = (redis::Client, Duration)>) -> Self {
+    pub(crate) fn new(
+        nodes: impl IntoIterator<Item = (Server, Duration)>,
+        tls: Option<Tls>,
+    ) -> Self {
         Wakeups {
             channels: Mutex::new(HashMap::new()),
             subscribers: nodes
                 .into_iter()
-                .map(|(client, timeout)| Subscriber {
-                    client,
+                .map(|(server, timeout)| Subscriber {
+                    link: PubSubLink::new(server, tls.clone(), timeout),
                     timeout,
                     sink: tokio::sync::Mutex::new(None),
                 })
@@ -206,7 +210,7 @@ async fn subscribe_on(wakeups: &Arc<Wakeups>, index: usize, channel: &str) -> bo
             if !wakeups.is_live(channel) {
                 return true;
             }
-            return sink.subscribe(channel).await.is_ok();
+            return sink.subscribe(&[channel.to_owned()]).await.is_ok();
         }
         let Some((sink, stream)) = connect(wakeups, subscriber).await else {
             return false;
@@ -222,8 +226,8 @@ async fn subscribe_on(wakeups: &Arc<Wakeups>, index: usize, channel: &str) -> bo
 }
 
 /// A new subscriber connection, subscribed to every live channel.
-async fn connect(wakeups: &Wakeups, subscriber: &Subscriber) -> Option<(PubSubSink, PubSubStream)> {
-    let (mut sink, stream) = subscriber.client.get_async_pubsub().await.ok()?.split();
+async fn connect(wakeups: &Wakeups, subscriber: &Subscriber) -> Option<(Sink, Messages)> {
+    let (mut sink, stream) = subscriber.link.connect().await?;
     let live = wakeups.live_channels();
     if !live.is_empty() {
         sink.subscribe(&live).await.ok()?;
@@ -250,13 +254,18 @@ async fn unsubscribe(wakeups: &Wakeups, channel: &str) {
 
 /// Dispatch one node's messages; when its connection breaks, wake every waiter (messages
 /// may have been lost) and reconnect while anyone is still waiting.
-async fn read(wakeups: Weak<Wakeups>, index: usize, mut generation: u64, mut stream: PubSubStream) {
+async fn read(wakeups: Weak<Wakeups>, index: usize, mut generation: u64, mut stream: Messages) {
     loop {
-        while let Some(message) = stream.next().await {
+        while let Some(event) = stream.next().await {
             let Some(wakeups) = wakeups.upgrade() else {
                 return;
             };
-            wakeups.wake(message.get_channel_name(), message.get_payload_bytes());
+            match event {
+                Event::Message { channel, payload } => wakeups.wake(&channel, &payload),
+                // A cluster connection re-subscribes by itself; messages may have been
+                // lost meanwhile.
+                Event::Lost => wakeups.wake_all(),
+            }
         }
         let Some(wakeups) = wakeups.upgrade() else {
             return;

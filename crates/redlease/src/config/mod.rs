@@ -7,20 +7,25 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::protocol::{self, RetryPolicy};
 
 mod limits;
+mod nodes;
 mod server;
+mod tls;
 
 use limits::check_prefix;
 pub(crate) use limits::{check_call_ttl, check_resource, check_ttl};
 
-pub(crate) use server::Server;
+pub use server::NodeKind;
 use server::parse_servers;
 pub use server::redact;
+pub(crate) use server::{Address, Server};
+pub(crate) use tls::Tls;
 
 /// Default lease time to live.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
@@ -76,6 +81,9 @@ pub struct Builder<Face = Async> {
     pub(crate) handoff: Duration,
     pub(crate) wake_up_fallback: Duration,
     pub(crate) delayed_restart: bool,
+    pub(crate) min_replicas: u32,
+    pub(crate) tls_ca_cert: Option<PathBuf>,
+    pub(crate) tls_client_cert: Option<(PathBuf, PathBuf)>,
     face: PhantomData<Face>,
 }
 
@@ -86,6 +94,9 @@ pub struct Async;
 /// The face a [`Builder`] builds: [`crate::blocking::LockManager`] (`fn build`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Blocking;
+
+/// Largest `min_replicas` accepted.
+pub const MAX_MIN_REPLICAS: u32 = 16;
 
 /// Default longest sleep of a waiter without a wake-up.
 pub const DEFAULT_WAKE_UP_FALLBACK: Duration = Duration::from_secs(1);
@@ -133,6 +144,9 @@ impl<F> Default for Builder<F> {
             handoff: DEFAULT_HANDOFF,
             wake_up_fallback: DEFAULT_WAKE_UP_FALLBACK,
             delayed_restart: true,
+            min_replicas: 0,
+            tls_ca_cert: None,
+            tls_client_cert: None,
             face: PhantomData,
         }
     }
@@ -156,6 +170,9 @@ impl<F> fmt::Debug for Builder<F> {
             .field("handoff", &self.handoff)
             .field("wake_up_fallback", &self.wake_up_fallback)
             .field("delayed_restart", &self.delayed_restart)
+            .field("min_replicas", &self.min_replicas)
+            .field("tls_ca_cert", &self.tls_ca_cert)
+            .field("tls_client_cert", &self.tls_client_cert)
             .finish()
     }
 }
@@ -178,22 +195,11 @@ impl<F> Builder<F> {
             handoff: self.handoff,
             wake_up_fallback: self.wake_up_fallback,
             delayed_restart: self.delayed_restart,
+            min_replicas: self.min_replicas,
+            tls_ca_cert: self.tls_ca_cert,
+            tls_client_cert: self.tls_client_cert,
             face: PhantomData,
         }
-    }
-
-    /// The Redis nodes, as URLs. One URL is the single-instance lock; N > 1 independent
-    /// masters is Redlock with quorum `N/2 + 1`. No default: at least one is required.
-    ///
-    /// Accepted forms: `redis://[user:password@]host[:port][/db]`, `rediss://...` (with the
-    /// `tls` feature), `unix:///path/to/socket[?db=N]`.
-    pub fn servers<I, S>(mut self, servers: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.servers = servers.into_iter().map(Into::into).collect();
-        self
     }
 
     /// Time to live of a lease on each node. Default 10 s. Must be at most `max_ttl`.
@@ -276,8 +282,9 @@ impl<F> Builder<F> {
     /// In-band delayed restart (N > 1 only): a node that comes back without its data does
     /// not count as a grant until `max_ttl` has passed, while nodes that kept their data
     /// show it has been in use for longer. Each node keeps a marker key
-    /// (`<prefix>marker:born`, written once, never expiring). Default true. Turn it off for
-    /// Redis Cluster (the marker is in its own slot) or if every node persists its data.
+    /// (`<prefix>marker:born`, written once, never expiring; on a deployment with a Redis
+    /// Cluster node, one per resource, `<prefix>{<resource>}:born`, in the slot of the
+    /// keys it protects). Default true. Turn it off if every node persists its data.
     pub fn delayed_restart(mut self, enabled: bool) -> Self {
         self.delayed_restart = enabled;
         self
@@ -294,6 +301,7 @@ impl<F> Builder<F> {
     /// Check every option and return the validated configuration.
     pub(crate) fn validate(self) -> Result<Config, Error> {
         let servers = parse_servers(&self.servers)?;
+        tls::install_crypto_provider();
         check_prefix(&self.key_prefix)?;
         if !(self.drift_factor.is_finite() && (0.0..=MAX_DRIFT_FACTOR).contains(&self.drift_factor))
         {
@@ -356,6 +364,15 @@ impl<F> Builder<F> {
                 "1 ms or more (default 1 s)",
             ));
         }
+        if self.min_replicas > MAX_MIN_REPLICAS {
+            return Err(Error::invalid(
+                "min_replicas",
+                self.min_replicas,
+                "too many",
+                format!("0 (off) to {MAX_MIN_REPLICAS}"),
+            ));
+        }
+        let tls = tls::load(self.tls_ca_cert.as_deref(), self.tls_client_cert.as_ref())?;
         let r = self.renewal;
         if !(r.fraction.is_finite() && r.fraction > 0.0 && r.fraction <= 0.75) {
             return Err(Error::invalid(
@@ -388,6 +405,8 @@ impl<F> Builder<F> {
             handoff: self.handoff,
             wake_up_fallback: self.wake_up_fallback,
             delayed_restart: self.delayed_restart,
+            min_replicas: self.min_replicas,
+            tls,
         })
     }
 }
@@ -443,6 +462,8 @@ pub(crate) struct Config {
     pub handoff: Duration,
     pub wake_up_fallback: Duration,
     pub delayed_restart: bool,
+    pub min_replicas: u32,
+    pub tls: Option<Tls>,
 }
 
 #[cfg(test)]
@@ -558,9 +579,35 @@ mod tests {
             "redis://:secret@localhost",
             "unix:///tmp/redis.sock",
             "unix:///tmp/other.sock?db=2",
+            "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/orders",
+            "redis+sentinel://app:secret@10.0.0.1:26379/orders/2",
+            "redis+cluster://10.0.0.1:7000,10.0.0.2:7000",
+            "redis+cluster://app:secret@10.0.0.3:7000",
         ]);
         let c = b.validate().expect("valid");
-        assert_eq!(c.servers.len(), 5);
+        assert_eq!(c.servers.len(), 9);
+        let kinds: Vec<NodeKind> = c.servers.iter().map(Server::kind).collect();
+        assert_eq!(kinds[4], NodeKind::Standalone);
+        assert_eq!(kinds[5..7], [NodeKind::Sentinel; 2]);
+        assert_eq!(kinds[7..], [NodeKind::Cluster; 2]);
+    }
+
+    #[test]
+    fn multi_host_urls_say_what_is_wrong() {
+        let problem = |url: &str| match bare().servers([url]).validate() {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{url} accepted"),
+        };
+        assert!(problem("redis+sentinel://h:1").contains("service name"));
+        assert!(problem("redis+sentinel://h:1/svc/x").contains("database"));
+        assert!(problem("redis+sentinel://h:1,h2/svc").contains("\"h2\" is not host:port"));
+        assert!(problem("redis+cluster://h:1/3").contains("no path"));
+        assert!(problem("redis+cluster://h:0").contains("not host:port"));
+        let shown = problem("redis+cluster://u:hunter2@h:1/0");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("u:***@h:1"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -580,6 +627,14 @@ mod tests {
             .expect("valid");
         assert!(!format!("{ok:?}").contains("hunter2"));
         assert_eq!(redact("garbage:hunter2@x"), "garbage:***");
+        assert_eq!(
+            redact("redis+sentinel://u:hun/ter2@h:1,h:2/svc?x=hunter2"),
+            "redis+sentinel://u:***@h:1,h:2/svc"
+        );
+        assert_eq!(
+            redact("redis+cluster://:hunter2@h:1"),
+            "redis+cluster://:***@h:1"
+        );
         assert_eq!(redact("redis//u:hunter2@x"), "***");
     }
 

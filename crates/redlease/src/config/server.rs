@@ -10,13 +10,62 @@ use std::fmt;
 use crate::error::Error;
 
 /// The URL forms accepted, for messages.
-pub(crate) const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P]";
+pub(crate) const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P], redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db], redis+cluster://[user:password@]host:port[,host:port...]";
+
+/// What kind of Redis deployment one server URL names. Whatever its kind, one URL is one
+/// lock node, one failure domain: Redlock's quorum is taken over URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// One Redis server (`redis://`, `rediss://`, `unix://`).
+    Standalone,
+    /// The primary of a service that Sentinel watches (`redis+sentinel://`), followed
+    /// across failovers.
+    Sentinel,
+    /// A Redis Cluster (`redis+cluster://`): each resource lives on the shard of its slot.
+    Cluster,
+}
+
+impl fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NodeKind::Standalone => "standalone",
+            NodeKind::Sentinel => "sentinel",
+            NodeKind::Cluster => "cluster",
+        })
+    }
+}
+
+/// Where a node's connections go.
+#[derive(Clone)]
+pub(crate) enum Address {
+    /// One server.
+    Direct(redis::ConnectionInfo),
+    /// Ask these sentinels for the primary of `service`; connect to it with `primary`'s
+    /// credentials and database (its address is replaced by the one resolved).
+    Sentinel {
+        sentinels: Vec<redis::ConnectionInfo>,
+        service: String,
+        primary: redis::ConnectionInfo,
+    },
+    /// A Redis Cluster, discovered from these seeds (credentials from the first).
+    Cluster { seeds: Vec<redis::ConnectionInfo> },
+}
 
 /// One parsed server URL, with its redacted form.
 #[derive(Clone)]
 pub(crate) struct Server {
-    pub info: redis::ConnectionInfo,
+    pub address: Address,
     pub redacted: String,
+}
+
+impl Server {
+    pub(crate) fn kind(&self) -> NodeKind {
+        match self.address {
+            Address::Direct(_) => NodeKind::Standalone,
+            Address::Sentinel { .. } => NodeKind::Sentinel,
+            Address::Cluster { .. } => NodeKind::Cluster,
+        }
+    }
 }
 
 impl fmt::Debug for Server {
@@ -55,7 +104,14 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
     let field = format!("servers[{i}]");
     let redacted = redact(url);
     let bad = |problem: String| Error::invalid(&field, &redacted, problem, URL_FORMS);
-    let parsed = url::Url::parse(url.trim()).map_err(|e| bad(format!("not a URL ({e})")))?;
+    let url = url.trim();
+    if let Some(rest) = url.strip_prefix("redis+sentinel://") {
+        return parse_sentinel(rest, &bad).map(|address| Server { address, redacted });
+    }
+    if let Some(rest) = url.strip_prefix("redis+cluster://") {
+        return parse_cluster(rest, &bad).map(|address| Server { address, redacted });
+    }
+    let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a URL ({e})")))?;
     match parsed.scheme() {
         "redis" | "unix" | "redis+unix" => {}
         "rediss" if cfg!(feature = "tls") => {}
@@ -73,13 +129,103 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
     if matches!(parsed.scheme(), "unix" | "redis+unix") && parsed.path().is_empty() {
         return Err(bad("has no socket path".to_owned()));
     }
-    let info = redis::IntoConnectionInfo::into_connection_info(parsed).map_err(|e| {
+    let info = connection_info(parsed, &bad)?;
+    Ok(Server {
+        address: Address::Direct(info),
+        redacted,
+    })
+}
+
+fn connection_info(
+    parsed: url::Url,
+    bad: &impl Fn(String) -> Error,
+) -> Result<redis::ConnectionInfo, Error> {
+    redis::IntoConnectionInfo::into_connection_info(parsed).map_err(|e| {
         bad(format!(
             "rejected by the Redis client ({})",
             e.kind_description()
         ))
-    })?;
-    Ok(Server { info, redacted })
+    })
+}
+
+/// The parts of a multi-host URL after its scheme: credentials (`user:password@`, kept
+/// percent-encoded), the `host:port` list, and the path.
+fn split_hosts<'a>(
+    rest: &'a str,
+    bad: &impl Fn(String) -> Error,
+) -> Result<(&'a str, Vec<&'a str>, &'a str), Error> {
+    let (userinfo, hosts, path) = parts(rest);
+    let (userinfo, path) = (userinfo.unwrap_or_default(), path.unwrap_or_default());
+    let hosts: Vec<&str> = hosts.split(',').map(str::trim).collect();
+    for host in &hosts {
+        let port_ok = host
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !port_ok {
+            return Err(bad(format!(
+                "{host:?} is not host:port (every node of the list needs its port)"
+            )));
+        }
+    }
+    Ok((userinfo, hosts, path))
+}
+
+/// One host of a multi-host URL as a `redis://` connection, with the URL's credentials
+/// and database.
+fn host_info(
+    userinfo: &str,
+    host: &str,
+    db: &str,
+    bad: &impl Fn(String) -> Error,
+) -> Result<redis::ConnectionInfo, Error> {
+    let at = if userinfo.is_empty() { "" } else { "@" };
+    let parsed = url::Url::parse(&format!("redis://{userinfo}{at}{host}/{db}"))
+        .map_err(|e| bad(format!("host {host:?} is not valid ({e})")))?;
+    connection_info(parsed, bad)
+}
+
+fn parse_sentinel(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, Error> {
+    let (userinfo, hosts, path) = split_hosts(rest, bad)?;
+    let mut parts = path.split('/');
+    let service = parts.next().unwrap_or_default();
+    let db = parts.next().unwrap_or_default();
+    if service.is_empty() || parts.next().is_some() || service.contains(['?', '#']) {
+        return Err(bad(
+            "needs the service name as its path: .../SERVICE or .../SERVICE/db".to_owned(),
+        ));
+    }
+    if !db.is_empty() && db.parse::<u16>().is_err() {
+        return Err(bad(format!("database {db:?} is not a number")));
+    }
+    let sentinels = hosts
+        .iter()
+        .map(|host| host_info("", host, "", bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    let primary = host_info(
+        userinfo,
+        hosts.first().copied().unwrap_or_default(),
+        db,
+        bad,
+    )?;
+    Ok(Address::Sentinel {
+        sentinels,
+        service: service.to_owned(),
+        primary,
+    })
+}
+
+fn parse_cluster(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, Error> {
+    let (userinfo, hosts, path) = split_hosts(rest, bad)?;
+    if !path.is_empty() {
+        return Err(bad(format!(
+            "a cluster URL has no path ({path:?}): Redis Cluster has only database 0"
+        )));
+    }
+    let seeds = hosts
+        .iter()
+        .map(|host| host_info(userinfo, host, "", bad))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Address::Cluster { seeds })
 }
 
 /// A URL with its password (userinfo password, or `pass`/`password` query parameter)
@@ -93,6 +239,11 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
 /// );
 /// ```
 pub fn redact(url: &str) -> String {
+    for scheme in ["redis+sentinel://", "redis+cluster://"] {
+        if let Some(rest) = url.trim().strip_prefix(scheme) {
+            return format!("{scheme}{}", redact_authority(rest));
+        }
+    }
     let Ok(mut parsed) = url::Url::parse(url.trim()) else {
         // Nothing to redact selectively in what does not parse: keep only the scheme.
         return match url.split_once("://") {
@@ -131,6 +282,37 @@ pub fn redact(url: &str) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
+}
+
+/// Split `[userinfo@]hosts[/path]`. The userinfo ends at the last `@`, so that a
+/// password with an unencoded `/` or `@` still counts as the password.
+fn parts(rest: &str) -> (Option<&str>, &str, Option<&str>) {
+    let (userinfo, after) = match rest.rsplit_once('@') {
+        Some((userinfo, after)) => (Some(userinfo), after),
+        None => (None, rest),
+    };
+    match after.split_once('/') {
+        Some((hosts, path)) => (userinfo, hosts, Some(path)),
+        None => (userinfo, after, None),
+    }
+}
+
+/// `user:password@hosts/path` with the password replaced; anything after `?` or `#` is
+/// dropped (multi-host URLs take no parameters, and a parameter could be a secret).
+fn redact_authority(rest: &str) -> String {
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (userinfo, hosts, path) = parts(rest);
+    let authority = match userinfo {
+        Some(userinfo) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{hosts}"),
+            None => format!("{userinfo}@{hosts}"),
+        },
+        None => hosts.to_owned(),
+    };
+    match path {
+        Some(path) => format!("{authority}/{path}"),
+        None => authority,
+    }
 }
 
 trait KindDescription {

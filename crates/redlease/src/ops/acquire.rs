@@ -12,7 +12,8 @@ use std::time::Duration;
 use redis::{ScriptInvocation, Value};
 
 use super::parse::{ReplyError, array, counter, flag, int};
-use super::{Compiled, Op, Target, millis};
+use super::{Compiled, MarkerKey, Op, Target, millis};
+use crate::config::NodeKind;
 use crate::protocol::AcquireReply;
 
 pub(crate) const LUA: &str = include_str!("acquire.lua");
@@ -38,8 +39,8 @@ pub(crate) struct Acquire {
     /// Mint the fencing token in the same script (single node: its counter is the whole
     /// quorum).
     pub mint: bool,
-    /// The node's delayed-restart marker key, when delayed restart is on.
-    pub marker: Option<Arc<str>>,
+    /// The node's delayed-restart marker, when delayed restart is on.
+    pub marker: Option<MarkerKey>,
     /// How long a node keeps the wait queue after its last arrival.
     pub queue_ttl: Duration,
     /// How long a node keeps the fencing counter after it was written.
@@ -50,11 +51,21 @@ impl Op for Acquire {
     type Reply = AcquireReply;
 
     fn invocation(&self) -> ScriptInvocation<'static> {
+        self.invocation_for(NodeKind::Standalone)
+    }
+
+    fn invocation_for(&self, kind: NodeKind) -> ScriptInvocation<'static> {
         let keys = &self.target.keys;
         let mut call = SCRIPT.key(&keys.lock);
         call.key(&keys.fence).key(&keys.queue).key(&keys.seen);
         if let Some(marker) = &self.marker {
-            call.key(marker.as_ref());
+            // A cluster shard loses only its own slots: a node-wide marker would live on
+            // another shard than the lock it must vouch for.
+            let key = match kind {
+                NodeKind::Cluster => &self.target.keys.born,
+                _ => marker.key(&self.target),
+            };
+            call.key(key);
         }
         call.arg(&self.target.owner)
             .arg(millis(self.ttl))
@@ -72,6 +83,10 @@ impl Op for Acquire {
 
     fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
         parse(value)
+    }
+
+    fn replicated_key<'a>(&'a self, reply: &AcquireReply) -> Option<&'a str> {
+        reply.granted.then_some(self.target.keys.lock.as_str())
     }
 }
 

@@ -38,6 +38,10 @@ impl Op for Extend {
     fn parse(value: &Value) -> Result<ExtendReply, ReplyError> {
         parse(value)
     }
+
+    fn replicated_key<'a>(&'a self, reply: &ExtendReply) -> Option<&'a str> {
+        reply.extended.then_some(self.target.keys.lock.as_str())
+    }
 }
 
 /// Parse the reply of `extend.lua`: `{ extended, fence }`.

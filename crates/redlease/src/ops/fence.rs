@@ -40,6 +40,10 @@ impl Op for Fence {
     fn parse(value: &Value) -> Result<bool, ReplyError> {
         parse(value)
     }
+
+    fn replicated_key<'a>(&'a self, reply: &bool) -> Option<&'a str> {
+        reply.then_some(self.target.keys.fence.as_str())
+    }
 }
 
 /// Parse the 0/1 reply of `fence.lua`.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use redis::{Script, ScriptInvocation, Value};
 
+use crate::config::NodeKind;
 use crate::protocol::Keys;
 
 pub mod acquire;
@@ -34,8 +35,43 @@ pub(crate) trait Op: Send + Sync + 'static {
     type Reply: Send + 'static;
     /// The script with this request's keys and arguments.
     fn invocation(&self) -> ScriptInvocation<'static>;
+    /// The script for a node of `kind`: the same as [`Op::invocation`] unless the op
+    /// differs on a Redis Cluster (a per-resource marker, sharded pub/sub).
+    fn invocation_for(&self, kind: NodeKind) -> ScriptInvocation<'static> {
+        let _ = kind;
+        self.invocation()
+    }
     /// Parse the script's reply.
     fn parse(value: &Value) -> Result<Self::Reply, ReplyError>;
+    /// When `reply` reports a write that a lease relies on (a grant, an extend, a fencing
+    /// token), a key it wrote: with `min_replicas`, replicas must confirm it (`WAIT`,
+    /// routed to that key's shard on a cluster) before the vote counts.
+    fn replicated_key<'a>(&'a self, reply: &Self::Reply) -> Option<&'a str> {
+        let _ = reply;
+        None
+    }
+}
+
+/// Where the delayed-restart marker lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MarkerKey {
+    /// One marker per node, `<prefix>marker:born`: a standalone server or a Sentinel
+    /// primary loses all its data at once, so one marker stands for all of it.
+    Global(Arc<str>),
+    /// One marker per resource, `<prefix>{<resource>}:born`, in the slot of the keys it
+    /// protects: on a Redis Cluster each shard loses its own data, so the marker must be
+    /// on the same shard as the lock (see `docs/protocol.md`, "Keys and Cluster").
+    PerResource,
+}
+
+impl MarkerKey {
+    /// The marker key for `target`.
+    pub(crate) fn key<'a>(&'a self, target: &'a Target) -> &'a str {
+        match self {
+            MarkerKey::Global(key) => key,
+            MarkerKey::PerResource => &target.keys.born,
+        }
+    }
 }
 
 /// The resource and owner an operation is about.

@@ -9,6 +9,8 @@
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
 -- ARGV[4]  ms after which a queued waiter that has not tried again counts as gone
 -- ARGV[5]  the owner's waiter id in the wait queue
+-- ARGV[6]  the publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (sharded
+--          pub/sub: the channel shares the keys' hash tag, so it is in their slot)
 --
 -- Returns 1 if the key held our owner and was released, 0 if it was absent or someone
 -- else's (release is idempotent: releasing twice is not an error).
@@ -52,5 +54,5 @@ if head ~= '' then
 else
   redis.call('DEL', KEYS[1])
 end
-redis.call('PUBLISH', ARGV[2], head)
+redis.call(ARGV[6] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH', ARGV[2], head)
 return 1

@@ -12,6 +12,7 @@ use redis::{ScriptInvocation, Value};
 
 use super::parse::{ReplyError, flag};
 use super::{Compiled, Op, Target, millis};
+use crate::config::NodeKind;
 
 pub(crate) const LUA: &str = include_str!("release.lua");
 static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
@@ -31,6 +32,10 @@ impl Op for Release {
     type Reply = bool;
 
     fn invocation(&self) -> ScriptInvocation<'static> {
+        self.invocation_for(NodeKind::Standalone)
+    }
+
+    fn invocation_for(&self, kind: NodeKind) -> ScriptInvocation<'static> {
         let keys = &self.target.keys;
         let mut call = SCRIPT.key(&keys.lock);
         call.key(&keys.queue)
@@ -40,7 +45,13 @@ impl Op for Release {
             .arg(&keys.channel)
             .arg(millis(self.handoff))
             .arg(millis(self.waiter_gone_after))
-            .arg(self.target.waiter.as_ref());
+            .arg(self.target.waiter.as_ref())
+            // On a cluster, classic PUBLISH reaches every shard's subscribers (and costs
+            // every shard's CPU); sharded pub/sub stays on the resource's shard.
+            .arg(match kind {
+                NodeKind::Cluster => "SPUBLISH",
+                _ => "PUBLISH",
+            });
         call
     }
 

@@ -19,6 +19,9 @@ pub struct Keys {
     pub seen: String,
     /// `<prefix>{<resource>}:released`: the pub/sub channel on which releases wake waiters.
     pub channel: String,
+    /// `<prefix>{<resource>}:born`: the per-resource delayed-restart marker, in the
+    /// keys' slot (used where a node is a Redis Cluster).
+    pub born: String,
     /// `<prefix>{<resource>}:holder`: who holds it (owner, then the holder's description),
     /// with the lease's TTL, when the holder described itself.
     pub holder: String,
@@ -40,6 +43,7 @@ impl Keys {
             seen: format!("{tagged}:seen"),
             channel: format!("{tagged}:released"),
             holder: format!("{tagged}:holder"),
+            born: format!("{tagged}:born"),
             lock: tagged + ":lock",
         }
     }

@@ -1,6 +1,8 @@
-//! One Redis node: its connection, its timeout, and reconnection.
+//! One lock node: its connection, its timeout, and reconnection.
 //!
-//! Each node has exactly one multiplexed connection, shared by every task of the process:
+//! A node is what one server URL names, whatever its kind (one server, a Sentinel
+//! service, a Redis Cluster: [`link`] knows the difference, nothing above it does). Each
+//! node has exactly one multiplexed connection, shared by every task of the process:
 //! requests from concurrent acquisitions are pipelined on it instead of opening a
 //! connection per call. Every request runs under the per-node timeout, connect included,
 //! so a dead or hung node costs at most that long and is a failed vote, never an error
@@ -15,24 +17,34 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Value};
+use redis::Value;
 
-use crate::config::Server;
+use crate::config::{NodeKind, Server, Tls};
 use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::ops::{self, Op};
 use crate::protocol::MarkerTrust;
+
+pub(crate) mod checks;
+mod link;
+mod pubsub;
+mod sentinel;
+
+pub(crate) use link::{Conn, Link, Refusal};
+pub(crate) use pubsub::{Event, Messages, PubSubLink, Sink};
 
 /// Timeouts in a row after which the connection is considered hung and replaced.
 const HUNG_AFTER_TIMEOUTS: u32 = 2;
 
 pub(crate) struct Node {
     name: NodeName,
-    client: Client,
+    kind: NodeKind,
+    link: Link,
     timeout: Duration,
+    /// Replicas that must confirm a grant or extend (`WAIT`) before it counts.
+    min_replicas: u32,
     /// The live connection and its generation, if any. A std mutex: it is only held to
     /// clone or replace the handle, never across an await.
-    slot: Mutex<Option<(MultiplexedConnection, u64)>>,
+    slot: Mutex<Option<(Conn, u64)>>,
     /// Serialises reconnection so that concurrent callers do not each open a connection.
     connecting: tokio::sync::Mutex<()>,
     generations: AtomicU64,
@@ -48,8 +60,14 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(index: usize, server: &Server, timeout: Duration) -> Result<Self, Error> {
-        let client = Client::open(server.info.clone()).map_err(|e| {
+    pub(crate) fn new(
+        index: usize,
+        server: &Server,
+        tls: Option<&Tls>,
+        timeout: Duration,
+        min_replicas: u32,
+    ) -> Result<Self, Error> {
+        let link = Link::open(server, tls, timeout).map_err(|e| {
             Error::invalid(
                 format!("servers[{index}]"),
                 &server.redacted,
@@ -62,8 +80,10 @@ impl Node {
                 index,
                 server: server.redacted.clone(),
             },
-            client,
+            kind: server.kind(),
+            link,
             timeout,
+            min_replicas,
             slot: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(0),
@@ -74,8 +94,8 @@ impl Node {
         })
     }
 
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
+    pub(crate) fn kind(&self) -> NodeKind {
+        self.kind
     }
 
     pub(crate) fn name(&self) -> &NodeName {
@@ -91,63 +111,94 @@ impl Node {
         }
     }
 
-    /// Run `op` on this node, within the node timeout, and parse its reply.
+    /// Run `op` on this node, within the node timeout, and parse its reply. With
+    /// `min_replicas`, a write the op reports (a grant, an extend) counts only once `WAIT`
+    /// confirms that many replicas have it, within the same timeout; otherwise this node's
+    /// vote fails (the caller's clean-up releases what it granted).
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<O::Reply, NodeError> {
-        let value = self.eval(&op.invocation()).await?;
-        O::parse(&value).map_err(|e| NodeError::Protocol(e.to_string()))
+        let started = tokio::time::Instant::now();
+        let (value, conn) = self.eval(&op.invocation_for(self.kind)).await?;
+        let reply = O::parse(&value).map_err(|e| NodeError::Protocol(e.to_string()))?;
+        if self.min_replicas > 0
+            && let Some(key) = O::replicated_key(op, &reply)
+        {
+            let left = self.timeout.saturating_sub(started.elapsed());
+            self.confirm(conn, key, left).await?;
+        }
+        Ok(reply)
     }
 
-    async fn eval(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, NodeError> {
+    /// `WAIT min_replicas` on the connection that made the write.
+    async fn confirm(&self, mut conn: Conn, key: &str, left: Duration) -> Result<(), NodeError> {
+        let n = self.min_replicas;
+        // The server's WAIT ends a little before ours, so that a slow replica reads as
+        // "not confirmed" rather than as a timeout of the whole node.
+        let server_side = left.mul_f64(0.8);
+        let waited = tokio::time::timeout(left, conn.wait_replicas(key, n, server_side)).await;
+        match waited {
+            Ok(Ok(acked)) if acked >= n => Ok(()),
+            Ok(Ok(acked)) => Err(NodeError::Replication(format!(
+                "only {acked} of the {n} replicas required (min_replicas) confirmed the write within {left:?}"
+            ))),
+            Ok(Err(e)) => Err(NodeError::Replication(format!("WAIT failed: {e}"))),
+            Err(_) => Err(NodeError::Replication(format!(
+                "the {n} replicas required (min_replicas) did not confirm the write within {left:?}"
+            ))),
+        }
+    }
+
+    async fn eval(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<(Value, Conn), NodeError> {
         let attempt = async {
             let (mut conn, generation) = self.connection().await?;
             match invocation.invoke_async::<Value>(&mut conn).await {
                 // A connection that broke while idle (the node restarted, a proxy reset
-                // it): reconnect once within the same timeout. Every script is safe to
-                // run twice for the same owner.
-                Err(e) if is_connection_level(&e) && !e.is_timeout() => {
+                // it), or a Sentinel primary that was demoted (READONLY): reconnect once
+                // within the same timeout. Every script is safe to run twice for the same
+                // owner.
+                Err(e) if needs_new_connection(&e) && !e.is_timeout() => {
                     self.invalidate(Some(generation));
                     let (mut conn, generation) = self.connection().await?;
-                    invocation
-                        .invoke_async::<Value>(&mut conn)
-                        .await
-                        .map_err(|e| (e, Some(generation)))
+                    match invocation.invoke_async::<Value>(&mut conn).await {
+                        Ok(value) => Ok((value, conn)),
+                        Err(e) => Err((Refusal::Redis(e), Some(generation))),
+                    }
                 }
-                other => other.map_err(|e| (e, Some(generation))),
+                Ok(value) => Ok((value, conn)),
+                Err(e) => Err((Refusal::Redis(e), Some(generation))),
             }
         };
         match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(value)) => {
+            Ok(Ok(answer)) => {
                 self.timeouts_in_row.store(0, Ordering::Relaxed);
                 self.last_answer_us
                     .store(self.micros_since_epoch(), Ordering::Relaxed);
-                Ok(value)
+                Ok(answer)
             }
-            Ok(Err((e, generation))) if e.is_timeout() => {
+            Ok(Err((Refusal::Redis(e), generation))) if e.is_timeout() => {
                 self.note_timeout(generation);
                 Err(NodeError::Timeout(self.timeout))
             }
-            Ok(Err((e, generation))) => {
+            Ok(Err((Refusal::Redis(e), generation))) => {
                 if let Some(refusal) = refusal(&e) {
                     // Credentials or configuration: the connection is of no use as it is.
                     self.invalidate(generation);
                     Err(refusal)
-                } else if is_connection_level(&e) {
+                } else if needs_new_connection(&e) {
                     self.invalidate(generation);
                     Err(NodeError::Connection(e.to_string()))
                 } else {
                     Err(NodeError::Redis(e.to_string()))
                 }
             }
+            Ok(Err((Refusal::Unusable(why), _))) => Err(NodeError::Connection(why)),
             Err(_elapsed) => {
                 self.note_timeout(None);
                 Err(NodeError::Timeout(self.timeout))
             }
         }
-    }
-
-    /// Try to connect now (used at start-up, so the first lock does not pay for it).
-    pub(crate) async fn warm_up(&self) {
-        let _ = tokio::time::timeout(self.timeout, self.connection()).await;
     }
 
     /// The server's identity (`run_id` of `INFO server`), if it answers within the node
@@ -171,12 +222,16 @@ impl Node {
     }
 
     /// Keys matching `pattern`, by SCAN (never KEYS: it would block the server), at most
-    /// `limit` of them; each SCAN call within the node timeout.
+    /// `limit` of them; each SCAN call within the node timeout. (On a Redis Cluster node
+    /// this scans the shard the client routes SCAN to.)
     pub(crate) async fn scan(&self, pattern: &str, limit: usize) -> Result<Vec<String>, NodeError> {
         let (mut conn, _) = tokio::time::timeout(self.timeout, self.connection())
             .await
             .map_err(|_| NodeError::Timeout(self.timeout))?
-            .map_err(|(e, _)| NodeError::Connection(e.to_string()))?;
+            .map_err(|(e, _)| match e {
+                Refusal::Redis(e) => NodeError::Connection(e.to_string()),
+                Refusal::Unusable(why) => NodeError::Connection(why),
+            })?;
         let mut keys = Vec::new();
         let mut cursor: u64 = 0;
         loop {
@@ -200,9 +255,12 @@ impl Node {
         }
     }
 
-    async fn connection(
-        &self,
-    ) -> Result<(MultiplexedConnection, u64), (redis::RedisError, Option<u64>)> {
+    /// Try to connect now (used at start-up, so the first lock does not pay for it).
+    pub(crate) async fn warm_up(&self) {
+        let _ = tokio::time::timeout(self.timeout, self.connection()).await;
+    }
+
+    pub(crate) async fn connection(&self) -> Result<(Conn, u64), (Refusal, Option<u64>)> {
         if let Some(live) = self.current() {
             return Ok(live);
         }
@@ -211,18 +269,22 @@ impl Node {
         if let Some(live) = self.current() {
             return Ok(live);
         }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
         let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
+            .link
+            .connect(self.timeout)
             .await
             .map_err(|e| (e, None))?;
-        ops::preload()
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| (e, None))?;
+        if self.kind == NodeKind::Standalone {
+            refuse_replica(&mut conn).await.map_err(|e| (e, None))?;
+        }
+        if let Conn::Direct(conn) = &mut conn {
+            // A cluster loads scripts on the shard that needs them (EVALSHA falls back to
+            // SCRIPT LOAD there); a keyless pipeline cannot be routed.
+            ops::preload()
+                .query_async::<()>(conn)
+                .await
+                .map_err(|e| (Refusal::Redis(e), None))?;
+        }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((conn.clone(), generation));
@@ -231,7 +293,7 @@ impl Node {
         Ok((conn, generation))
     }
 
-    fn current(&self) -> Option<(MultiplexedConnection, u64)> {
+    fn current(&self) -> Option<(Conn, u64)> {
         self.slot.lock().ok().and_then(|slot| slot.clone())
     }
 
@@ -293,6 +355,23 @@ impl Node {
     }
 }
 
+/// A replica takes no writes (and, with `replica-read-only no`, would take them and lose
+/// them): refuse it at connect with a message that says what to give instead. A node
+/// whose ACL forbids ROLE is given the benefit of the doubt: its writes would fail with
+/// READONLY anyway.
+async fn refuse_replica(conn: &mut Conn) -> Result<(), Refusal> {
+    let Ok(Value::Array(role)) = conn.node_command(redis::cmd("ROLE")).await else {
+        return Ok(());
+    };
+    match role.first() {
+        Some(Value::BulkString(r)) if r.as_slice() != b"master" => Err(Refusal::Unusable(format!(
+            "is a replica (ROLE {}), and locks need a primary: give the primary's URL, or a redis+sentinel:// URL that follows it",
+            String::from_utf8_lossy(r)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A refusal that retrying will not cure: credentials, permissions, a database the
 /// server does not have.
 fn refusal(e: &redis::RedisError) -> Option<NodeError> {
@@ -311,9 +390,13 @@ fn refusal(e: &redis::RedisError) -> Option<NodeError> {
     None
 }
 
-fn is_connection_level(e: &redis::RedisError) -> bool {
+/// Errors after which this connection must not be used again: it broke, or (Sentinel) it
+/// leads to a primary that was demoted to a replica.
+fn needs_new_connection(e: &redis::RedisError) -> bool {
     e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_unrecoverable_error()
+        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        || e.code() == Some("READONLY")
 }
