@@ -19,6 +19,7 @@ mod connect;
 mod exit;
 mod local;
 mod output;
+mod refusal;
 mod signals;
 mod waiting;
 

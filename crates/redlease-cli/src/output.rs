@@ -75,6 +75,11 @@ pub struct NodeJson {
 
 pub use redlease_testkit::workload::millis;
 
+/// `d` rounded down to whole milliseconds, for messages.
+pub fn whole_millis(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(millis(d))
+}
+
 /// Print `value` in `format`: one JSON line, or `key: value` lines for people.
 pub fn print_data<T: Serialize>(value: &T, format: Format) -> Result<(), Failure> {
     match format {
