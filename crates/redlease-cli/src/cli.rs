@@ -86,8 +86,9 @@ pub enum Command {
     /// Run a command while holding a lease; renew it meanwhile, release it afterwards.
     ///
     /// The command gets REDLEASE_FENCING_TOKEN, REDLEASE_RESOURCE and REDLEASE_OWNER in
-    /// its environment and runs in its own process group, as a child of redlease; it is
-    /// killed if redlease dies. SIGHUP, SIGINT, SIGQUIT and SIGTERM sent to redlease are
+    /// its environment and runs in its own process group, under a small supervisor
+    /// process (redlease's own binary): if redlease dies, even by SIGKILL, the whole group
+    /// is killed, the command's own children included. SIGHUP, SIGINT, SIGQUIT and SIGTERM sent to redlease are
     /// forwarded to its group; the lease is released once it has exited. Ctrl-Z (SIGTSTP)
     /// stops it and redlease; on SIGCONT the lease is checked first. If renewal fails,
     /// redlease warns; if the lease comes within --kill-after (plus a margin) of its end

@@ -13,6 +13,9 @@ mod nodes;
 mod release;
 mod sandbox;
 mod status;
+pub mod supervisor;
+
+pub use supervisor::PARENT_DEATH_SIGNAL;
 
 use clap::CommandFactory;
 

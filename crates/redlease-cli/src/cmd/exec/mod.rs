@@ -94,7 +94,12 @@ pub async fn run(args: &ExecArgs) -> Result<u8, Failure> {
         Ok(group) => group,
         Err(e) => {
             release(lease, args, say).await;
-            return Err(spawn_failure(&e, &argv));
+            return Err(Failure::new(
+                exit::INTERNAL,
+                format!(
+                    "cannot start redlease's supervisor for the command: {e}; the command was not run"
+                ),
+            ));
         }
     };
     let outcome = supervise::supervise(supervise::Run {
@@ -190,8 +195,9 @@ async fn release(lease: Lease, args: &ExecArgs, say: Say) {
     }
 }
 
-/// The failure for a command that could not be started, with the shell's codes.
-fn spawn_failure(error: &io::Error, argv: &[OsString]) -> Failure {
+/// The failure for a command that could not be started, with the shell's codes (the
+/// supervisor reports it).
+pub fn spawn_failure(error: &io::Error, argv: &[OsString]) -> Failure {
     let program = argv
         .first()
         .map(|p| p.to_string_lossy().into_owned())
