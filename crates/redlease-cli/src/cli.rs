@@ -106,10 +106,14 @@ pub enum Command {
     ///
     /// Prints {"resource":..,"owner":..,"fencing_token":N,"validity_ms":N}. Keep the
     /// owner: `extend` and `release` need it. The lease is not renewed. If the line
-    /// cannot be written, the lease is released and redlease exits 74.
+    /// cannot be written, the lease is released and redlease exits 74. The holder shown
+    /// by `list` and `status` is the process that ran `redlease acquire` (redlease's
+    /// parent, e.g. your script: its pid and command line), with this host and the ttl.
     Acquire(AcquireArgs),
     /// Extend a lease acquired earlier so that it lasts --ttl from now.
     ///
+    /// Without --ttl the lease keeps its own ttl, the one it was acquired with (recorded
+    /// with the lease by `acquire` and `exec`); a lease without that record needs --ttl.
     /// Prints the same line as `acquire`, with the new validity. Exits 1 if OWNER no
     /// longer holds the lease.
     Extend(ExtendArgs),
@@ -118,6 +122,17 @@ pub enum Command {
     /// Prints {"resource":..,"owner":..,"released":true}. Exits 1 if OWNER did not hold
     /// the lease (it expired, was released already, or the owner is wrong).
     Release(ReleaseArgs),
+    /// List the leases held now, and who holds them (like lslocks).
+    ///
+    /// One JSON object per held lease: {"resource":..,"owner":..,"remaining_ms":N,
+    /// "fencing_token":N,"holder":{"host":..,"pid":N,"command":..}}; `holder` is null
+    /// when the holder did not describe itself. `exec` records its own pid and the
+    /// command it runs; `acquire` records the process that ran it. The servers are
+    /// scanned with SCAN (never KEYS), at most --limit leases. Exits 69 (77 when a
+    /// server refused our credentials) when fewer than a quorum of servers answered.
+    ///
+    /// Example: redlease list 'deploy:*' --format human
+    List(ListArgs),
     /// Show who holds a resource, according to each server.
     ///
     /// Exits 69 (after printing) when fewer than a quorum of servers answered.
@@ -336,8 +351,11 @@ pub struct ExtendArgs {
     #[arg(long, env = "REDLEASE_OWNER")]
     pub owner: String,
 
-    #[command(flatten)]
-    pub ttl: TtlArg,
+    /// The lease's new time to live from now, e.g. 30s (at most 5m). [default: the ttl
+    /// the lease was acquired with]
+    #[arg(long, env = "REDLEASE_TTL", value_name = "DURATION",
+          value_parser = parse_duration, allow_hyphen_values = true)]
+    pub ttl: Option<Duration>,
 
     /// The resource of the lease.
     #[arg(value_parser = parse_resource)]
@@ -360,6 +378,25 @@ pub struct ReleaseArgs {
     /// The resource of the lease.
     #[arg(value_parser = parse_resource)]
     pub resource: String,
+
+    #[command(flatten)]
+    pub format: FormatArg,
+
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// Arguments of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Resources to look at: a glob (`*` any characters, `?` one, `[abc]` one of).
+    #[arg(default_value = "*")]
+    pub pattern: String,
+
+    /// List at most N leases (1 to 1000000).
+    #[arg(long, env = "REDLEASE_LIMIT", value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub limit: u32,
 
     #[command(flatten)]
     pub format: FormatArg,

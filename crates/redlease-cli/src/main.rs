@@ -17,6 +17,7 @@ mod cli;
 mod cmd;
 mod connect;
 mod exit;
+mod holder;
 mod local;
 mod output;
 mod refusal;

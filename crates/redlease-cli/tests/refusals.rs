@@ -36,6 +36,7 @@ fn a_missing_password_exits_77_and_says_how_to_give_one() {
         &["acquire", "-n", "r"][..],
         &["exec", "-n", "r", "--", "true"],
         &["status", "r"],
+        &["list"],
     ] {
         let out = run(redlease(&servers).args(args), LONG);
         out.expect_code(77);

@@ -7,7 +7,7 @@ use redlease::Status;
 
 use crate::cli::StatusArgs;
 use crate::exit::{Failure, UNAVAILABLE};
-use crate::output::{NodeJson, StatusJson, millis, print_data};
+use crate::output::{HolderJson, NodeJson, StatusJson, millis, print_data};
 
 /// Query every server, print one JSON object.
 pub async fn run(args: &StatusArgs) -> Result<u8, Failure> {
@@ -77,6 +77,10 @@ fn to_json(status: Status, quorum: usize) -> StatusJson {
         owner: status.holder,
         remaining_ms: status.remaining.map(millis),
         last_fencing_token: status.last_fencing_token,
+        holder: status
+            .holder_info
+            .as_deref()
+            .map(|info| HolderJson::from(crate::holder::Holder::parse(info))),
         quorum,
         reachable: nodes.iter().filter(|n| n.reachable).count(),
         nodes,

@@ -77,6 +77,8 @@ pub async fn run(args: &ExecArgs) -> Result<u8, Failure> {
         release(lease, args, say).await;
         return Err(e.into());
     }
+    let holder = crate::holder::Holder::exec(&args.program(), ttl);
+    crate::holder::describe(&lease, &holder, |m| say.warn(m)).await;
     say.info(&format!(
         "acquired {:?} (fencing token {}, valid for {})",
         args.resource,
