@@ -37,6 +37,10 @@ pub fn of_error(error: &redlease::Error) -> Vec<Failed<'_>> {
 /// must act on: authentication (77) first, then configuration (64), then held-back
 /// nodes (69 with the operator's way out).
 pub fn explain(failed: &[Failed<'_>]) -> Option<Failure> {
+    // Failures arrive in the order the servers answered: name the first in --servers
+    // order, so that the message does not change from run to run.
+    let mut failed: Vec<&Failed<'_>> = failed.iter().collect();
+    failed.sort_by_key(|f| f.index);
     if let Some(f) = failed.iter().find(|f| f.error.is_auth()) {
         return Some(Failure::new(NOPERM, auth_message(f)));
     }
