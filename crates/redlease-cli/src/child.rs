@@ -6,11 +6,14 @@
 //! made the leader of a new process group and every signal goes to the whole group.
 //!
 //! The command must never outlive the lease, so it must not outlive redlease either
-//! (SIGKILL, OOM kill: nobody renews any more). Linux's parent-death signal does that: the
-//! child asks for SIGKILL when its parent dies, then checks that the parent it was forked
-//! from is still its parent (the parent may have died between fork and prctl, the classic
-//! race). The signal is tied to the *thread* that forked, so `exec` spawns from the
-//! runtime's one thread (a current-thread runtime), which lives until redlease exits.
+//! (SIGKILL, OOM kill: nobody renews any more), and neither may anything it started. So
+//! the group's leader is not the command but redlease's own supervisor (`redlease
+//! __supervise`, see `cmd/supervisor.rs`), which starts the command in the group and
+//! kills the whole group when redlease dies. It learns that from Linux's parent-death
+//! signal: the child asks for it, then checks that the parent it was forked from is
+//! still its parent (the parent may have died between fork and prctl, the classic race).
+//! The signal is tied to the *thread* that forked, so `exec` spawns from the runtime's one
+//! thread (a current-thread runtime), which lives until redlease exits.
 //!
 //! On a terminal, an interactive command (`read`, an editor) must be the terminal's
 //! foreground group or it is stopped by SIGTTIN. Both sides set it, as shells do (the
@@ -30,27 +33,34 @@ pub struct Group {
 
 impl Group {
     /// Start `argv` (program and arguments) with extra environment variables, stdio
-    /// inherited, as the leader of a new process group, killed if redlease dies; with
-    /// `foreground`, it gets the terminal on stdin.
+    /// inherited, under redlease's supervisor, which leads a new process group and kills
+    /// it if redlease dies; with `foreground`, the group gets the terminal on stdin.
     pub fn spawn(argv: &[OsString], env: &[(&str, String)], foreground: bool) -> io::Result<Group> {
-        let Some((program, args)) = argv.split_first() else {
+        if argv.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "no command given",
             ));
-        };
-        let mut command = Command::new(program);
-        command.args(args).process_group(0);
-        for (key, value) in env {
-            command.env(key, value);
         }
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
+        // This very binary, even if the file was replaced since redlease started.
+        let mut command = Command::new("/proc/self/exe");
+        command
+            .arg(crate::cmd::supervisor::MODE)
+            .arg(parent.to_string())
+            .arg("--")
+            .args(argv)
+            .process_group(0);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let death_signal = crate::cmd::PARENT_DEATH_SIGNAL as libc::c_ulong;
         // SAFETY: the closure runs in the child between fork and exec and only makes
         // async-signal-safe calls (prctl, getppid, raise, sigprocmask, tcsetpgrp, getpid).
         unsafe {
             command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) == -1 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal) == -1 {
                     return Err(io::Error::last_os_error());
                 }
                 if libc::getppid() != parent {

@@ -86,8 +86,9 @@ pub enum Command {
     /// Run a command while holding a lease; renew it meanwhile, release it afterwards.
     ///
     /// The command gets REDLEASE_FENCING_TOKEN, REDLEASE_RESOURCE and REDLEASE_OWNER in
-    /// its environment and runs in its own process group, as a child of redlease; it is
-    /// killed if redlease dies. SIGHUP, SIGINT, SIGQUIT and SIGTERM sent to redlease are
+    /// its environment and runs in its own process group, under a small supervisor
+    /// process (redlease's own binary): if redlease dies, even by SIGKILL, the whole group
+    /// is killed, the command's own children included. SIGHUP, SIGINT, SIGQUIT and SIGTERM sent to redlease are
     /// forwarded to its group; the lease is released once it has exited. Ctrl-Z (SIGTSTP)
     /// stops it and redlease; on SIGCONT the lease is checked first. If renewal fails,
     /// redlease warns; if the lease comes within --kill-after (plus a margin) of its end
@@ -105,10 +106,14 @@ pub enum Command {
     ///
     /// Prints {"resource":..,"owner":..,"fencing_token":N,"validity_ms":N}. Keep the
     /// owner: `extend` and `release` need it. The lease is not renewed. If the line
-    /// cannot be written, the lease is released and redlease exits 74.
+    /// cannot be written, the lease is released and redlease exits 74. The holder shown
+    /// by `list` and `status` is the process that ran `redlease acquire` (redlease's
+    /// parent, e.g. your script: its pid and command line), with this host and the ttl.
     Acquire(AcquireArgs),
     /// Extend a lease acquired earlier so that it lasts --ttl from now.
     ///
+    /// Without --ttl the lease keeps its own ttl, the one it was acquired with (recorded
+    /// with the lease by `acquire` and `exec`); a lease without that record needs --ttl.
     /// Prints the same line as `acquire`, with the new validity. Exits 1 if OWNER no
     /// longer holds the lease.
     Extend(ExtendArgs),
@@ -117,6 +122,17 @@ pub enum Command {
     /// Prints {"resource":..,"owner":..,"released":true}. Exits 1 if OWNER did not hold
     /// the lease (it expired, was released already, or the owner is wrong).
     Release(ReleaseArgs),
+    /// List the leases held now, and who holds them (like lslocks).
+    ///
+    /// One JSON object per held lease: {"resource":..,"owner":..,"remaining_ms":N,
+    /// "fencing_token":N,"holder":{"host":..,"pid":N,"command":..}}; `holder` is null
+    /// when the holder did not describe itself. `exec` records its own pid and the
+    /// command it runs; `acquire` records the process that ran it. The servers are
+    /// scanned with SCAN (never KEYS), at most --limit leases. Exits 69 (77 when a
+    /// server refused our credentials) when fewer than a quorum of servers answered.
+    ///
+    /// Example: redlease list 'deploy:*' --format human
+    List(ListArgs),
     /// Show who holds a resource, according to each server.
     ///
     /// Exits 69 (after printing) when fewer than a quorum of servers answered.
@@ -308,79 +324,6 @@ impl ExecArgs {
     }
 }
 
-/// Arguments of `acquire`.
-#[derive(Debug, Args)]
-pub struct AcquireArgs {
-    #[command(flatten)]
-    pub ttl: TtlArg,
-
-    #[command(flatten)]
-    pub wait: WaitArgs,
-
-    /// The resource to lock: any non-empty name, e.g. `orders:42`.
-    #[arg(value_parser = parse_resource)]
-    pub resource: String,
-
-    #[command(flatten)]
-    pub format: FormatArg,
-
-    #[command(flatten)]
-    pub connection: Connection,
-}
-
-/// Arguments of `extend`.
-#[derive(Debug, Args)]
-pub struct ExtendArgs {
-    /// The owner value printed by `acquire`.
-    #[arg(long, env = "REDLEASE_OWNER")]
-    pub owner: String,
-
-    #[command(flatten)]
-    pub ttl: TtlArg,
-
-    /// The resource of the lease.
-    #[arg(value_parser = parse_resource)]
-    pub resource: String,
-
-    #[command(flatten)]
-    pub format: FormatArg,
-
-    #[command(flatten)]
-    pub connection: Connection,
-}
-
-/// Arguments of `release`.
-#[derive(Debug, Args)]
-pub struct ReleaseArgs {
-    /// The owner value printed by `acquire`.
-    #[arg(long, env = "REDLEASE_OWNER")]
-    pub owner: String,
-
-    /// The resource of the lease.
-    #[arg(value_parser = parse_resource)]
-    pub resource: String,
-
-    #[command(flatten)]
-    pub format: FormatArg,
-
-    #[command(flatten)]
-    pub connection: Connection,
-}
-
-/// Arguments of `status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// The resource to look at.
-    #[arg(value_parser = parse_resource)]
-    pub resource: String,
-
-    #[command(flatten)]
-    pub format: FormatArg,
-
-    #[command(flatten)]
-    pub connection: Connection,
-}
-
 /// Arguments of `sandbox`.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -414,6 +357,10 @@ pub struct DemoArgs {
           value_parser = clap::value_parser!(u8).range(1..=15))]
     pub nodes: u8,
 }
+
+mod operations;
+
+pub use operations::{AcquireArgs, ExtendArgs, ListArgs, ReleaseArgs, StatusArgs};
 
 #[cfg(test)]
 mod tests;

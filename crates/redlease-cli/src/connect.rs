@@ -178,6 +178,7 @@ pub fn invalid_argument(error: &redlease::Error) -> Failure {
         return Failure::new(USAGE, format!("{error}; fix it and try again (see --help)"));
     };
     let flag = flag_of(field);
+    let problem = entries(problem);
     let allowed = field_names_to_flags(allowed);
     Failure::new(
         USAGE,
@@ -201,28 +202,34 @@ fn flag_of(field: &str) -> String {
     }
 }
 
+/// `servers[0]` inside a message → `entry 1`, as the user numbers `--servers` entries.
+fn entries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("servers[") {
+        let after = &rest[start + "servers[".len()..];
+        let index = after
+            .split_once(']')
+            .and_then(|(digits, tail)| Some((digits.parse::<usize>().ok()?, tail)));
+        out.push_str(&rest[..start]);
+        match index {
+            Some((i, tail)) => {
+                out.push_str(&format!("entry {}", i + 1));
+                rest = tail;
+            }
+            None => {
+                out.push_str("servers[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn field_names_to_flags(text: &str) -> String {
     text.replace("node_timeout", "--node-timeout")
         .replace("max_ttl", "--max-ttl")
-}
-
-/// A server that answered "this configuration is wrong" (a db index it does not have) is
-/// a configuration error, not an unreachable server.
-pub fn misconfigured_server(error: &redlease::Error) -> Option<Failure> {
-    let failures = error.node_failures();
-    let bad: Vec<&redlease::NodeFailure> = failures
-        .iter()
-        .filter(|f| f.error.to_string().contains("DB index is out of range"))
-        .collect();
-    let first = bad.first()?;
-    Some(Failure::new(
-        USAGE,
-        format!(
-            "invalid --servers entry {} ({}): the server has no such database (DB index is out of range); use a database number the server has (0 to `databases` - 1 in its configuration, 16 by default)",
-            first.index + 1,
-            first.server
-        ),
-    ))
 }
 
 #[cfg(test)]
@@ -234,6 +241,10 @@ mod tests {
         assert_eq!(flag_of("servers[0]"), "--servers entry 1");
         assert_eq!(flag_of("node_timeout"), "--node-timeout");
         assert_eq!(flag_of("ttl"), "--ttl");
+        assert_eq!(
+            entries("the same Redis server as servers[0] (redis://a:1), not servers[x]"),
+            "the same Redis server as entry 1 (redis://a:1), not servers[x]"
+        );
     }
 
     #[test]

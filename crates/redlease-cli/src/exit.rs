@@ -19,6 +19,8 @@ pub const USAGE: u8 = 64;
 pub const UNAVAILABLE: u8 = 69;
 /// EX_SOFTWARE: an internal error (a bug in redlease).
 pub const INTERNAL: u8 = 70;
+/// EX_NOPERM: a server refused our credentials (wrong or missing password, ACL).
+pub const NOPERM: u8 = 77;
 /// EX_IOERR: could not write the output (`acquire` then releases the lease).
 pub const IO: u8 = 74;
 /// EX_TEMPFAIL: held by someone else and the wait ran out.
@@ -42,6 +44,7 @@ Exit codes:
   70   internal error (a bug in redlease: please report it)
   74   the output could not be written (acquire then releases the lease)
   75   the resource is held by someone else and the wait ran out (-E/--conflict-exit-code)
+  77   a server refused our credentials: wrong or missing password, or an ACL denial
   79   exec: the lease was lost, or could not be renewed in time, and the command was
        stopped (--lost-exit-code)
   126  exec: the command could not be executed; 127: it was not found
@@ -71,6 +74,11 @@ impl Failure {
 
     /// A library error, with the exit code of its kind and advice on what to do.
     pub fn from_lib(error: &redlease::Error) -> Self {
+        if error.kind() != ErrorKind::Busy
+            && let Some(failure) = crate::refusal::explain(&crate::refusal::of_error(error))
+        {
+            return failure;
+        }
         let (code, advice) = match error.kind() {
             ErrorKind::Busy => (
                 BUSY,
@@ -88,9 +96,6 @@ impl Failure {
             ErrorKind::Lost => (LOST, "the lease is gone: acquire it again"),
             _ => (INTERNAL, "this is unexpected; please report it"),
         };
-        if let Some(failure) = crate::connect::misconfigured_server(error) {
-            return failure;
-        }
         Failure::new(code, format!("{error}; {advice}"))
     }
 

@@ -17,8 +17,10 @@ mod cli;
 mod cmd;
 mod connect;
 mod exit;
+mod holder;
 mod local;
 mod output;
+mod refusal;
 mod signals;
 mod waiting;
 
@@ -35,6 +37,13 @@ use crate::exit::Failure;
 fn main() -> ExitCode {
     output::note_closed_stdout();
     install_panic_hook();
+    if let Some(args) = cmd::supervisor::SuperviseArgs::from_args(std::env::args_os()) {
+        // `exec`'s supervisor: no runtime, no parsing of the user's options.
+        return ExitCode::from(cmd::supervisor::run(&args).unwrap_or_else(|failure| {
+            report(&failure);
+            failure.code
+        }));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(usage_error(&e)),

@@ -48,12 +48,35 @@ pub struct StatusJson {
     pub remaining_ms: Option<u64>,
     /// The highest fencing counter any server reported.
     pub last_fencing_token: u64,
+    /// Who holds it, as the holder described itself (null if it did not).
+    pub holder: Option<HolderJson>,
     /// Servers needed for a quorum.
     pub quorum: usize,
     /// Servers that answered.
     pub reachable: usize,
     /// Each server's view, in the order of `--servers`.
     pub nodes: Vec<NodeJson>,
+}
+
+/// Who holds a lease, as its holder described itself (`list`, `status`).
+#[derive(Debug, Serialize)]
+pub struct HolderJson {
+    /// The holder's host name.
+    pub host: Option<String>,
+    /// The holding process (`exec`: redlease; `acquire`: the process that ran it).
+    pub pid: Option<u32>,
+    /// Its command line.
+    pub command: Option<String>,
+}
+
+impl From<crate::holder::Holder> for HolderJson {
+    fn from(h: crate::holder::Holder) -> Self {
+        HolderJson {
+            host: h.host,
+            pid: h.pid,
+            command: h.command,
+        }
+    }
 }
 
 /// One server's view in `status`.
@@ -74,6 +97,11 @@ pub struct NodeJson {
 }
 
 pub use redlease_testkit::workload::millis;
+
+/// `d` rounded down to whole milliseconds, for messages.
+pub fn whole_millis(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(millis(d))
+}
 
 /// Print `value` in `format`: one JSON line, or `key: value` lines for people.
 pub fn print_data<T: Serialize>(value: &T, format: Format) -> Result<(), Failure> {

@@ -68,6 +68,12 @@ fn help_and_version_exit_0() {
         out.expect_code(0);
         assert!(!out.stdout.is_empty(), "{args:?}");
     }
+    let out = run(redlease(&[]).arg("--help"), LONG);
+    assert!(
+        out.stdout.contains("77   a server refused our credentials"),
+        "{}",
+        out.stdout
+    );
     let out = run(redlease(&[]).args(["exec", "--help"]), LONG);
     assert!(out.stdout.contains("[default: 10s]"), "{}", out.stdout);
     assert!(

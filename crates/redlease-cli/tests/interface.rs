@@ -164,6 +164,10 @@ fn completions_and_man_page() {
         out.expect_code(0);
         assert!(out.stdout.contains("exec"), "{shell}");
         assert!(out.stdout.contains("kill-after"), "{shell}");
+        assert!(
+            !out.stdout.contains("supervise"),
+            "internal mode offered: {shell}"
+        );
     }
     let man = run(redlease(&[]).arg("man"), LONG);
     man.expect_code(0);

@@ -49,6 +49,53 @@ fn the_command_dies_when_redlease_is_killed() {
 }
 
 #[test]
+fn the_commands_children_die_when_redlease_is_killed() {
+    let c = cluster(3);
+    let servers = c.urls();
+    let dir = TempDir::new("grandchild");
+    // The shell's background sleep is a grandchild of redlease: a parent-death signal on
+    // the shell alone would not reach it. (Its output goes elsewhere so that it does not
+    // hold the test's pipes open.)
+    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
+        "exec",
+        "job",
+        "-c",
+        "sleep 60 >/dev/null 2>&1 & echo $! > grandchild; echo $$ > leader; wait",
+    ]));
+    assert!(
+        wait_until(LONG, || read_pid(&dir, "leader").is_some()
+            && read_pid(&dir, "grandchild").is_some()),
+        "never started"
+    );
+    let leader = read_pid(&dir, "leader").unwrap_or(0);
+    let grandchild = read_pid(&dir, "grandchild").unwrap_or(0);
+    assert!(process_alive(leader) && process_alive(grandchild));
+    exec.signal(libc::SIGKILL);
+    let out = exec.finish(LONG);
+    assert_eq!(out.status.code(), None, "killed: {out:#?}");
+    let gone = wait_until(Duration::from_secs(10), || {
+        !process_alive(leader) && !process_alive(grandchild)
+    });
+    if !gone {
+        // Do not leave the test's processes behind, then fail.
+        for pid in [leader, grandchild] {
+            if pid > 1 && process_alive(pid) {
+                // SAFETY: kill(2) on a pid this test's command wrote.
+                unsafe {
+                    libc::kill(libc::pid_t::try_from(pid).unwrap_or(0), libc::SIGKILL);
+                }
+            }
+        }
+    }
+    assert!(
+        gone,
+        "the command's processes outlived redlease (leader alive: {}, grandchild alive: {})",
+        process_alive(leader),
+        process_alive(grandchild)
+    );
+}
+
+#[test]
 fn sighup_is_forwarded_and_the_lease_released_after() {
     let c = cluster(3);
     let servers = c.urls();

@@ -5,10 +5,12 @@
 //! it ends at its ttl unless extended or released. The printed line is the only way
 //! anyone learns the owner, so if it cannot be written (stdout closed, disk full) the
 //! lease is released at once and the command fails with 74: a lease nobody can name would
-//! only block the resource until its ttl.
+//! only block the resource until its ttl. Who holds it (the process that ran `acquire`,
+//! and the ttl, for `extend`) is recorded with it for `list` and `status`.
 
 use crate::cli::{AcquireArgs, Format};
 use crate::exit::{self, Failure};
+use crate::holder::Holder;
 use crate::output::{LeaseJson, millis};
 
 /// Acquire, print, forget (or release if printing failed).
@@ -16,6 +18,7 @@ pub async fn run(args: &AcquireArgs) -> Result<u8, Failure> {
     let ttl = args.ttl.ttl;
     let manager = crate::connect::manager(&args.connection, ttl).await?;
     let lease = crate::waiting::acquire(&manager, &args.resource, ttl, &args.wait).await?;
+    crate::holder::describe(&lease, &Holder::acquire(ttl), crate::warn).await;
     let line = LeaseJson {
         resource: lease.resource(),
         owner: lease.owner(),

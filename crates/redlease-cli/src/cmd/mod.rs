@@ -9,10 +9,14 @@ mod bench;
 mod demo;
 mod exec;
 mod extend;
+mod list;
 mod nodes;
 mod release;
 mod sandbox;
 mod status;
+pub mod supervisor;
+
+pub use supervisor::PARENT_DEATH_SIGNAL;
 
 use clap::CommandFactory;
 
@@ -27,6 +31,7 @@ pub async fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Extend(args) => extend::run(args).await,
         Command::Release(args) => release::run(args).await,
         Command::Status(args) => status::run(args).await,
+        Command::List(args) => list::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(&args.args),

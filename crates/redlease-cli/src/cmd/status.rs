@@ -7,16 +7,20 @@ use redlease::Status;
 
 use crate::cli::StatusArgs;
 use crate::exit::{Failure, UNAVAILABLE};
-use crate::output::{NodeJson, StatusJson, millis, print_data};
+use crate::output::{HolderJson, NodeJson, StatusJson, millis, print_data};
 
 /// Query every server, print one JSON object.
 pub async fn run(args: &StatusArgs) -> Result<u8, Failure> {
     let manager = crate::connect::manager(&args.connection, redlease::config::DEFAULT_TTL).await?;
     let status = manager.status(&args.resource).await?;
+    let refused = refusal(&status);
     let json = to_json(status, manager.quorum());
     let (reachable, quorum, total) = (json.reachable, json.quorum, json.nodes.len());
     print_data(&json, args.format.format)?;
     if reachable < quorum {
+        if let Some(failure) = refused {
+            return Err(failure);
+        }
         return Err(Failure::new(
             UNAVAILABLE,
             format!(
@@ -26,6 +30,22 @@ pub async fn run(args: &StatusArgs) -> Result<u8, Failure> {
         ));
     }
     Ok(crate::exit::OK)
+}
+
+/// Why nodes refused us, if they did for a reason the user must fix.
+pub fn refusal(status: &Status) -> Option<Failure> {
+    let failed: Vec<crate::refusal::Failed<'_>> = status
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            n.reply.as_ref().err().map(|error| crate::refusal::Failed {
+                index: n.node.index,
+                server: &n.node.server,
+                error,
+            })
+        })
+        .collect();
+    crate::refusal::explain(&failed)
 }
 
 fn to_json(status: Status, quorum: usize) -> StatusJson {
@@ -47,7 +67,7 @@ fn to_json(status: Status, quorum: usize) -> StatusJson {
                 owner: None,
                 ttl_ms: None,
                 fence: None,
-                error: Some(e.to_string()),
+                error: Some(crate::refusal::node_error_text(&e)),
             },
         })
         .collect();
@@ -57,6 +77,10 @@ fn to_json(status: Status, quorum: usize) -> StatusJson {
         owner: status.holder,
         remaining_ms: status.remaining.map(millis),
         last_fencing_token: status.last_fencing_token,
+        holder: status
+            .holder_info
+            .as_deref()
+            .map(|info| HolderJson::from(crate::holder::Holder::parse(info))),
         quorum,
         reachable: nodes.iter().filter(|n| n.reachable).count(),
         nodes,

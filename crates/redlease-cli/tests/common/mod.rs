@@ -64,12 +64,22 @@ impl Run {
 }
 
 /// Run `command` to completion, killing it (and failing) after `limit`.
+///
+/// A binary just copied (the bench tests copy `redlease`) can fail to start with
+/// ETXTBSY while another test thread forks with the copy's write descriptor still open;
+/// that is retried for a while.
 pub fn run(command: &mut Command, limit: Duration) -> Run {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn redlease");
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut tries = 0;
+    let child = loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+            other => break other.expect("spawn redlease"),
+        }
+    };
     Background::from(child).finish(limit)
 }
 

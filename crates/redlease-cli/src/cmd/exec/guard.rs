@@ -61,10 +61,7 @@ impl Guard {
     }
 }
 
-/// `d` rounded down to whole milliseconds, for messages.
-pub fn whole_millis(d: Duration) -> Duration {
-    Duration::from_millis(crate::output::millis(d))
-}
+pub use crate::output::whole_millis;
 
 #[cfg(test)]
 mod tests {

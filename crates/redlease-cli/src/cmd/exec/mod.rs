@@ -77,6 +77,8 @@ pub async fn run(args: &ExecArgs) -> Result<u8, Failure> {
         release(lease, args, say).await;
         return Err(e.into());
     }
+    let holder = crate::holder::Holder::exec(&args.program(), ttl);
+    crate::holder::describe(&lease, &holder, |m| say.warn(m)).await;
     say.info(&format!(
         "acquired {:?} (fencing token {}, valid for {})",
         args.resource,
@@ -94,7 +96,12 @@ pub async fn run(args: &ExecArgs) -> Result<u8, Failure> {
         Ok(group) => group,
         Err(e) => {
             release(lease, args, say).await;
-            return Err(spawn_failure(&e, &argv));
+            return Err(Failure::new(
+                exit::INTERNAL,
+                format!(
+                    "cannot start redlease's supervisor for the command: {e}; the command was not run"
+                ),
+            ));
         }
     };
     let outcome = supervise::supervise(supervise::Run {
@@ -190,8 +197,9 @@ async fn release(lease: Lease, args: &ExecArgs, say: Say) {
     }
 }
 
-/// The failure for a command that could not be started, with the shell's codes.
-fn spawn_failure(error: &io::Error, argv: &[OsString]) -> Failure {
+/// The failure for a command that could not be started, with the shell's codes (the
+/// supervisor reports it).
+pub fn spawn_failure(error: &io::Error, argv: &[OsString]) -> Failure {
     let program = argv
         .first()
         .map(|p| p.to_string_lossy().into_owned())

@@ -82,7 +82,7 @@ pub async fn supervise(run: Run<'_>) -> Outcome {
                     Job::Stop => true,
                     Job::Child => group.leader_stopped(),
                 };
-                if stop && let Some(outcome) = suspend(lease, manager.ttl(), pgid, foreground, say).await {
+                if stop && let Some(outcome) = suspend(lease, pgid, foreground, say).await {
                     return outcome;
                 }
             }
@@ -103,7 +103,6 @@ pub async fn supervise(run: Run<'_>) -> Outcome {
 /// must end.
 async fn suspend(
     lease: &mut Lease,
-    ttl: Duration,
     pgid: libc::pid_t,
     foreground: bool,
     say: Say,
@@ -122,7 +121,8 @@ async fn suspend(
             _ => LostReason::Expired,
         }));
     }
-    // `exec` acquired with the manager's ttl (`--ttl`).
+    // By the lease's own ttl: the one renewals use.
+    let ttl = lease.ttl();
     match lease.extend(ttl).await {
         Err(e) if e.is_lost() => {
             return Some(Outcome::Lost(LostReason::NotHeld));
