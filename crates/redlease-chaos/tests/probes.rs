@@ -62,7 +62,6 @@ fn departed_waiters() {
 }
 
 #[test]
-#[ignore = "fails until half-open subscriber connections are detected and replaced (issue 10 item 7)"]
 fn half_open_subscriber() {
     run("half-open-subscriber");
 }

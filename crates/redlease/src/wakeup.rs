@@ -252,11 +252,28 @@ async fn unsubscribe(wakeups: &Wakeups, channel: &str) {
     }
 }
 
-/// Dispatch one node's messages; when its connection breaks, wake every waiter (messages
-/// may have been lost) and reconnect while anyone is still waiting.
+/// Dispatch one node's messages; when its connection breaks, or stops answering the
+/// periodic probe (half-open), wake every waiter (messages may have been lost) and
+/// reconnect while anyone is still waiting.
 async fn read(wakeups: Weak<Wakeups>, index: usize, mut generation: u64, mut stream: Messages) {
     loop {
-        while let Some(event) = stream.next().await {
+        let mut probe = tokio::time::interval(PROBE_EVERY);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let event = tokio::select! {
+                event = stream.next() => event,
+                _ = probe.tick() => {
+                    let Some(wakeups) = wakeups.upgrade() else {
+                        return;
+                    };
+                    if alive(&wakeups, index, generation).await {
+                        continue;
+                    }
+                    tracing::debug!(node = index, "subscriber connection stopped answering; replacing it");
+                    None
+                }
+            };
+            let Some(event) = event else { break };
             let Some(wakeups) = wakeups.upgrade() else {
                 return;
             };
@@ -297,6 +314,33 @@ async fn read(wakeups: Weak<Wakeups>, index: usize, mut generation: u64, mut str
         stream = next;
     }
 }
+
+/// Whether node `index`'s subscriber connection of `generation` still answers a PING
+/// within the node timeout. Only probed while someone waits: an idle subscriber costs
+/// nothing. A newer connection (someone reconnected) means this reader is done.
+async fn alive(wakeups: &Wakeups, index: usize, generation: u64) -> bool {
+    if wakeups.live_channels().is_empty() {
+        return true;
+    }
+    let Some(subscriber) = wakeups.subscribers.get(index) else {
+        return false;
+    };
+    let check = async {
+        let mut slot = subscriber.sink.lock().await;
+        match slot.as_mut() {
+            Some((sink, g)) if *g == generation => sink.answers().await,
+            _ => false,
+        }
+    };
+    tokio::time::timeout(subscriber.timeout, check)
+        .await
+        .unwrap_or(false)
+}
+
+/// How often a subscriber connection with waiters is probed: a half-open connection is
+/// replaced within this plus a node timeout, instead of leaving waiters to their
+/// fallback timers.
+const PROBE_EVERY: Duration = Duration::from_millis(200);
 
 /// Pause before re-connecting a broken subscriber.
 const RECONNECT_DELAY: Duration = Duration::from_millis(100);

@@ -116,6 +116,17 @@ impl Sink {
         }
     }
 
+    /// Whether the connection still answers (PING in subscribe mode). A connection that
+    /// went half-open (the peer vanished without a reset: a black-holed network, a
+    /// paused proxy) delivers nothing and reports no error; only a probe finds it. A
+    /// cluster connection watches its own links and reports `Event::Lost`: not probed.
+    pub(crate) async fn answers(&mut self) -> bool {
+        match self {
+            Sink::Plain(sink) => sink.ping::<redis::Value>().await.is_ok(),
+            Sink::Cluster(_) => true,
+        }
+    }
+
     pub(crate) async fn unsubscribe(&mut self, channel: &str) -> RedisResult<()> {
         match self {
             Sink::Plain(sink) => sink.unsubscribe(channel).await,
