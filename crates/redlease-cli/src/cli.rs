@@ -40,8 +40,10 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = CONNECTION)]
 pub struct Connection {
-    /// Redis servers, comma-separated: redis://[user@]host[:port][/db] or
-    /// unix:///path/to/socket. [default: redis://127.0.0.1:6379]
+    /// Redis servers, comma-separated, each one lock node: redis://[user@]host[:port][/db],
+    /// rediss://... (TLS), unix:///path/to/socket, redis+sentinel://host:port[,host:port...]/SERVICE
+    /// (the primary Sentinel names, followed across failovers) or
+    /// redis+cluster://host:port[,host:port...] (a Redis Cluster). [default: redis://127.0.0.1:6379]
     #[arg(
         long,
         env = "REDLEASE_SERVERS",
@@ -61,6 +63,35 @@ pub struct Connection {
     /// history. The password can also come from REDLEASE_PASSWORD.
     #[arg(long, env = "REDLEASE_PASSWORD_FILE", value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+
+    /// A grant or extend counts on a server only once this many of its replicas confirmed
+    /// it (Redis WAIT, within --node-timeout); otherwise it is released there and counts
+    /// as a failed vote. For a primary with replicas behind Sentinel: a lease then
+    /// survives a failover. [default: 0]
+    #[arg(long, env = "REDLEASE_MIN_REPLICAS", value_name = "N")]
+    pub min_replicas: Option<u32>,
+
+    /// Trust this CA certificate (PEM) for rediss:// servers, e.g. a private CA.
+    #[arg(long, env = "REDLEASE_TLS_CA_CERT", value_name = "FILE")]
+    pub tls_ca_cert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for rediss:// servers that require one (with --tls-key).
+    #[arg(
+        long,
+        env = "REDLEASE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM), with --tls-cert.
+    #[arg(
+        long,
+        env = "REDLEASE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Output format, for the commands whose output is data.

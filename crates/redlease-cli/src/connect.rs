@@ -33,6 +33,15 @@ pub fn builder(connection: &Connection, ttl: Duration) -> Result<redlease::Build
     if let Some(timeout) = connection.node_timeout {
         builder = builder.node_timeout(timeout);
     }
+    if let Some(replicas) = connection.min_replicas {
+        builder = builder.min_replicas(replicas);
+    }
+    if let Some(ca) = &connection.tls_ca_cert {
+        builder = builder.tls_ca_cert(ca);
+    }
+    if let (Some(cert), Some(key)) = (&connection.tls_cert, &connection.tls_key) {
+        builder = builder.tls_client_cert(cert, key);
+    }
     Ok(builder)
 }
 
@@ -60,15 +69,32 @@ fn check_ttl(ttl: Duration, node_timeout: Option<Duration>) -> Result<(), Failur
     Ok(())
 }
 
+/// The comma-separated list split back into URLs: `redis+sentinel://h1:p1,h2:p2/svc` and
+/// `redis+cluster://h1:p1,h2:p2` name several hosts with commas themselves, so a piece
+/// without a scheme after one of those continues it.
+fn rejoin_multi_host(pieces: &[String]) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for piece in pieces.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let continues = !piece.contains("://")
+            && urls.last().is_some_and(|last| {
+                last.starts_with("redis+sentinel://") || last.starts_with("redis+cluster://")
+            });
+        match urls.last_mut() {
+            Some(last) if continues => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => urls.push(piece.to_owned()),
+        }
+    }
+    urls
+}
+
 /// The servers: given (never blank), or the default; with the password put in.
 pub fn servers(connection: &Connection) -> Result<Vec<String>, Failure> {
     let given: Vec<String> = match &connection.servers {
         None => vec![DEFAULT_SERVERS.to_owned()],
-        Some(list) => list
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        Some(list) => rejoin_multi_host(list),
     };
     if given.is_empty() {
         return Err(Failure::new(
@@ -124,9 +150,19 @@ fn check_server(i: usize, url: &str, password: Option<&str>) -> Result<String, F
             ),
         )
     };
+    // Several hosts after one scheme: the library parses and checks these forms; the
+    // password from a file goes in front of the hosts when the URL has none.
+    for scheme in ["redis+sentinel://", "redis+cluster://"] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            return Ok(match password {
+                Some(password) if !rest.contains('@') => format!("{scheme}:{password}@{rest}"),
+                _ => url.to_owned(),
+            });
+        }
+    }
     let mut parsed = url::Url::parse(url).map_err(|e| {
         bad(&format!(
-            "not a URL ({e}); write redis://[user@]host[:port][/db] or unix:///path/to/socket"
+            "not a URL ({e}); write redis://[user@]host[:port][/db], rediss://..., unix:///path/to/socket, redis+sentinel://host:port[,host:port...]/SERVICE or redis+cluster://host:port[,host:port...]"
         ))
     })?;
     if matches!(parsed.scheme(), "redis" | "rediss") {
@@ -253,6 +289,29 @@ mod tests {
         assert_eq!(show_url("redis://u:pw@h:1"), "redis://u:***@h:1");
         assert_eq!(show_url("redis://h:port"), "redis://h:port");
         assert_eq!(show_url("redis://u:p w@h:x"), "redis://***@h:x");
+    }
+
+    #[test]
+    fn multi_host_urls_survive_the_comma_separated_list() {
+        let pieces: Vec<String> = [
+            "redis://a:1",
+            "redis+cluster://b:1",
+            "b:2",
+            "redis+sentinel://c:1",
+            "c:2/svc",
+            "redis://d:1",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            rejoin_multi_host(&pieces),
+            [
+                "redis://a:1",
+                "redis+cluster://b:1,b:2",
+                "redis+sentinel://c:1,c:2/svc",
+                "redis://d:1"
+            ]
+        );
     }
 
     #[test]

@@ -30,6 +30,12 @@ fn show_ready_and_reset_markers() {
         vec![None, None, None],
         "no marker before first use"
     );
+    // Each server's role, eviction policy and persistence, as the library checks them.
+    for node in j["nodes"].as_array().expect("nodes") {
+        assert_eq!(node["role"], "master", "{node}");
+        assert!(node["maxmemory_policy"].is_string(), "{node}");
+        assert!(node["warnings"].is_array(), "{node}");
+    }
 
     // First use writes the markers; a server restarted empty is then held back...
     run(

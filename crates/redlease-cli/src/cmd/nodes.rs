@@ -1,4 +1,5 @@
-//! `redlease nodes`: look at or set the servers' delayed-restart markers.
+//! `redlease nodes`: what each server is (role, eviction policy, persistence, with
+//! warnings) and its delayed-restart marker; mark servers ready or reset them.
 //!
 //! Delayed restart keeps a server that came back empty from counting as a grant until the
 //! max ttl has passed. That is automatic; this command is the operator's handle on it:
@@ -22,6 +23,16 @@ struct MarkerJson {
     /// Age of the marker on the server's own clock; null when it has none.
     marker_age_ms: Option<u64>,
     error: Option<String>,
+    /// `ROLE` (`master` for a usable server).
+    role: Option<String>,
+    /// `maxmemory-policy`; null when the server does not let us read it.
+    maxmemory_policy: Option<String>,
+    /// `appendonly`; null when unknown.
+    appendonly: Option<bool>,
+    /// `save` (RDB schedule, empty: none); null when unknown.
+    save: Option<String>,
+    /// What weakens a guarantee on this server, one sentence each.
+    warnings: Vec<String>,
 }
 
 /// The whole answer.
@@ -44,7 +55,15 @@ pub async fn run(args: &NodesArgs) -> Result<u8, Failure> {
     } else {
         ("show", manager.node_markers().await)
     };
-    let nodes: Vec<MarkerJson> = markers.into_iter().map(to_json).collect();
+    let checks = manager.node_checks().await;
+    let mut nodes: Vec<MarkerJson> = markers.into_iter().map(to_json).collect();
+    for (node, check) in nodes.iter_mut().zip(checks) {
+        node.role = check.role;
+        node.maxmemory_policy = check.maxmemory_policy;
+        node.appendonly = check.appendonly;
+        node.save = check.save;
+        node.warnings = check.warnings;
+    }
     let reachable = nodes.iter().filter(|n| n.reachable).count();
     let quorum = manager.quorum();
     let total = nodes.len();
@@ -87,12 +106,22 @@ fn to_json((node, marker): (NodeName, Result<Option<Duration>, NodeError>)) -> M
             reachable: true,
             marker_age_ms: age.map(millis),
             error: None,
+            role: None,
+            maxmemory_policy: None,
+            appendonly: None,
+            save: None,
+            warnings: Vec::new(),
         },
         Err(e) => MarkerJson {
             server: node.server,
             reachable: false,
             marker_age_ms: None,
             error: Some(e.to_string()),
+            role: None,
+            maxmemory_policy: None,
+            appendonly: None,
+            save: None,
+            warnings: Vec::new(),
         },
     }
 }

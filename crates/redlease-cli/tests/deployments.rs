@@ -1,0 +1,78 @@
+//! The command on the Redis people run: TLS with a private CA, a primary with replicas
+//! behind Sentinel with --min-replicas, and a Redis Cluster, each through the real binary.
+
+mod common;
+
+use common::{LONG, redlease, run};
+use redlease_testkit::{RedisCluster, Sentinels, TlsServer};
+
+#[test]
+fn tls_with_a_private_ca() {
+    let server = TlsServer::start().expect("TLS redis-server");
+    let servers = vec![server.url()];
+    let ca = server.certs().ca_cert().to_string_lossy().into_owned();
+    let out = run(
+        redlease(&servers).args(["exec", "--tls-ca-cert", &ca, "-n", "tls", "--", "true"]),
+        LONG,
+    );
+    out.expect_code(0);
+    // Without the CA the certificate is not trusted: the server is named.
+    let out = run(
+        redlease(&servers).args(["exec", "-n", "tls", "--", "true"]),
+        LONG,
+    );
+    assert_ne!(out.code(), 0, "{out:#?}");
+    assert!(
+        out.stderr.contains(&server.url()) || out.stderr.contains("certificate"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn sentinel_urls_and_min_replicas() {
+    let sentinels = Sentinels::start().expect("sentinels");
+    let servers = vec![sentinels.sentinel_url()];
+    let out = run(
+        redlease(&servers).args([
+            "exec",
+            "--min-replicas",
+            "1",
+            "-n",
+            "replicated",
+            "--",
+            "true",
+        ]),
+        LONG,
+    );
+    out.expect_code(0);
+    // More replicas than there are: no grant counts, nothing is held (69).
+    let out = run(
+        redlease(&servers).args([
+            "exec",
+            "--min-replicas",
+            "5",
+            "-n",
+            "replicated",
+            "--",
+            "true",
+        ]),
+        LONG,
+    );
+    out.expect_code(69);
+    let out = run(redlease(&servers).args(["status", "replicated"]), LONG);
+    out.expect_code(0);
+    assert_eq!(out.json()["held"], false, "{out:#?}");
+}
+
+#[test]
+fn a_redis_cluster_is_one_node() {
+    let cluster = RedisCluster::start(3, 0).expect("cluster");
+    let servers = vec![cluster.cluster_url()];
+    for resource in ["a", "b", "c", "d"] {
+        let out = run(
+            redlease(&servers).args(["exec", "-n", resource, "--", "true"]),
+            LONG,
+        );
+        out.expect_code(0);
+    }
+}
