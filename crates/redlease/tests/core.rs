@@ -3,40 +3,35 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{builder, manager, start};
 use redlease::{Error, ErrorKind, LockManager, LostReason};
-use tokio::sync::Mutex;
+use redlease_testkit::workload::{RacyCounter, TokenOrder};
 
-/// 32 tasks, 50 non-atomic read-modify-writes each, under the lock. Returns the tokens in
-/// critical-section order.
-async fn contend(manager: LockManager, resource: &'static str) -> Vec<u64> {
+/// 32 tasks, 50 non-atomic read-modify-writes each, under the lock, refereed by the test
+/// kit's shared workload (the same critical section the demo, the benchmarks and the
+/// chaos suite run): no overlap, no lost update, no section after its lease ended,
+/// tokens strictly increasing in section order.
+async fn contend(manager: LockManager, resource: &'static str) {
     const TASKS: u64 = 32;
     const ROUNDS: u64 = 50;
-    let counter = Arc::new(AtomicU64::new(0));
-    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let counter = RacyCounter::in_memory();
     let mut handles = Vec::new();
     for _ in 0..TASKS {
-        let (manager, counter, tokens) = (manager.clone(), counter.clone(), tokens.clone());
+        let (manager, counter) = (manager.clone(), counter.clone());
         handles.push(tokio::spawn(async move {
             for _ in 0..ROUNDS {
                 let lease = manager
                     .acquire(resource)
                     .await
                     .expect("acquire within wait");
-                tokens.lock().await.push(lease.fencing_token());
-                // Deliberately not atomic: a second holder in here loses an update.
-                let seen = counter.load(Ordering::SeqCst);
-                tokio::task::yield_now().await;
-                tokio::time::sleep(Duration::from_micros(200)).await;
-                counter.store(seen + 1, Ordering::SeqCst);
-                assert!(
-                    lease.is_valid(),
-                    "lease expired inside a tiny critical section"
-                );
+                counter
+                    .section(lease.fencing_token(), Duration::from_micros(200), || {
+                        lease.is_valid()
+                    })
+                    .await
+                    .expect("an in-memory counter cannot fail");
                 lease.release().await.expect("release");
             }
         }));
@@ -44,35 +39,21 @@ async fn contend(manager: LockManager, resource: &'static str) -> Vec<u64> {
     for h in handles {
         h.await.expect("worker panicked");
     }
+    let verdict = counter.verdict().await.expect("verdict");
+    assert_eq!(verdict.completed, TASKS * ROUNDS, "{verdict:?}");
     assert_eq!(
-        counter.load(Ordering::SeqCst),
+        verdict.tokens.recorded as u64,
         TASKS * ROUNDS,
-        "lost update"
+        "{verdict:?}"
     );
-    Arc::try_unwrap(tokens)
-        .expect("all workers done")
-        .into_inner()
-}
-
-fn assert_strictly_increasing(tokens: &[u64]) {
-    assert!(tokens[0] >= 1, "tokens start at 1");
-    for pair in tokens.windows(2) {
-        assert!(
-            pair[1] > pair[0],
-            "fencing token went from {} to {}",
-            pair[0],
-            pair[1]
-        );
-    }
+    assert!(verdict.passed(), "{verdict:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_exclusion_single_node() {
     let cluster = start(1);
     let m = manager(&cluster).await;
-    let tokens = contend(m, "counter:1").await;
-    assert_eq!(tokens.len(), 1600);
-    assert_strictly_increasing(&tokens);
+    contend(m, "counter:1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,9 +64,7 @@ async fn mutual_exclusion_five_nodes() {
         .build()
         .await
         .expect("config");
-    let tokens = contend(m, "counter:5").await;
-    assert_eq!(tokens.len(), 1600);
-    assert_strictly_increasing(&tokens);
+    contend(m, "counter:5").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +179,8 @@ async fn fencing_survives_wiped_minorities() {
         cluster.node(round % 5).wipe().expect("wipe");
         cluster.node((round + 2) % 5).wipe().expect("wipe");
     }
-    assert_strictly_increasing(&tokens);
+    let order = TokenOrder::of(&tokens, 0);
+    assert!(order.increasing(), "{order:?}: {tokens:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
