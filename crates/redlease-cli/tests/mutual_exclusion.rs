@@ -6,14 +6,28 @@ mod common;
 use std::time::Duration;
 
 use common::{Background, TempDir, cluster, redlease};
+use redlease_testkit::RedisCluster;
 
 const PROCESSES: usize = 20;
 
 #[test]
 fn concurrent_execs_never_overlap_and_tokens_increase() {
     let c = cluster(5);
-    let servers = c.urls();
-    let dir = TempDir::new("mutex");
+    contend(&c.urls(), "mutex");
+}
+
+/// The same through a Redis Cluster given as one node: every process reaches the
+/// resource's shard through the cluster client.
+#[test]
+fn concurrent_execs_through_a_redis_cluster_never_overlap() {
+    let c = RedisCluster::start(3, 0).expect("a Redis Cluster");
+    contend(&[c.cluster_url()], "mutex-cluster");
+}
+
+/// PROCESSES concurrent `exec`s of a non-atomic read-modify-write on one resource.
+fn contend(servers: &[String], name: &str) {
+    let servers = servers.to_vec();
+    let dir = TempDir::new(name);
     std::fs::write(dir.path().join("count"), "0\n").expect("write count");
     // Non-atomic read-modify-write: any overlap loses an increment.
     let script =
