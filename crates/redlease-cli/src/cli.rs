@@ -385,8 +385,19 @@ pub struct DemoArgs {
 
     /// Number of redis-servers in the sandbox (1 to 15).
     #[arg(long, env = "REDLEASE_DEMO_NODES", default_value_t = 5,
-          value_parser = clap::value_parser!(u8).range(1..=15))]
+          value_parser = clap::value_parser!(u8).range(1..=15), conflicts_with = "servers")]
     pub nodes: u8,
+
+    /// Run against these servers instead of a sandbox, comma-separated, any node kind
+    /// (redis://, rediss://, unix://, redis+sentinel://, redis+cluster://). The demo
+    /// only touches keys of the resource "redlease-demo" under the default prefix.
+    #[arg(
+        long,
+        env = "REDLEASE_DEMO_SERVERS",
+        value_delimiter = ',',
+        value_name = "URL[,URL...]"
+    )]
+    pub servers: Option<Vec<String>>,
 }
 
 mod operations;

@@ -72,7 +72,7 @@ fn check_ttl(ttl: Duration, node_timeout: Option<Duration>) -> Result<(), Failur
 /// The comma-separated list split back into URLs: `redis+sentinel://h1:p1,h2:p2/svc` and
 /// `redis+cluster://h1:p1,h2:p2` name several hosts with commas themselves, so a piece
 /// without a scheme after one of those continues it.
-fn rejoin_multi_host(pieces: &[String]) -> Vec<String> {
+pub fn rejoin_multi_host(pieces: &[String]) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();
     for piece in pieces.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
         let continues = !piece.contains("://")

@@ -35,15 +35,33 @@ pub async fn run(args: &DemoArgs) -> Result<u8, Failure> {
             format!("cannot install signal handlers: {e}"),
         )
     })?;
-    let cluster = crate::local::start(usize::from(args.nodes), None)?;
-    let urls = cluster.urls();
-    let counter_url = urls
-        .first()
-        .cloned()
-        .ok_or_else(|| Failure::new(exit::INTERNAL, "the sandbox started no server"))?;
-    let counter = RacyCounter::on_redis(&counter_url, worker::COUNTER_KEY)
-        .await
-        .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("sandbox counter: {e}")))?;
+    // A sandbox of its own, or the servers given (any node kind: the counter then lives
+    // in this process, where every worker runs).
+    let (cluster, urls, counter) = match &args.servers {
+        Some(given) => (
+            None,
+            crate::connect::rejoin_multi_host(given),
+            RacyCounter::in_memory(),
+        ),
+        None => {
+            let cluster = crate::local::start(usize::from(args.nodes), None)?;
+            let urls = cluster.urls();
+            let counter_url = urls
+                .first()
+                .cloned()
+                .ok_or_else(|| Failure::new(exit::INTERNAL, "the sandbox started no server"))?;
+            let counter = RacyCounter::on_redis(&counter_url, worker::COUNTER_KEY)
+                .await
+                .map_err(|e| Failure::new(exit::UNAVAILABLE, format!("sandbox counter: {e}")))?;
+            (Some(cluster), urls, counter)
+        }
+    };
+    if urls.is_empty() {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--servers (or REDLEASE_DEMO_SERVERS) is empty; give one or more URLs, or leave it out for a sandbox",
+        ));
+    }
     let board = Arc::new(Board::new(
         args.sections,
         usize::from(args.workers),
