@@ -169,3 +169,49 @@ async fn without_min_replicas_a_failover_loses_an_unreplicated_lease() {
     );
     second.release().await.expect("release");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_failover_costs_no_failed_vote() {
+    // A planned failover (SENTINEL FAILOVER) demotes the old primary, which stays up.
+    // Sentinel closes the demoted server's client connections when it reconfigures it,
+    // so the node's next request reconnects, asks the sentinels again and reaches the
+    // new primary: the first request after the switch already succeeds.
+    let sentinels = start();
+    let manager = LockManager::builder()
+        .servers([sentinels.sentinel_url()])
+        .ttl(Duration::from_secs(20))
+        .node_timeout(Duration::from_millis(500))
+        .build()
+        .await
+        .expect("valid configuration");
+    manager
+        .try_acquire("switch")
+        .await
+        .expect("on the first primary")
+        .release()
+        .await
+        .expect("release");
+    let old = primary(&sentinels).port();
+    sentinels.sentinels()[0]
+        .command(&["SENTINEL", "FAILOVER", sentinels.service()])
+        .expect("a planned failover");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now_primary = sentinels.servers().current_primary().ok().map(Node::port);
+        if now_primary.is_some() && now_primary != Some(old) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failover within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Sentinel reconfigures the old primary within moments of the switch.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let lease = manager
+        .try_acquire("switch")
+        .await
+        .expect("the first request after the switch reaches the new primary");
+    lease.release().await.expect("release on the new primary");
+}
