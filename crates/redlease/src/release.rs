@@ -35,6 +35,7 @@ pub(crate) async fn everywhere(
         target: Arc::clone(target),
         handoff: cluster.config.handoff,
         waiter_gone_after: cluster.waiter_gone_after(),
+        publish_always: cluster.config.handoff.is_zero(),
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     for (i, result) in Round::start(cluster, 0..n, &op).finish().await {
@@ -74,6 +75,7 @@ pub(crate) async fn clean_up(
         target: Arc::clone(target),
         handoff: Duration::ZERO,
         waiter_gone_after: cluster.waiter_gone_after(),
+        publish_always: cluster.config.handoff.is_zero(),
     });
     let mut round = Round::start(cluster, nodes.iter().copied(), &op);
     if wait {

@@ -28,6 +28,17 @@ pub(crate) enum Role {
     Wait,
 }
 
+/// Where an acquisition's fencing token comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fencing {
+    /// No token: the script reads neither the counter nor the clock.
+    Off,
+    /// The client mints it from every node's counter and clock (several nodes).
+    Client,
+    /// The script mints it with the grant (single node: its counter is the whole quorum).
+    Script,
+}
+
 /// One acquisition's request, the same for every node and every attempt.
 pub(crate) struct Acquire {
     pub target: Arc<Target>,
@@ -36,9 +47,8 @@ pub(crate) struct Acquire {
     /// How long the caller has been waiting, in ms of its monotonic clock: the node
     /// derives the caller's place in the queue from it.
     pub waited_ms: u64,
-    /// Mint the fencing token in the same script (single node: its counter is the whole
-    /// quorum).
-    pub mint: bool,
+    /// Whether a fencing token is made, and where.
+    pub fencing: Fencing,
     /// The node's delayed-restart marker, when delayed restart is on.
     pub marker: Option<MarkerKey>,
     /// How long a node keeps the wait queue after its last arrival.
@@ -74,7 +84,11 @@ impl Op for Acquire {
                 Role::Wait => "wait",
             })
             .arg(self.waited_ms)
-            .arg(if self.mint { "mint" } else { "" })
+            .arg(match self.fencing {
+                Fencing::Off => "",
+                Fencing::Client => "fence",
+                Fencing::Script => "mint",
+            })
             .arg(millis(self.queue_ttl))
             .arg(self.target.waiter.as_ref())
             .arg(millis(self.counter_ttl));

@@ -83,18 +83,24 @@ pub(crate) struct Target {
     /// The caller's id in the wait queue: the same for every attempt of one `acquire`
     /// call (equal to the owner where there is no call, e.g. release by owner).
     pub waiter: Arc<str>,
-    pub keys: Keys,
+    /// Shared by every attempt of one call.
+    pub keys: Arc<Keys>,
 }
 
 impl Target {
     pub(crate) fn new(prefix: &str, resource: &str, owner: String) -> Arc<Self> {
         let waiter = Arc::from(owner.as_str());
-        Self::for_waiter(Keys::new(prefix, resource), resource, owner, waiter)
+        Self::for_waiter(
+            Arc::new(Keys::new(prefix, resource)),
+            resource,
+            owner,
+            waiter,
+        )
     }
 
     /// One attempt of the call queued as `waiter`.
     pub(crate) fn for_waiter(
-        keys: Keys,
+        keys: Arc<Keys>,
         resource: &str,
         owner: String,
         waiter: Arc<str>,

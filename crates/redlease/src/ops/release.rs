@@ -25,6 +25,9 @@ pub(crate) struct Release {
     pub handoff: Duration,
     /// A queued waiter that has not tried again for this long counts as gone.
     pub waiter_gone_after: Duration,
+    /// Publish every release, not only when someone else is queued: with hand-off off,
+    /// waiters subscribe without joining the queue.
+    pub publish_always: bool,
 }
 
 impl Op for Release {
@@ -51,6 +54,11 @@ impl Op for Release {
             .arg(match kind {
                 NodeKind::Cluster => "SPUBLISH",
                 _ => "PUBLISH",
+            })
+            .arg(if self.publish_always {
+                "always"
+            } else {
+                "queued"
             });
         call
     }
