@@ -21,6 +21,7 @@ use crate::protocol::Keys;
 pub mod acquire;
 pub mod describe;
 pub mod extend;
+pub mod extend_many;
 pub mod fence;
 pub mod marker;
 mod parse;
@@ -115,12 +116,13 @@ impl Target {
 }
 
 /// Every script, for loading on a new connection.
-fn scripts() -> [&'static str; 7] {
+fn scripts() -> [&'static str; 8] {
     [
         acquire::LUA,
         describe::LUA,
         fence::LUA,
         extend::LUA,
+        extend_many::LUA,
         release::LUA,
         status::LUA,
         marker::LUA,
