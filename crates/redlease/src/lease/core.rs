@@ -155,7 +155,7 @@ impl LeaseCore {
     /// Release on every node, after any extend in flight.
     pub(crate) async fn release(&self) -> Result<(), Error> {
         let _op = self.ops.lock().await;
-        release::everywhere(&self.cluster, &self.target)
+        release::everywhere(&self.cluster, &self.target, false)
             .await
             .map(|_| ())
     }
