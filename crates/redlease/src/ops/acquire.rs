@@ -9,15 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, array, counter, flag, int};
-use super::{Compiled, MarkerKey, Op, Target, millis};
+use super::{Compiled, Invocation, MarkerKey, Op, Target, millis};
 use crate::config::NodeKind;
 use crate::protocol::AcquireReply;
 
 pub(crate) const LUA: &str = include_str!("acquire.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Whether a refused caller joins the wait queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,14 +60,17 @@ pub(crate) struct Acquire {
 impl Op for Acquire {
     type Reply = AcquireReply;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
+    fn invocation(&self) -> Invocation {
         self.invocation_for(NodeKind::Standalone)
     }
 
-    fn invocation_for(&self, kind: NodeKind) -> ScriptInvocation<'static> {
+    fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.fence).key(&keys.queue).key(&keys.seen);
+        let mut call = SCRIPT.call(4 + usize::from(self.marker.is_some()));
+        call.key(&keys.lock)
+            .key(&keys.fence)
+            .key(&keys.queue)
+            .key(&keys.seen);
         if let Some(marker) = &self.marker {
             // A cluster shard loses only its own slots: a node-wide marker would live on
             // another shard than the lock it must vouch for.

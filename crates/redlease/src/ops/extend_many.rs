@@ -15,13 +15,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, flag};
-use super::{Compiled, Op, Target, millis};
+use super::{Compiled, Invocation, Op, Target, millis};
 
 pub(crate) const LUA: &str = include_str!("extend_many.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Leases to extend on one node, each by its own ttl.
 pub(crate) struct ExtendMany {
@@ -32,13 +32,13 @@ impl Op for ExtendMany {
     /// Per lease, in order: whether it was extended.
     type Reply = Vec<bool>;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
-        let mut call = SCRIPT.prepare_invoke();
+    fn invocation(&self) -> Invocation {
+        let mut call = SCRIPT.call(2 * self.leases.len());
+        for (target, _) in &self.leases {
+            call.key(&target.keys.lock).key(&target.keys.holder);
+        }
         for (target, ttl) in &self.leases {
-            call.key(&target.keys.lock)
-                .key(&target.keys.holder)
-                .arg(&target.owner)
-                .arg(millis(*ttl));
+            call.arg(&target.owner).arg(millis(*ttl));
         }
         call
     }
