@@ -36,15 +36,25 @@ impl Keys {
     /// assert_eq!(keys.fence, "redlease:{orders:42}:fence");
     /// ```
     pub fn new(prefix: &str, resource: &str) -> Self {
-        let tagged = format!("{prefix}{{{resource}}}");
+        // Built on every acquire: plain concatenation, not `format!` (a few times cheaper).
+        let tagged_len = prefix.len() + resource.len() + 2;
+        let name = |suffix: &str| {
+            let mut key = String::with_capacity(tagged_len + suffix.len());
+            key.push_str(prefix);
+            key.push('{');
+            key.push_str(resource);
+            key.push('}');
+            key.push_str(suffix);
+            key
+        };
         Keys {
-            fence: format!("{tagged}:fence"),
-            queue: format!("{tagged}:queue"),
-            seen: format!("{tagged}:seen"),
-            channel: format!("{tagged}:released"),
-            holder: format!("{tagged}:holder"),
-            born: format!("{tagged}:born"),
-            lock: tagged + ":lock",
+            lock: name(":lock"),
+            fence: name(":fence"),
+            queue: name(":queue"),
+            seen: name(":seen"),
+            channel: name(":released"),
+            born: name(":born"),
+            holder: name(":holder"),
         }
     }
 }
