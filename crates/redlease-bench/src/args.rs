@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Leave out the raw redis-rs floors.
     #[arg(long)]
     pub no_floor: bool,
+    /// Leave out redlease: the floors (and rslock) alone, e.g. to count the floor's
+    /// instructions per pair (scripts/callgrind.sh).
+    #[arg(long)]
+    pub no_redlease: bool,
     /// Also run rslock (needs the `rslock` feature).
     #[arg(long)]
     pub rslock: bool,
@@ -128,6 +132,7 @@ impl BenchArgs {
             warmup: self.warmup.min(self.ops),
             fencing: self.fencing,
             floor: !self.no_floor,
+            redlease: !self.no_redlease,
             rslock: self.rslock,
             ttl: self.ttl,
             wait: self.wait,

@@ -153,6 +153,8 @@ pub struct Options {
     pub fencing: FencingMode,
     /// Run the raw floors. Default true.
     pub floor: bool,
+    /// Run redlease. Default true (false: the floors or rslock alone).
+    pub redlease: bool,
     /// Run rslock too (needs the `rslock` feature). Default false.
     pub rslock: bool,
     /// Lease ttl. Default 10 s.
@@ -184,6 +186,7 @@ impl Default for Options {
             warmup: 100,
             fencing: FencingMode::On,
             floor: true,
+            redlease: true,
             rslock: false,
             ttl: Duration::from_secs(10),
             wait: Duration::from_secs(10),
@@ -224,12 +227,15 @@ impl Options {
 
     /// The implementations that run with `nodes` nodes, in turn order.
     pub fn implementations(&self, nodes: usize) -> Vec<Implementation> {
-        let mut out: Vec<Implementation> = self
-            .fencing
-            .variants()
-            .iter()
-            .map(|&fencing| Implementation::Redlease { fencing })
-            .collect();
+        let mut out: Vec<Implementation> = Vec::new();
+        if self.redlease {
+            out.extend(
+                self.fencing
+                    .variants()
+                    .iter()
+                    .map(|&fencing| Implementation::Redlease { fencing }),
+            );
+        }
         if self.floor {
             out.push(Implementation::Floor);
             if nodes > 1 {
@@ -246,6 +252,12 @@ impl Options {
     pub fn validate(&self) -> Result<(), BenchError> {
         if self.scenarios.is_empty() {
             return Err(BenchError::invalid("scenario", "no scenario given"));
+        }
+        if !self.redlease && !self.floor && !self.rslock {
+            return Err(BenchError::invalid(
+                "no-redlease",
+                "with --no-floor too, nothing is left to run (add --rslock, or drop one of them)",
+            ));
         }
         if self.servers.is_empty() {
             if self.nodes.is_empty() {

@@ -16,7 +16,7 @@ use crate::cluster::Cluster;
 use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, Repr};
 use crate::lease::{Lease, LeaseCore};
-use crate::ops::acquire::{Acquire, Role};
+use crate::ops::acquire::{Acquire, Fencing, Role};
 use crate::ops::fence::Fence;
 use crate::ops::{Target, millis};
 use crate::protocol::attempt::fence_tally;
@@ -69,9 +69,11 @@ impl Acquirer<'_> {
         // that reaches a node late (after a reconnection) can never delete the next
         // attempt's grant there; the wait queue knows the call by one waiter id.
         let waiter: Arc<str> = Arc::from(protocol::new_owner());
+        // The key names are the same for every attempt: built once per call.
+        let keys = Arc::new(Keys::new(&c.key_prefix, resource));
         let attempt_target = || {
             Target::for_waiter(
-                Keys::new(&c.key_prefix, resource),
+                Arc::clone(&keys),
                 resource,
                 protocol::new_owner(),
                 Arc::clone(&waiter),
@@ -85,6 +87,17 @@ impl Acquirer<'_> {
             Role::Wait
         };
         let started = Instant::now();
+        let fencing = match (c.fencing, cluster.nodes.len()) {
+            (false, _) => Fencing::Off,
+            // With one node, its counter is the whole quorum: the acquire script mints
+            // the token itself and the second round is not needed.
+            (true, 1) => Fencing::Script,
+            (true, _) => Fencing::Client,
+        };
+        let (queue_ttl, counter_ttl) = (
+            cluster.waiter_gone_after().saturating_mul(2),
+            protocol::fence_counter_ttl(c.max_ttl),
+        );
         let request = |target: &Arc<Target>| {
             Arc::new(Acquire {
                 target: Arc::clone(target),
@@ -92,12 +105,10 @@ impl Acquirer<'_> {
                 role,
                 // The queue orders waiters by how long they have waited (see acquire.lua).
                 waited_ms: millis(started.elapsed()),
-                // With one node, its counter is the whole quorum: the acquire script mints
-                // the token itself and the second round is not needed.
-                mint: c.fencing && cluster.nodes.len() == 1,
+                fencing,
                 marker: cluster.marker.clone(),
-                queue_ttl: cluster.waiter_gone_after().saturating_mul(2),
-                counter_ttl: protocol::fence_counter_ttl(c.max_ttl),
+                queue_ttl,
+                counter_ttl,
             })
         };
         let mut subscription: Option<Subscription> = None;
@@ -279,10 +290,10 @@ impl Acquirer<'_> {
         if protocol::validity(ttl, start.elapsed(), drift).is_none() {
             return fail(spent(start), outcome).await;
         }
-        let token = if request.mint {
+        let token = if request.fencing == Fencing::Script {
             // The single node minted it atomically with the grant.
             outcome.highest_fence
-        } else if c.fencing {
+        } else if request.fencing == Fencing::Client {
             // Saturating at u64::MAX would take 2^64 acquisitions of one resource.
             let token = protocol::fencing_token([outcome.highest_fence], outcome.time_floor)
                 .unwrap_or(u64::MAX);

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::config::NodeKind;
 use crate::error::{Error, NodeError, NodeFailure};
 use crate::node::Node;
+use crate::ops::extend_many::Queue;
 use crate::ops::{MarkerKey, Target};
 use crate::protocol;
 use crate::wakeup::Wakeups;
@@ -27,6 +28,8 @@ pub(crate) struct Cluster {
     pub marker: Option<MarkerKey>,
     /// Work left running in the background.
     pub background: Arc<Background>,
+    /// Per node, renewal's extends waiting for the next batch (see `batch`).
+    pub extend_queues: Vec<Queue>,
     /// Origin of [`Cluster::clock`].
     epoch: Instant,
 }
@@ -70,6 +73,7 @@ impl Cluster {
             config.tls.clone(),
         ));
         Ok(Cluster {
+            extend_queues: nodes.iter().map(|_| Queue::default()).collect(),
             config,
             nodes,
             wakeups,

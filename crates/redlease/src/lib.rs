@@ -45,6 +45,7 @@
 //! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend round, release, loss signal |
 //! | `renewal` | one background task per manager that keeps every kept-alive lease extended |
 //! | `release` | releasing on many nodes: a lease's release, a failed attempt's clean-up |
+//! | `batch` | renewal's extends gathered per node into one script call |
 //! | `round` | one operation sent to every node at once, answers as they come, stragglers in the background |
 //! | `cluster` | the nodes and what every operation on them shares |
 //! | `wakeup` | waiters woken by published releases (one subscriber per node) |
@@ -66,6 +67,7 @@
 mod acquire;
 mod admin;
 mod background;
+mod batch;
 pub mod blocking;
 mod cluster;
 pub mod config;

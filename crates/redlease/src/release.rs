@@ -23,21 +23,32 @@ pub(crate) struct Released {
     pub failures: Vec<NodeFailure>,
 }
 
-/// Release on all nodes and wait for their answers (each bounded by the node timeout),
-/// handing the lock to the longest waiter. `unavailable` when fewer than a quorum
-/// answered.
+/// Release on all nodes, handing the lock to the longest waiter. `unavailable` when fewer
+/// than a quorum answered.
+///
+/// With `every_answer`, wait for every node (each bounded by the node timeout): `held`
+/// then counts every node that held it (release by owner reports whether it was held
+/// anywhere). Without, return once a quorum has answered: the other nodes' releases were
+/// sent with the rest and finish in the background (counted by `LockManager::flush`), as
+/// the floor that returns at majority does. A lease's release needs no more: what the
+/// late nodes answer changes nothing for the caller, and the next acquisition's vote
+/// does not depend on them.
 pub(crate) async fn everywhere(
     cluster: &Arc<Cluster>,
     target: &Arc<Target>,
+    every_answer: bool,
 ) -> Result<Released, Error> {
     let n = cluster.nodes.len();
+    let quorum = cluster.quorum();
     let op = Arc::new(Release {
         target: Arc::clone(target),
         handoff: cluster.config.handoff,
         waiter_gone_after: cluster.waiter_gone_after(),
+        publish_always: cluster.config.handoff.is_zero(),
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
-    for (i, result) in Round::start(cluster, 0..n, &op).finish().await {
+    let mut round = Round::start(cluster, 0..n, &op);
+    while let Some((i, result)) = round.next().await {
         match result {
             Ok(deleted) => {
                 answered += 1;
@@ -45,11 +56,15 @@ pub(crate) async fn everywhere(
             }
             Err(e) => failures.push(cluster.failure(i, e)),
         }
+        if !every_answer && answered >= quorum {
+            break;
+        }
     }
-    if answered < cluster.quorum() {
+    round.detach();
+    if answered < quorum {
         return Err(Repr::Unavailable {
             resource: target.resource.clone(),
-            quorum: cluster.quorum(),
+            quorum,
             total: n,
             failures,
         }
@@ -74,6 +89,7 @@ pub(crate) async fn clean_up(
         target: Arc::clone(target),
         handoff: Duration::ZERO,
         waiter_gone_after: cluster.waiter_gone_after(),
+        publish_always: cluster.config.handoff.is_zero(),
     });
     let mut round = Round::start(cluster, nodes.iter().copied(), &op);
     if wait {

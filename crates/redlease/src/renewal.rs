@@ -32,9 +32,10 @@ use tokio::sync::mpsc;
 use crate::error::{Error, LostReason};
 use crate::protocol::renewal as rules;
 
-/// Extends in flight at once; more due leases wait for a free slot. Enough to keep the
-/// pipelines full, few enough that queueing on a node stays well inside a node timeout.
-const MAX_IN_FLIGHT: usize = 256;
+/// Extends in flight at once; more due leases wait for a free slot. Enough to fill each
+/// node's batches (`batch`: up to 500 leases per script call), few enough that queueing
+/// on a node stays well inside a node timeout where extends go one by one (a Cluster).
+const MAX_IN_FLIGHT: usize = 2048;
 /// A renewal late by more than this counts as a missed tick.
 const LATE: Duration = Duration::from_millis(50);
 

@@ -20,7 +20,7 @@ use crate::error::{NodeError, NodeFailure};
 use crate::ops::Op;
 use crate::protocol::{Decision, Tally, Vote};
 
-type Call<T> = Pin<Box<dyn Future<Output = (usize, Result<T, NodeError>)> + Send>>;
+pub(crate) type Call<T> = Pin<Box<dyn Future<Output = (usize, Result<T, NodeError>)> + Send>>;
 
 /// The requests of one round still in flight.
 pub(crate) struct Round<O: Op> {
@@ -51,6 +51,18 @@ impl<O: Op> Round<O> {
             .collect();
         Round {
             calls,
+            cluster: Arc::clone(cluster),
+        }
+    }
+
+    /// A round of calls made elsewhere (renewal's batched extends), each answering for
+    /// its node like [`Round::start`]'s.
+    pub(crate) fn from_calls(
+        cluster: &Arc<Cluster>,
+        calls: impl IntoIterator<Item = Call<O::Reply>>,
+    ) -> Self {
+        Round {
+            calls: calls.into_iter().collect(),
             cluster: Arc::clone(cluster),
         }
     }

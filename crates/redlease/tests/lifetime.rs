@@ -401,3 +401,47 @@ fn blocking_flush_lets_a_dropped_lease_be_released_before_exit() {
         "the dropped lease was released"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_renewals_keep_each_leases_own_verdict() {
+    // Renewal sends the extends that are due together as one call per node: a lease whose
+    // key is gone must still be found lost, and only that one.
+    let cluster = start(3);
+    let m = builder(&cluster)
+        .ttl(Duration::from_secs(2))
+        .build()
+        .await
+        .expect("config");
+    let names: Vec<String> = (0..40).map(|i| format!("batched:{i}")).collect();
+    let leases = futures_util::future::join_all(names.iter().map(|name| m.acquire(name)))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("acquire");
+    for lease in &leases {
+        lease.keep_alive().expect("runtime");
+    }
+    let victim = &leases[7];
+    let key = redlease::protocol::Keys::new("redlease:", victim.resource()).lock;
+    for i in 0..2 {
+        cluster
+            .node(i)
+            .command(&["DEL", key.as_str()])
+            .expect("DEL");
+    }
+    let reason = tokio::time::timeout(Duration::from_secs(10), victim.lost())
+        .await
+        .expect("the lease whose key was deleted is found lost");
+    assert_eq!(reason, LostReason::NotHeld);
+    // Two more renewal intervals: every other lease was renewed past its first ttl.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for (i, lease) in leases.iter().enumerate() {
+        if i != 7 {
+            assert!(lease.is_valid(), "{} was lost", lease.resource());
+        }
+    }
+    assert_eq!(m.renewal_stats().lost, 1, "{:?}", m.renewal_stats());
+    for lease in leases {
+        let _ = lease.release().await;
+    }
+}

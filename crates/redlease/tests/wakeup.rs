@@ -16,36 +16,52 @@ const NEVER: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_wakes_the_waiter() {
     for nodes in [1, 3] {
-        let cluster = start(nodes);
-        let m = builder(&cluster)
-            .ttl(Duration::from_secs(30))
-            .wake_up_fallback(NEVER)
-            .build()
-            .await
-            .expect("config");
-        let lease = m.acquire("woken").await.expect("acquire");
-        let waiter = {
-            let m = m.clone();
-            tokio::spawn(async move {
-                let lease = m
-                    .acquire_for("woken", Duration::from_secs(30), Duration::from_secs(20))
-                    .await;
-                (lease, Instant::now())
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let released_at = Instant::now();
-        lease.release().await.expect("release");
-        let (second, acquired_at) = waiter.await.expect("waiter");
-        let second = second.expect("woken by the release");
-        let took = acquired_at.saturating_duration_since(released_at);
-        // Neither the 30 s ttl nor the 60 s fallback: only the wake-up explains this.
-        assert!(
-            took < Duration::from_secs(10),
-            "{nodes} nodes: took {took:?}"
-        );
-        second.release().await.expect("release");
+        release_wakes_the_waiter(nodes, builder).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_handoff_a_release_still_wakes_the_waiter() {
+    // With hand-off off, waiters subscribe without joining the queue: a release must
+    // publish even though nobody is queued.
+    for nodes in [1, 3] {
+        release_wakes_the_waiter(nodes, |c| builder(c).handoff(Duration::ZERO)).await;
+    }
+}
+
+async fn release_wakes_the_waiter(
+    nodes: usize,
+    make: impl Fn(&redlease_testkit::Cluster) -> redlease::Builder,
+) {
+    let cluster = start(nodes);
+    let m = make(&cluster)
+        .ttl(Duration::from_secs(30))
+        .wake_up_fallback(NEVER)
+        .build()
+        .await
+        .expect("config");
+    let lease = m.acquire("woken").await.expect("acquire");
+    let waiter = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            let lease = m
+                .acquire_for("woken", Duration::from_secs(30), Duration::from_secs(20))
+                .await;
+            (lease, Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let released_at = Instant::now();
+    lease.release().await.expect("release");
+    let (second, acquired_at) = waiter.await.expect("waiter");
+    let second = second.expect("woken by the release");
+    let took = acquired_at.saturating_duration_since(released_at);
+    // Neither the 30 s ttl nor the 60 s fallback: only the wake-up explains this.
+    assert!(
+        took < Duration::from_secs(10),
+        "{nodes} nodes: took {took:?}"
+    );
+    second.release().await.expect("release");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

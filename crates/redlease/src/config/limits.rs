@@ -17,18 +17,21 @@ pub(crate) fn check_ttl(
     max_ttl: Duration,
     drift_factor: f64,
 ) -> Result<(), Error> {
-    let allowed = format!(
-        "more than the drift allowance (ttl * drift_factor + 2 ms) and at most max_ttl ({max_ttl:?})"
-    );
+    // Only written out when it is needed: this check runs on every acquire and extend.
+    let allowed = || {
+        format!(
+            "more than the drift allowance (ttl * drift_factor + 2 ms) and at most max_ttl ({max_ttl:?})"
+        )
+    };
     if ttl > max_ttl {
-        return Err(Error::invalid(field, ttl, "above max_ttl", allowed));
+        return Err(Error::invalid(field, ttl, "above max_ttl", allowed()));
     }
     if ttl <= protocol::drift(ttl, drift_factor) {
         return Err(Error::invalid(
             field,
             ttl,
             "too short to leave any validity after the drift allowance",
-            allowed,
+            allowed(),
         ));
     }
     Ok(())

@@ -155,7 +155,7 @@ impl LeaseCore {
     /// Release on every node, after any extend in flight.
     pub(crate) async fn release(&self) -> Result<(), Error> {
         let _op = self.ops.lock().await;
-        release::everywhere(&self.cluster, &self.target)
+        release::everywhere(&self.cluster, &self.target, false)
             .await
             .map(|_| ())
     }
@@ -163,7 +163,7 @@ impl LeaseCore {
     /// Extend by `ttl` under the operation lock; the ttl becomes the lease's renewal ttl.
     pub(crate) async fn extend_locked(&self, ttl: Duration) -> Result<u64, Error> {
         let _op = self.ops.lock().await;
-        self.extend(ttl).await
+        self.extend(ttl, false).await
     }
 }
 
@@ -216,7 +216,7 @@ impl Renewable for LeaseCore {
             LeaseState::Lost(reason) => return Err(self.lost_error(reason)),
             _ => return Err(self.lost_error(LostReason::Released)),
         }
-        self.extend(self.ttl()).await?;
+        self.extend(self.ttl(), true).await?;
         self.renewal_count.fetch_add(1, Ordering::Relaxed);
         self.set_expiry_reason(LostReason::Expired);
         Ok(())

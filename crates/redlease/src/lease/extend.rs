@@ -8,17 +8,21 @@ use std::time::{Duration, Instant};
 
 use super::LeaseState;
 use super::core::LeaseCore;
+use crate::batch;
 use crate::config;
+use crate::error::NodeError;
 use crate::error::{Error, LostReason, Repr};
 use crate::ops::extend::Extend;
+use crate::protocol::ExtendReply;
 use crate::protocol::extend::{ExtendVerdict, conclude, while_extending};
 use crate::protocol::{Tally, Vote};
-use crate::round::Round;
+use crate::round::{Call, Round};
 
 impl LeaseCore {
     /// Extend on every node (the caller holds the operation lock); returns the highest
-    /// fencing counter among the confirming nodes.
-    pub(crate) async fn extend(&self, ttl: Duration) -> Result<u64, Error> {
+    /// fencing counter among the confirming nodes (0 where `batched`: renewal's batches
+    /// do not read the counter). `batched` sends it with the node's other renewals.
+    pub(crate) async fn extend(&self, ttl: Duration, batched: bool) -> Result<u64, Error> {
         let cluster = &self.cluster;
         let c = &cluster.config;
         config::check_call_ttl(ttl, c)?;
@@ -45,7 +49,30 @@ impl LeaseCore {
             target: Arc::clone(&self.target),
             ttl,
         });
-        let round = Round::start(cluster, 0..n, &op);
+        let round = if batched {
+            Round::from_calls(
+                cluster,
+                (0..n).map(|i| {
+                    let cluster = Arc::clone(cluster);
+                    let op = Arc::clone(&op);
+                    Box::pin(async move {
+                        let result = if batch::batchable(&cluster, i) {
+                            batch::extend(&cluster, i, Arc::clone(&op.target), ttl)
+                                .await
+                                .map(|extended| ExtendReply { extended, fence: 0 })
+                        } else {
+                            match cluster.nodes.get(i) {
+                                Some(node) => node.run(op.as_ref()).await,
+                                None => Err(NodeError::Protocol(format!("no node {i}"))),
+                            }
+                        };
+                        (i, result)
+                    }) as Call<ExtendReply>
+                }),
+            )
+        } else {
+            Round::start(cluster, 0..n, &op)
+        };
         let mut tally = Tally::new(n);
         let mut fence = 0u64;
         let failures = round

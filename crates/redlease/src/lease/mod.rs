@@ -254,7 +254,9 @@ impl Lease {
 
     /// Release the lease on every node. Idempotent on the nodes: releasing a lease that
     /// expired or was lost is not an error. Fails only with `unavailable` when fewer than
-    /// a quorum of nodes answered (the keys then expire by their ttl).
+    /// a quorum of nodes answered (the keys then expire by their ttl). Returns once a
+    /// quorum answered; the other nodes' releases finish in the background
+    /// ([`crate::LockManager::flush`] waits for them).
     pub async fn release(self) -> Result<(), Error> {
         let core = Arc::clone(&self.handle.core);
         core.disarm();

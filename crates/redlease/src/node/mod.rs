@@ -147,13 +147,10 @@ impl Node {
         }
     }
 
-    async fn eval(
-        &self,
-        invocation: &redis::ScriptInvocation<'_>,
-    ) -> Result<(Value, Conn), NodeError> {
+    async fn eval(&self, invocation: &crate::ops::Invocation) -> Result<(Value, Conn), NodeError> {
         let attempt = async {
             let (mut conn, generation) = self.connection().await?;
-            match invocation.invoke_async::<Value>(&mut conn).await {
+            match invocation.invoke(&mut conn).await {
                 // A connection that broke while idle (the node restarted, a proxy reset
                 // it), or a Sentinel primary that was demoted (READONLY): reconnect once
                 // within the same timeout. Every script is safe to run twice for the same
@@ -161,7 +158,7 @@ impl Node {
                 Err(e) if needs_new_connection(&e) && !e.is_timeout() => {
                     self.invalidate(Some(generation));
                     let (mut conn, generation) = self.connection().await?;
-                    match invocation.invoke_async::<Value>(&mut conn).await {
+                    match invocation.invoke(&mut conn).await {
                         Ok(value) => Ok((value, conn)),
                         Err(e) => Err((Refusal::Redis(e), Some(generation))),
                     }

@@ -10,7 +10,10 @@
 -- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
 -- ARGV[4]  how long the caller has been waiting, in ms of its own monotonic clock
 -- ARGV[5]  "mint" to mint the fencing token here, on grant (single node: the one node's
---          counter is the whole quorum, so no second round is needed); "" otherwise
+--          counter is the whole quorum, so no second round is needed); "fence" when the
+--          client mints the token from the nodes' counters and clocks (several nodes);
+--          "" without fencing: the counter and the clock are then neither read nor
+--          returned ("0" in their place), which is most of an unfenced acquire's cost
 -- ARGV[6]  ms the wait queue is kept after its last arrival (longer than a waiter's
 --          longest sleep between attempts)
 -- ARGV[7]  waiter: the caller's id in the wait queue, the same for all its attempts
@@ -27,8 +30,8 @@
 --            without KEYS[5]). A node that lost its data (restart without persistence,
 --            FLUSHALL) has a young marker; the client does not count its grant while other
 --            nodes' markers are clearly older, until the age passes the maximum ttl.
---   now      this node's clock in microseconds, as a decimal string: the floor of a new
---            fencing token, so that tokens keep growing when every copy of the counter
+--   now      this node's clock in microseconds, as a decimal string ("0" without fencing
+--            and marker): the floor of a new fencing token, so that tokens keep growing when every copy of the counter
 --            was lost (see docs/protocol.md, "Fencing tokens")
 --
 -- A key already holding our own owner counts as granted and gets a fresh TTL: the same
@@ -39,11 +42,21 @@
 -- enters it, so a client whose clock lags cannot jump the queue, and since every node
 -- computes it from the same waited time, all nodes order the waiters alike up to the
 -- network delay between them (fairness, never safety, depends on it).
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local now_us = t[1] .. string.format('%06d', tonumber(t[2]))
+-- The clock is read only when something needs it (the marker, the token's floor, the
+-- queue): an unfenced grant without a marker does no more than SET NX would.
+local now, now_us
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    now_us = t[1] .. string.format('%06d', tonumber(t[2]))
+  end
+end
+local fencing = ARGV[5] ~= ''
+if fencing then clock() end
 local age = -1
 if KEYS[5] then
+  clock()
   local born = tonumber(redis.call('GET', KEYS[5]) or '')
   if not born then
     redis.call('SET', KEYS[5], now)
@@ -74,23 +87,31 @@ local function larger(a, b)
   if a > b then return a end
   return b
 end
-local fence = redis.call('GET', KEYS[2]) or '0'
+local fence = '0'
+if fencing then fence = redis.call('GET', KEYS[2]) or '0' end
+local function reply(granted, pttl, handoff)
+  return { granted, fence, pttl, handoff, age, now_us or '0' }
+end
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ('handoff:' .. ARGV[7]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('ZREM', KEYS[3], ARGV[7])
-  redis.call('HDEL', KEYS[4], ARGV[7])
+  -- Only a waiter can be queued (it joins when refused), and the seen entry goes with
+  -- the queue entry: a caller that never waited touches neither.
+  if ARGV[3] == 'wait' and redis.call('ZREM', KEYS[3], ARGV[7]) == 1 then
+    redis.call('HDEL', KEYS[4], ARGV[7])
+  end
   if ARGV[5] == 'mint' then
     fence = larger(increment(fence), now_us)
     redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
   end
-  return { 1, fence, -1, 0, age, now_us }
+  return reply(1, -1, 0)
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return { 1, fence, -1, 0, age, now_us }
+  return reply(1, -1, 0)
 end
 if ARGV[3] == 'wait' then
+  clock()
   redis.call('ZADD', KEYS[3], 'NX', now - tonumber(ARGV[4]), ARGV[7])
   redis.call('HSET', KEYS[4], ARGV[7], now)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
@@ -98,4 +119,4 @@ if ARGV[3] == 'wait' then
 end
 local handoff = 0
 if string.sub(holder, 1, 8) == 'handoff:' then handoff = 1 end
-return { 0, fence, redis.call('PTTL', KEYS[1]), handoff, age, now_us }
+return reply(0, redis.call('PTTL', KEYS[1]), handoff)

@@ -9,15 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, array, counter, flag, int};
-use super::{Compiled, MarkerKey, Op, Target, millis};
+use super::{Compiled, Invocation, MarkerKey, Op, Target, millis};
 use crate::config::NodeKind;
 use crate::protocol::AcquireReply;
 
 pub(crate) const LUA: &str = include_str!("acquire.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Whether a refused caller joins the wait queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,17 @@ pub(crate) enum Role {
     Wait,
 }
 
+/// Where an acquisition's fencing token comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fencing {
+    /// No token: the script reads neither the counter nor the clock.
+    Off,
+    /// The client mints it from every node's counter and clock (several nodes).
+    Client,
+    /// The script mints it with the grant (single node: its counter is the whole quorum).
+    Script,
+}
+
 /// One acquisition's request, the same for every node and every attempt.
 pub(crate) struct Acquire {
     pub target: Arc<Target>,
@@ -36,9 +47,8 @@ pub(crate) struct Acquire {
     /// How long the caller has been waiting, in ms of its monotonic clock: the node
     /// derives the caller's place in the queue from it.
     pub waited_ms: u64,
-    /// Mint the fencing token in the same script (single node: its counter is the whole
-    /// quorum).
-    pub mint: bool,
+    /// Whether a fencing token is made, and where.
+    pub fencing: Fencing,
     /// The node's delayed-restart marker, when delayed restart is on.
     pub marker: Option<MarkerKey>,
     /// How long a node keeps the wait queue after its last arrival.
@@ -50,14 +60,17 @@ pub(crate) struct Acquire {
 impl Op for Acquire {
     type Reply = AcquireReply;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
+    fn invocation(&self) -> Invocation {
         self.invocation_for(NodeKind::Standalone)
     }
 
-    fn invocation_for(&self, kind: NodeKind) -> ScriptInvocation<'static> {
+    fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.fence).key(&keys.queue).key(&keys.seen);
+        let mut call = SCRIPT.call(4 + usize::from(self.marker.is_some()));
+        call.key(&keys.lock)
+            .key(&keys.fence)
+            .key(&keys.queue)
+            .key(&keys.seen);
         if let Some(marker) = &self.marker {
             // A cluster shard loses only its own slots: a node-wide marker would live on
             // another shard than the lock it must vouch for.
@@ -74,7 +87,11 @@ impl Op for Acquire {
                 Role::Wait => "wait",
             })
             .arg(self.waited_ms)
-            .arg(if self.mint { "mint" } else { "" })
+            .arg(match self.fencing {
+                Fencing::Off => "",
+                Fencing::Client => "fence",
+                Fencing::Script => "mint",
+            })
             .arg(millis(self.queue_ttl))
             .arg(self.target.waiter.as_ref())
             .arg(millis(self.counter_ttl));

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, flag};
-use super::{Compiled, Op, Target};
+use super::{Compiled, Invocation, Op, Target};
 
 pub(crate) const LUA: &str = include_str!("describe.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Store `info` as the description of `target`'s lease where it holds the lock.
 pub(crate) struct Describe {
@@ -25,10 +25,11 @@ impl Op for Describe {
     /// The lock holds our owner on this node, and the description is stored.
     type Reply = bool;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
+    fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.holder)
+        let mut call = SCRIPT.call(2);
+        call.key(&keys.lock)
+            .key(&keys.holder)
             .arg(&self.target.owner)
             .arg(&self.info);
         call

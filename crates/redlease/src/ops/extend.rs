@@ -7,14 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, array, counter, flag};
-use super::{Compiled, Op, Target, millis};
+use super::{Compiled, Invocation, Op, Target, millis};
 use crate::protocol::ExtendReply;
 
 pub(crate) const LUA: &str = include_str!("extend.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Set the lock's TTL to `ttl` where it still holds our owner.
 pub(crate) struct Extend {
@@ -25,10 +25,11 @@ pub(crate) struct Extend {
 impl Op for Extend {
     type Reply = ExtendReply;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
+    fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.fence)
+        let mut call = SCRIPT.call(3);
+        call.key(&keys.lock)
+            .key(&keys.fence)
             .key(&keys.holder)
             .arg(&self.target.owner)
             .arg(millis(self.ttl));

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, flag};
-use super::{Compiled, Op, Target, millis};
+use super::{Compiled, Invocation, Op, Target, millis};
 
 pub(crate) const LUA: &str = include_str!("fence.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Raise the counter to `token` where `target` holds the lock.
 pub(crate) struct Fence {
@@ -27,10 +27,11 @@ impl Op for Fence {
     /// The node holds our lock (its counter is now at least the token).
     type Reply = bool;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
+    fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.fence)
+        let mut call = SCRIPT.call(2);
+        call.key(&keys.lock)
+            .key(&keys.fence)
             .arg(&self.target.owner)
             .arg(self.token)
             .arg(millis(self.counter_ttl));

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, int};
-use super::{Compiled, Op, millis};
+use super::{Compiled, Invocation, Op, millis};
 
 pub(crate) const LUA: &str = include_str!("marker.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// What to do with the marker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +37,15 @@ impl Op for Marker {
     /// The marker's age afterwards; `None` when there is none.
     type Reply = Option<Duration>;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
-        let mut call = SCRIPT.key(self.key.as_ref());
-        call.arg(match self.action {
-            Action::Age => "age",
-            Action::Reset => "reset",
-            Action::Ready => "ready",
-        })
-        .arg(millis(self.max_ttl));
+    fn invocation(&self) -> Invocation {
+        let mut call = SCRIPT.call(1);
+        call.key(self.key.as_ref())
+            .arg(match self.action {
+                Action::Age => "age",
+                Action::Reset => "reset",
+                Action::Ready => "ready",
+            })
+            .arg(millis(self.max_ttl));
         call
     }
 

@@ -13,7 +13,9 @@
 
 use std::sync::Arc;
 
-use redis::{Script, ScriptInvocation, Value};
+use std::sync::OnceLock;
+
+use redis::{Cmd, RedisResult, ToRedisArgs, Value};
 
 use crate::config::NodeKind;
 use crate::protocol::Keys;
@@ -21,6 +23,7 @@ use crate::protocol::Keys;
 pub mod acquire;
 pub mod describe;
 pub mod extend;
+pub mod extend_many;
 pub mod fence;
 pub mod marker;
 mod parse;
@@ -34,10 +37,10 @@ pub(crate) trait Op: Send + Sync + 'static {
     /// The parsed reply.
     type Reply: Send + 'static;
     /// The script with this request's keys and arguments.
-    fn invocation(&self) -> ScriptInvocation<'static>;
+    fn invocation(&self) -> Invocation;
     /// The script for a node of `kind`: the same as [`Op::invocation`] unless the op
     /// differs on a Redis Cluster (a per-resource marker, sharded pub/sub).
-    fn invocation_for(&self, kind: NodeKind) -> ScriptInvocation<'static> {
+    fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let _ = kind;
         self.invocation()
     }
@@ -83,18 +86,24 @@ pub(crate) struct Target {
     /// The caller's id in the wait queue: the same for every attempt of one `acquire`
     /// call (equal to the owner where there is no call, e.g. release by owner).
     pub waiter: Arc<str>,
-    pub keys: Keys,
+    /// Shared by every attempt of one call.
+    pub keys: Arc<Keys>,
 }
 
 impl Target {
     pub(crate) fn new(prefix: &str, resource: &str, owner: String) -> Arc<Self> {
         let waiter = Arc::from(owner.as_str());
-        Self::for_waiter(Keys::new(prefix, resource), resource, owner, waiter)
+        Self::for_waiter(
+            Arc::new(Keys::new(prefix, resource)),
+            resource,
+            owner,
+            waiter,
+        )
     }
 
     /// One attempt of the call queued as `waiter`.
     pub(crate) fn for_waiter(
-        keys: Keys,
+        keys: Arc<Keys>,
         resource: &str,
         owner: String,
         waiter: Arc<str>,
@@ -109,12 +118,13 @@ impl Target {
 }
 
 /// Every script, for loading on a new connection.
-fn scripts() -> [&'static str; 7] {
+fn scripts() -> [&'static str; 8] {
     [
         acquire::LUA,
         describe::LUA,
         fence::LUA,
         extend::LUA,
+        extend_many::LUA,
         release::LUA,
         status::LUA,
         marker::LUA,
@@ -136,5 +146,118 @@ pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// A script compiled once per process.
-pub(crate) type Compiled = std::sync::LazyLock<Script>;
+/// A script: its source, and its SHA1 computed once per process.
+pub(crate) struct Compiled {
+    source: &'static str,
+    hash: OnceLock<String>,
+}
+
+impl Compiled {
+    pub(crate) const fn new(source: &'static str) -> Self {
+        Compiled {
+            source,
+            hash: OnceLock::new(),
+        }
+    }
+
+    /// Start a call with `keys` keys: the keys follow with [`Invocation::key`], then the
+    /// arguments with [`Invocation::arg`].
+    pub(crate) fn call(&'static self, keys: usize) -> Invocation {
+        let hash = self
+            .hash
+            .get_or_init(|| redis::Script::new(self.source).get_hash().to_owned());
+        let mut cmd = Cmd::with_capacity(3 + 2 * keys + 8, 64 * keys + 128);
+        cmd.arg("EVALSHA").arg(hash.as_str()).arg(keys);
+        Invocation {
+            cmd,
+            source: self.source,
+            keys_left: keys,
+            misbuilt: false,
+        }
+    }
+}
+
+/// One script call, written straight into the command that is sent (`EVALSHA hash
+/// numkeys keys... args...`).
+///
+/// redis-rs' `ScriptInvocation` keeps every key and argument in a buffer of its own and
+/// copies them all into a command at each call: a dozen allocations per acquire or
+/// release, a visible share of the client's cost per pair next to a loopback round trip.
+/// Writing into the command directly needs the number of keys up front.
+pub(crate) struct Invocation {
+    cmd: Cmd,
+    source: &'static str,
+    keys_left: usize,
+    /// A key after the arguments began, or too few or too many keys: a bug of ours,
+    /// reported as an error by [`Invocation::invoke`] instead of sending a wrong call.
+    misbuilt: bool,
+}
+
+impl Invocation {
+    /// The next key.
+    pub(crate) fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
+        match self.keys_left.checked_sub(1) {
+            Some(left) => self.keys_left = left,
+            None => self.misbuilt = true,
+        }
+        self.cmd.arg(key);
+        self
+    }
+
+    /// The next argument (after every key).
+    pub(crate) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
+        if self.keys_left > 0 {
+            self.misbuilt = true;
+        }
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Run it on `conn`; a node that does not know the script (restarted, `SCRIPT
+    /// FLUSH`) gets it loaded and the call sent again.
+    pub(crate) async fn invoke(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+    ) -> RedisResult<Value> {
+        if self.misbuilt || self.keys_left > 0 {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "script call built with the wrong number of keys (a redlease bug)",
+            )));
+        }
+        match self.cmd.query_async::<Value>(conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(self.source)
+                    .exec_async(conn)
+                    .await?;
+                self.cmd.query_async::<Value>(conn).await
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static TWO_KEYS: Compiled = Compiled::new("return 1");
+
+    #[test]
+    fn a_call_with_the_wrong_keys_is_never_sent() {
+        let mut ok = TWO_KEYS.call(2);
+        ok.key("a").key("b").arg(1);
+        assert!(!ok.misbuilt && ok.keys_left == 0);
+        let mut key_after_arg = TWO_KEYS.call(2);
+        key_after_arg.key("a").arg(1).key("b");
+        assert!(key_after_arg.misbuilt);
+        let mut too_many = TWO_KEYS.call(1);
+        too_many.key("a").key("b");
+        assert!(too_many.misbuilt);
+        let mut too_few = TWO_KEYS.call(2);
+        too_few.key("a");
+        assert_eq!(too_few.keys_left, 1);
+    }
+}

@@ -11,6 +11,9 @@
 -- ARGV[5]  the owner's waiter id in the wait queue
 -- ARGV[6]  the publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (sharded
 --          pub/sub: the channel shares the keys' hash tag, so it is in their slot)
+-- ARGV[7]  "always" to publish every release (hand-off off: waiters then subscribe
+--          without joining the queue), "queued" to publish only when someone else is
+--          queued here
 --
 -- Returns 1 if the key held our owner and was released, 0 if it was absent or someone
 -- else's (release is idempotent: releasing twice is not an error).
@@ -23,8 +26,22 @@
 -- the channel message names that owner. Without it, the releasing client, looping
 -- straight back to acquire, would win again and again and starve the waiters. Queue
 -- entries not refreshed within ARGV[4] belong to waiters that died and are dropped.
-redis.call('ZREM', KEYS[2], ARGV[5])
-redis.call('HDEL', KEYS[3], ARGV[5])
+--
+-- Nobody else queued, nobody to wake: a waiter subscribes only after a refusal, and a
+-- refusal of a caller that waits queues it on that node (with hand-off on), before the
+-- holder can release there. So an empty queue means no PUBLISH, no TIME, no queue walk:
+-- the uncontended release is a compare-and-delete plus two reads.
+-- (The first two entries tell "empty", "only us" and "someone else" apart with a command
+-- the lock user's ACL already allows.)
+local others = 0
+local firsts = redis.call('ZRANGE', KEYS[2], 0, 1)
+if #firsts > 0 then
+  others = #firsts
+  if redis.call('ZREM', KEYS[2], ARGV[5]) == 1 then
+    redis.call('HDEL', KEYS[3], ARGV[5])
+    others = others - 1
+  end
+end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -33,7 +50,7 @@ if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
   redis.call('DEL', KEYS[4])
 end
 local head = ''
-if ARGV[3] ~= '0' then
+if others > 0 and ARGV[3] ~= '0' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local stale = tonumber(ARGV[4])
@@ -54,5 +71,7 @@ if head ~= '' then
 else
   redis.call('DEL', KEYS[1])
 end
-redis.call(ARGV[6] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH', ARGV[2], head)
+if others > 0 or ARGV[7] == 'always' then
+  redis.call(ARGV[6] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH', ARGV[2], head)
+end
 return 1

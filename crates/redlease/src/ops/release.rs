@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, flag};
-use super::{Compiled, Op, Target, millis};
+use super::{Compiled, Invocation, Op, Target, millis};
 use crate::config::NodeKind;
 
 pub(crate) const LUA: &str = include_str!("release.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Delete the lock where it holds our owner.
 pub(crate) struct Release {
@@ -25,20 +25,24 @@ pub(crate) struct Release {
     pub handoff: Duration,
     /// A queued waiter that has not tried again for this long counts as gone.
     pub waiter_gone_after: Duration,
+    /// Publish every release, not only when someone else is queued: with hand-off off,
+    /// waiters subscribe without joining the queue.
+    pub publish_always: bool,
 }
 
 impl Op for Release {
     /// The key held our owner and was released.
     type Reply = bool;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
+    fn invocation(&self) -> Invocation {
         self.invocation_for(NodeKind::Standalone)
     }
 
-    fn invocation_for(&self, kind: NodeKind) -> ScriptInvocation<'static> {
+    fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.queue)
+        let mut call = SCRIPT.call(4);
+        call.key(&keys.lock)
+            .key(&keys.queue)
             .key(&keys.seen)
             .key(&keys.holder)
             .arg(&self.target.owner)
@@ -51,6 +55,11 @@ impl Op for Release {
             .arg(match kind {
                 NodeKind::Cluster => "SPUBLISH",
                 _ => "PUBLISH",
+            })
+            .arg(if self.publish_always {
+                "always"
+            } else {
+                "queued"
             });
         call
     }

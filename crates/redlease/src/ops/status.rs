@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use redis::{ScriptInvocation, Value};
+use redis::Value;
 
 use super::parse::{ReplyError, array, counter, int, text};
-use super::{Compiled, Op, Target};
+use super::{Compiled, Invocation, Op, Target};
 
 pub(crate) const LUA: &str = include_str!("status.lua");
-static SCRIPT: Compiled = Compiled::new(|| redis::Script::new(LUA));
+static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Read the state of `target`'s resource (the owner is not used).
 pub(crate) struct Status {
@@ -36,10 +36,10 @@ pub struct StatusReply {
 impl Op for Status {
     type Reply = StatusReply;
 
-    fn invocation(&self) -> ScriptInvocation<'static> {
+    fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.key(&keys.lock);
-        call.key(&keys.fence).key(&keys.holder);
+        let mut call = SCRIPT.call(3);
+        call.key(&keys.lock).key(&keys.fence).key(&keys.holder);
         call
     }
 

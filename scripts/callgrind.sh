@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Instructions per acquire+release in the client, counted by callgrind: a figure that does
+# not move with whatever else the machine runs, unlike ops/s and CPU time.
+#
+# Each implementation runs the uncontended scenario twice under valgrind, with SMALL and
+# LARGE pairs; (Ir(LARGE) - Ir(SMALL)) / (LARGE - SMALL) is the client's instructions per
+# pair: start-up, connecting, script loading and warm-up are the same in both runs and
+# cancel out. The redis-servers are separate processes and are not counted (valgrind does
+# not follow children here). Usage:
+#
+#   scripts/callgrind.sh            # 1 node
+#   NODES=5 scripts/callgrind.sh    # 5 nodes
+#
+# Prints one line per implementation: name, instructions per pair, ratio to the floor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODES=${NODES:-1}
+SMALL=${SMALL:-200}
+LARGE=${LARGE:-1200}
+cargo build --quiet --release -p redlease-bench --bin redlease-bench
+bin=target/release/redlease-bench
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Total instructions of one run: $1 = pairs, the rest = the implementation's flags.
+instructions() {
+  local pairs=$1
+  shift
+  # Generous node timeout: under valgrind the client runs ~50x slower, and a timed-out
+  # call would add retries that are not part of a normal pair.
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+    "$bin" --scenario uncontended --nodes "$NODES" --rounds 1 --warmup 20 \
+    --ops "$pairs" --no-progress --node-timeout 5s "$@" >"$work/stdout" 2>"$work/stderr" || {
+    echo "callgrind.sh: run failed ($*):" >&2
+    tail -5 "$work/stderr" >&2
+    exit 1
+  }
+  awk '/^(summary|totals):/ { print $2; exit }' "$work/cg.out"
+}
+
+per_pair() {
+  local small large
+  small=$(instructions "$SMALL" "$@")
+  large=$(instructions "$LARGE" "$@")
+  echo $(((large - small) / (LARGE - SMALL)))
+}
+
+floor=$(per_pair --no-redlease)
+fenced=$(per_pair --no-floor --fencing on)
+unfenced=$(per_pair --no-floor --fencing off)
+echo "client instructions per acquire+release, uncontended, $NODES node(s) ($SMALL vs $LARGE pairs):"
+for row in "floor $floor" "redlease $fenced" "redlease-nofence $unfenced"; do
+  set -- $row
+  awk -v name="$1" -v n="$2" -v f="$floor" 'BEGIN { printf "%-18s %10d  %.2fx the floor\n", name, n, n / f }'
+done
