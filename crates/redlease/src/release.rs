@@ -44,6 +44,7 @@ pub(crate) async fn everywhere(
         target: Arc::clone(target),
         handoff: cluster.config.handoff,
         waiter_gone_after: cluster.waiter_gone_after(),
+        leave_queue: true,
         publish_always: cluster.config.handoff.is_zero(),
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
@@ -73,14 +74,15 @@ pub(crate) async fn everywhere(
     Ok(Released { held, failures })
 }
 
-/// Free a failed attempt's possible grants on `nodes` (no hand-off), and leave their
-/// wait queues. With `wait`, return once every node answered; otherwise in the
-/// background.
+/// Free a failed attempt's possible grants on `nodes` (no hand-off); with `leave_queue`,
+/// also leave their wait queues (a caller that gives up, or was dropped). With `wait`,
+/// return once every node answered; otherwise in the background.
 pub(crate) async fn clean_up(
     cluster: &Arc<Cluster>,
     target: &Arc<Target>,
     nodes: &[usize],
     wait: bool,
+    leave_queue: bool,
 ) {
     if nodes.is_empty() {
         return;
@@ -89,6 +91,7 @@ pub(crate) async fn clean_up(
         target: Arc::clone(target),
         handoff: Duration::ZERO,
         waiter_gone_after: cluster.waiter_gone_after(),
+        leave_queue,
         publish_always: cluster.config.handoff.is_zero(),
     });
     let mut round = Round::start(cluster, nodes.iter().copied(), &op);

@@ -8,7 +8,7 @@
 -- ARGV[2]  channel on which waiters listen
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
 -- ARGV[4]  ms after which a queued waiter that has not tried again counts as gone
--- ARGV[5]  the owner's waiter id in the wait queue
+-- ARGV[5]  the owner's waiter id, to take out of the wait queue ("": it stays queued)
 -- ARGV[6]  the publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (sharded
 --          pub/sub: the channel shares the keys' hash tag, so it is in their slot)
 -- ARGV[7]  "always" to publish every release (hand-off off: waiters then subscribe
