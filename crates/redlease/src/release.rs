@@ -45,6 +45,7 @@ pub(crate) async fn everywhere(
         handoff: cluster.config.handoff,
         waiter_gone_after: cluster.waiter_gone_after(),
         publish_always: cluster.config.handoff.is_zero(),
+        stay_queued: false,
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     let mut round = Round::start(cluster, 0..n, &op);
@@ -74,13 +75,14 @@ pub(crate) async fn everywhere(
 }
 
 /// Free a failed attempt's possible grants on `nodes` (no hand-off), and leave their
-/// wait queues. With `wait`, return once every node answered; otherwise in the
-/// background.
+/// wait queues unless `stay_queued` (a caller that goes on waiting keeps its place). With
+/// `wait`, return once every node answered; otherwise in the background.
 pub(crate) async fn clean_up(
     cluster: &Arc<Cluster>,
     target: &Arc<Target>,
     nodes: &[usize],
     wait: bool,
+    stay_queued: bool,
 ) {
     if nodes.is_empty() {
         return;
@@ -90,6 +92,7 @@ pub(crate) async fn clean_up(
         handoff: Duration::ZERO,
         waiter_gone_after: cluster.waiter_gone_after(),
         publish_always: cluster.config.handoff.is_zero(),
+        stay_queued,
     });
     let mut round = Round::start(cluster, nodes.iter().copied(), &op);
     if wait {

@@ -28,6 +28,9 @@ pub(crate) struct Release {
     /// Publish every release, not only when someone else is queued: with hand-off off,
     /// waiters subscribe without joining the queue.
     pub publish_always: bool,
+    /// Keep the owner's place in the wait queue: the clean-up of a failed attempt by a
+    /// caller that goes on waiting.
+    pub stay_queued: bool,
 }
 
 impl Op for Release {
@@ -60,7 +63,8 @@ impl Op for Release {
                 "always"
             } else {
                 "queued"
-            });
+            })
+            .arg(if self.stay_queued { "stay" } else { "leave" });
         call
     }
 
