@@ -48,7 +48,7 @@ impl Drop for DropCleanup {
         let target = Arc::clone(&self.target);
         let nodes: Vec<usize> = (0..cluster.nodes.len()).collect();
         self.cluster.background.spawn(async move {
-            release::clean_up(&cluster, &target, &nodes, true, true).await;
+            release::clean_up(&cluster, &target, &nodes, true, false).await;
         });
     }
 }
@@ -150,7 +150,7 @@ impl Acquirer<'_> {
                     // Leave the wait queues, so that the next release reserves nothing
                     // for a waiter that is gone.
                     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-                    release::clean_up(cluster, &target, &all, true, true).await;
+                    release::clean_up(cluster, &target, &all, true, false).await;
                     guard.armed = false;
                 }
                 return Err(error);
@@ -269,8 +269,17 @@ impl Acquirer<'_> {
         }
         let cleanup_waits = give_up.is_none_or(|g| Instant::now() < g);
         let fail = |error: Error, outcome: Outcome| async move {
-            // The caller may go on waiting: it keeps its place in the queues.
-            release::clean_up(cluster, target, &outcome.release_on, cleanup_waits, false).await;
+            // A caller that waits keeps its place in the queues: the loop retries, or
+            // gives up and then leaves every queue.
+            let stay_queued = request.role == Role::Wait;
+            release::clean_up(
+                cluster,
+                target,
+                &outcome.release_on,
+                cleanup_waits,
+                stay_queued,
+            )
+            .await;
             Err((error, Some(outcome)))
         };
         if outcome.verdict != Verdict::Won {

@@ -44,8 +44,8 @@ pub(crate) async fn everywhere(
         target: Arc::clone(target),
         handoff: cluster.config.handoff,
         waiter_gone_after: cluster.waiter_gone_after(),
-        leave_queue: true,
         publish_always: cluster.config.handoff.is_zero(),
+        stay_queued: false,
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     let mut round = Round::start(cluster, 0..n, &op);
@@ -74,15 +74,15 @@ pub(crate) async fn everywhere(
     Ok(Released { held, failures })
 }
 
-/// Free a failed attempt's possible grants on `nodes` (no hand-off); with `leave_queue`,
-/// also leave their wait queues (a caller that gives up, or was dropped). With `wait`,
-/// return once every node answered; otherwise in the background.
+/// Free a failed attempt's possible grants on `nodes` (no hand-off), and leave their
+/// wait queues unless `stay_queued` (a caller that goes on waiting keeps its place). With
+/// `wait`, return once every node answered; otherwise in the background.
 pub(crate) async fn clean_up(
     cluster: &Arc<Cluster>,
     target: &Arc<Target>,
     nodes: &[usize],
     wait: bool,
-    leave_queue: bool,
+    stay_queued: bool,
 ) {
     if nodes.is_empty() {
         return;
@@ -91,8 +91,8 @@ pub(crate) async fn clean_up(
         target: Arc::clone(target),
         handoff: Duration::ZERO,
         waiter_gone_after: cluster.waiter_gone_after(),
-        leave_queue,
         publish_always: cluster.config.handoff.is_zero(),
+        stay_queued,
     });
     let mut round = Round::start(cluster, nodes.iter().copied(), &op);
     if wait {

@@ -212,3 +212,49 @@ async fn a_waiter_that_gave_up_or_was_dropped_reserves_nothing() {
         next.release().await.expect("release");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_keeps_its_place_on_the_nodes_it_won_in_a_split_vote() {
+    // Two nodes, quorum 2. The holder's key disappears from node 0 only, so the waiter's
+    // attempts win node 0 and lose node 1. It must stay queued on node 0: otherwise the
+    // nodes would hand the lock to different waiters and every hand-off would split.
+    let cluster = start(2);
+    let m = builder(&cluster)
+        .ttl(Duration::from_secs(30))
+        .wake_up_fallback(Duration::from_millis(200))
+        .build()
+        .await
+        .expect("config");
+    let holder = m.acquire("split").await.expect("acquire");
+    let waiter = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            m.acquire_for("split", Duration::from_secs(30), Duration::from_secs(20))
+                .await
+        })
+    };
+    let keys = redlease::protocol::Keys::new("redlease:", "split");
+    let queued = |node: usize| {
+        cluster
+            .node(node)
+            .command(&["ZCARD", keys.queue.as_str()])
+            .expect("ZCARD")
+    };
+    // Refused on both nodes: queued on both.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!((queued(0), queued(1)), ("1".into(), "1".into()));
+    cluster
+        .node(0)
+        .command(&["DEL", keys.lock.as_str()])
+        .expect("DEL");
+    // Several attempts now win node 0 and lose node 1 (the fallback timer is 200 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(queued(0), "1", "the waiter lost its place on node 0");
+    assert_eq!(queued(1), "1");
+    holder.release().await.expect("release");
+    let lease = waiter
+        .await
+        .expect("waiter")
+        .expect("acquired after the release");
+    lease.release().await.expect("release");
+}

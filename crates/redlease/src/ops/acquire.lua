@@ -95,11 +95,11 @@ end
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ('handoff:' .. ARGV[7]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  -- Only a waiter can be queued (it joins when refused), and the seen entry goes with
-  -- the queue entry: a caller that never waited touches neither.
-  if ARGV[3] == 'wait' and redis.call('ZREM', KEYS[3], ARGV[7]) == 1 then
-    redis.call('HDEL', KEYS[4], ARGV[7])
-  end
+  -- A queued waiter keeps its place on a grant: this node cannot know whether the vote
+  -- is won. Had it left here, a split vote would leave it queued only on the nodes that
+  -- refused it, those nodes would then reserve the lock for it and the others for the
+  -- next waiter, and the vote would split again. It leaves by its release (or its
+  -- clean-up when it gives up), which removes it before choosing whom to hand off to.
   if ARGV[5] == 'mint' then
     fence = larger(increment(fence), now_us)
     redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])

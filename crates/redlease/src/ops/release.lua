@@ -8,17 +8,19 @@
 -- ARGV[2]  channel on which waiters listen
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
 -- ARGV[4]  ms after which a queued waiter that has not tried again counts as gone
--- ARGV[5]  the owner's waiter id, to take out of the wait queue ("": it stays queued)
+-- ARGV[5]  the owner's waiter id in the wait queue
 -- ARGV[6]  the publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (sharded
 --          pub/sub: the channel shares the keys' hash tag, so it is in their slot)
 -- ARGV[7]  "always" to publish every release (hand-off off: waiters then subscribe
 --          without joining the queue), "queued" to publish only when someone else is
 --          queued here
+-- ARGV[8]  "stay" to keep the owner's place in the wait queue (a failed attempt of a
+--          caller that goes on waiting), "leave" otherwise
 --
 -- Returns 1 if the key held our owner and was released, 0 if it was absent or someone
 -- else's (release is idempotent: releasing twice is not an error).
 --
--- The owner leaves this node's wait queue in every case: a lease joined the queue on
+-- The owner leaves this node's wait queue (unless it stays, ARGV[8]): a lease joined the queue on
 -- nodes that refused it and won elsewhere, and a waiter that gives up (its wait ran out,
 -- its call was dropped) leaves by a release, so that no reservation is made for it.
 -- With live waiters queued, the lock is not simply deleted: it becomes a short
@@ -37,7 +39,9 @@ local others = 0
 local firsts = redis.call('ZRANGE', KEYS[2], 0, 1)
 if #firsts > 0 then
   others = #firsts
-  if redis.call('ZREM', KEYS[2], ARGV[5]) == 1 then
+  if ARGV[8] == 'stay' then
+    if firsts[1] == ARGV[5] or firsts[2] == ARGV[5] then others = others - 1 end
+  elseif redis.call('ZREM', KEYS[2], ARGV[5]) == 1 then
     redis.call('HDEL', KEYS[3], ARGV[5])
     others = others - 1
   end

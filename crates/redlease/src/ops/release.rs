@@ -25,13 +25,12 @@ pub(crate) struct Release {
     pub handoff: Duration,
     /// A queued waiter that has not tried again for this long counts as gone.
     pub waiter_gone_after: Duration,
-    /// Take the owner's waiter id out of the node's wait queue: a lease's release, a
-    /// waiter that gives up. Not for the clean-up of an attempt whose caller goes on
-    /// waiting: it would lose its place in the queue on every node it cleans up.
-    pub leave_queue: bool,
     /// Publish every release, not only when someone else is queued: with hand-off off,
     /// waiters subscribe without joining the queue.
     pub publish_always: bool,
+    /// Keep the owner's place in the wait queue: the clean-up of a failed attempt by a
+    /// caller that goes on waiting.
+    pub stay_queued: bool,
 }
 
 impl Op for Release {
@@ -53,11 +52,7 @@ impl Op for Release {
             .arg(&keys.channel)
             .arg(millis(self.handoff))
             .arg(millis(self.waiter_gone_after))
-            .arg(if self.leave_queue {
-                self.target.waiter.as_ref()
-            } else {
-                ""
-            })
+            .arg(self.target.waiter.as_ref())
             // On a cluster, classic PUBLISH reaches every shard's subscribers (and costs
             // every shard's CPU); sharded pub/sub stays on the resource's shard.
             .arg(match kind {
@@ -68,7 +63,8 @@ impl Op for Release {
                 "always"
             } else {
                 "queued"
-            });
+            })
+            .arg(if self.stay_queued { "stay" } else { "leave" });
         call
     }
 
