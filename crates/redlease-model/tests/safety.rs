@@ -13,31 +13,11 @@ use redlease_model::model::{
     HELD_BACK, MUTUAL_EXCLUSION, TOKENS_INCREASE, TOKENS_REAL_TIME, TRUSTED,
 };
 use redlease_model::run::{self, Outcome};
-use redlease_model::{Setup, suite, trace};
+use redlease_model::{Setup, trace};
 
-fn show(outcome: &Outcome) {
-    println!(
-        "{} (N={}, {} clients): {} unique states, {} generated, {:.1?}",
-        outcome.setup.name,
-        outcome.setup.nodes,
-        outcome.setup.clients,
-        outcome.unique_states,
-        outcome.total_states,
-        outcome.elapsed
-    );
-}
+mod common;
 
-/// Every `always` property holds and every example exists.
-fn assert_safe(outcome: &Outcome) {
-    show(outcome);
-    for (name, path) in &outcome.discoveries {
-        if suite::is_example(name) {
-            assert!(path.is_some(), "{name}: no example, the model is vacuous");
-        } else if let Some(path) = path {
-            panic!("{name} violated:\n{}", trace::describe(path));
-        }
-    }
-}
+use common::{assert_safe, show};
 
 fn check(setup: Setup) -> Outcome {
     run::check(setup, run::threads())
