@@ -119,14 +119,7 @@ impl<'a> Ctx<'a> {
     /// `from_ns` to `to_ns` (a node with any fault on it counts as unreachable, also a
     /// merely slowed one: the schedule errs towards excusing the library).
     pub fn reachable_between(&self, from_ns: u64, to_ns: u64) -> usize {
-        let before = self.reachability.partition_point(|&(at, _)| at <= from_ns);
-        let first = before.saturating_sub(1);
-        self.reachability[first..]
-            .iter()
-            .take_while(|&&(at, _)| at <= to_ns)
-            .map(|&(_, r)| r)
-            .min()
-            .unwrap_or(self.nodes())
+        fewest_between(&self.reachability, from_ns, to_ns).unwrap_or(self.nodes())
     }
 
     /// `k` distinct random nodes.
@@ -357,10 +350,37 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The smallest count in force at any moment from `from_ns` to `to_ns`, in a log of
+/// `(since_ns, count)` entries sorted by time (`None`: the log starts after `to_ns`).
+fn fewest_between(log: &[(u64, usize)], from_ns: u64, to_ns: u64) -> Option<usize> {
+    let before = log.partition_point(|&(at, _)| at <= from_ns);
+    log[before.saturating_sub(1)..]
+        .iter()
+        .take_while(|&&(at, _)| at <= to_ns)
+        .map(|&(_, count)| count)
+        .min()
+}
+
 fn mark(set: &mut BTreeSet<usize>, i: usize, on: bool) {
     if on {
         set.insert(i);
     } else {
         set.remove(&i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fewest_between;
+
+    #[test]
+    fn the_fewest_reachable_nodes_over_a_call() {
+        let log = [(10, 5), (20, 3), (30, 5), (40, 4)];
+        assert_eq!(fewest_between(&log, 12, 18), Some(5));
+        assert_eq!(fewest_between(&log, 12, 25), Some(3));
+        assert_eq!(fewest_between(&log, 25, 29), Some(3));
+        assert_eq!(fewest_between(&log, 31, 35), Some(5));
+        assert_eq!(fewest_between(&log, 45, 99), Some(4));
+        assert_eq!(fewest_between(&log, 1, 5), None);
     }
 }
