@@ -243,12 +243,17 @@ impl Acquirer<'_> {
         while let Some((i, result)) = round.next().await {
             let step = match result {
                 Ok(reply) => {
-                    let now = cluster.clock();
+                    // A marker is known by its birth on the node's own clock (the reply's
+                    // time minus its age, both the node's): when this client reads the
+                    // answer does not enter, so a stall between the node's answer and
+                    // this line cannot make a new marker look like the trusted one.
+                    let now = Duration::from_millis(reply.node_time_us / 1000);
                     seen_at[i] = now;
                     let trusted = reply.granted
                         && reply.marker_age_ms.is_some_and(|ms| {
                             let age = Duration::from_millis(ms);
-                            age < c.max_ttl && cluster.nodes[i].marker_trusted(age, now, slack)
+                            age < c.max_ttl
+                                && cluster.nodes[i].marker_trusted(age, now, Duration::ZERO)
                         });
                     vote.answer(i, Some(&reply), trusted)
                 }

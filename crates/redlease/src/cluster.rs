@@ -7,7 +7,7 @@
 //! and leases use rounds, rounds use the cluster, the cluster uses nodes.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::background::Background;
 use crate::config::Config;
@@ -30,8 +30,6 @@ pub(crate) struct Cluster {
     pub background: Arc<Background>,
     /// Per node, renewal's extends waiting for the next batch (see `batch`).
     pub extend_queues: Vec<Queue>,
-    /// Origin of [`Cluster::clock`].
-    epoch: Instant,
 }
 
 impl Cluster {
@@ -79,7 +77,6 @@ impl Cluster {
             wakeups,
             marker,
             background: Arc::default(),
-            epoch: Instant::now(),
         })
     }
 
@@ -96,12 +93,6 @@ impl Cluster {
     /// How long a queued waiter may go without trying again before it counts as gone.
     pub(crate) fn waiter_gone_after(&self) -> Duration {
         protocol::retry::waiter_gone_after(self.config.wake_up_fallback, self.config.node_timeout)
-    }
-
-    /// Now, on the cluster's monotonic clock (for marker trust, which compares births
-    /// seen at different times).
-    pub(crate) fn clock(&self) -> Duration {
-        self.epoch.elapsed()
     }
 
     /// The keys of `resource`, for `owner`.

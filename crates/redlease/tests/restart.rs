@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::future::Future;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use common::builder;
 use redlease::{LockManager, NodeError};
@@ -182,4 +184,112 @@ async fn held_by_another_with_a_node_held_back_is_busy_not_unavailable() {
         assert!(e.is_busy(), "reported as {:?}: {e}", e.kind());
     }
     lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stall_cannot_make_a_wiped_node_look_trusted() {
+    // A client that trusts a node's marker counts that node's young grants at once. It
+    // must recognise the marker by the node's own record of it, not by when the client
+    // happened to process a reply: here the client stalls between the node running its
+    // acquire and reading the answer, the node is wiped and re-marked during the stall,
+    // and the new marker is born exactly as much later as the stall was long. Judged by
+    // the client's clock the two markers look the same, so the wiped node's grant would
+    // count while a valid lease still holds a quorum.
+    let cluster = Cluster::start(3).expect("redis-server");
+    let with_timeout = |urls: Vec<String>| {
+        builder(&cluster)
+            .servers(urls)
+            .node_timeout(Duration::from_millis(500))
+            .ttl(Duration::from_secs(30))
+            .max_ttl(Duration::from_secs(60))
+            .delayed_restart(true)
+            .build()
+    };
+    let m = with_timeout(cluster.urls()).await.expect("config");
+    let first_contact = Instant::now();
+    m.try_acquire("warm-up")
+        .await
+        .expect("a new deployment")
+        .release()
+        .await
+        .expect("release");
+
+    // The first holder reaches nodes 0 and 1 only (node 2 is partitioned from it).
+    let mut partitioned = cluster.urls();
+    partitioned[2] = closed_port_url();
+    let other = with_timeout(partitioned).await.expect("config");
+    let held = other
+        .try_acquire("stall")
+        .await
+        .expect("nodes 0 and 1 grant");
+
+    // `m` sends an acquisition and stalls before reading the answers. (Answers that
+    // arrive while the first poll is still sending are read at once: then try again.)
+    let mut tries = 0;
+    let (sent, stalled) = loop {
+        tries += 1;
+        assert!(
+            tries <= 20,
+            "every acquisition completed within its first poll"
+        );
+        let sent = Instant::now();
+        let mut acquisition = Box::pin(m.try_acquire("stalled"));
+        match std::future::poll_fn(|cx| Poll::Ready(acquisition.as_mut().poll(cx))).await {
+            Poll::Pending => break (sent, acquisition),
+            Poll::Ready(lease) => lease
+                .expect("all nodes up")
+                .release()
+                .await
+                .expect("release"),
+        }
+    };
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::scope(|scope| {
+        let wiper = scope.spawn(|| {
+            std::thread::sleep(Duration::from_secs(2));
+            cluster.node(1).wipe().expect("node 1 loses its data");
+            let remarked = Instant::now();
+            // The first acquisition to reach node 1 writes its new marker.
+            runtime.block_on(async {
+                if let Ok(lease) = other.try_acquire("re-mark").await {
+                    let _ = lease.release().await;
+                }
+            });
+            remarked
+        });
+        let remarked = wiper.join().expect("wiper thread");
+        // Read the answers as late after sending as node 1 was re-marked after its first
+        // marker: by the client's clock the new marker is born when the old one was.
+        let read_at = sent + remarked.saturating_duration_since(first_contact);
+        std::thread::sleep(read_at.saturating_duration_since(Instant::now()));
+    });
+    stalled
+        .await
+        .expect("every node grants the stalled acquisition")
+        .release()
+        .await
+        .expect("release");
+
+    let second = m.try_acquire("stall").await;
+    let two_holders = second.is_ok() && held.is_valid();
+    match &second {
+        Ok(_) => {}
+        Err(e) => {
+            assert!(e.is_busy(), "{e}");
+            assert!(
+                e.node_failures()
+                    .iter()
+                    .any(|f| f.index == 1 && matches!(f.error, NodeError::HeldBack { .. })),
+                "node 1 should be named as held back: {e}"
+            );
+        }
+    }
+    if let Ok(lease) = second {
+        let _ = lease.forget();
+    }
+    let _ = held.forget();
+    assert!(
+        !two_holders,
+        "two holders: the wiped node's grant was counted"
+    );
 }

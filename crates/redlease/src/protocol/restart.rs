@@ -45,15 +45,21 @@ pub fn held_back(age: Duration, oldest: Duration, max_ttl: Duration, slack: Dura
     age < max_ttl && oldest > age.saturating_add(slack)
 }
 
-/// What a client remembers of one node's marker: its birth on the client's clock, once a
-/// complete round showed the node is not one that came back empty.
+/// What a client remembers of one node's marker: its birth, once a complete round showed
+/// the node is not one that came back empty.
 ///
 /// Seeing the same marker again (same birth, within a tolerance) means the node kept its
 /// data since: its grants can be counted without waiting for every other node's answer.
 /// A different marker means the node lost its data: the trust is dropped.
 ///
-/// Times are readings of the client's monotonic clock as durations since any fixed
-/// epoch (the library uses the manager's creation, the model its tick counter).
+/// `seen_at` is when the node measured `age`, on a clock that does not depend on when
+/// the client got round to reading the answer. The library passes the node's own clock
+/// (the time in the acquire script's reply, the same reading the age was computed
+/// from), so the birth is the node's own record of its marker and the tolerance is zero;
+/// the model passes its tick counter. A birth estimated from when the client processed
+/// the reply would be off by any stall between the two, and a node wiped and re-marked
+/// that much later would look trusted (`tests/restart.rs`,
+/// `a_client_stall_cannot_make_a_wiped_node_look_trusted`).
 ///
 /// ```
 /// use std::time::Duration;
