@@ -162,7 +162,6 @@ pub mod workload;
 
 pub use acl::acl_user_args;
 pub use certs::{OPENSSL_ENV, TlsCerts};
-mod subscriber_gate;
 
 pub use client_clock::wall_clock_offset_env;
 pub use clock::{LIBFAKETIME_ENV, libfaketime_path};
@@ -175,5 +174,4 @@ pub use redis_cluster::{REDIS_CLI_ENV, RedisCluster, RedisClusterOptions};
 pub use replicated::{Replicated, ReplicatedOptions};
 pub use resp::Reply;
 pub use sentinel::{SentinelOptions, Sentinels};
-pub use subscriber_gate::{MAX_GATE_CONNECTIONS, SubscriberGate};
 pub use tls::{TlsOptions, TlsServer};

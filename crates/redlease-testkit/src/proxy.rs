@@ -15,7 +15,17 @@
 //!   that lost bytes are reset (their byte streams are no longer whole);
 //! - [`Proxy::reset_all`]: every live connection is reset (RST);
 //! - [`Proxy::partition`]: while on, new connections are reset at once and
-//!   the existing ones are reset.
+//!   the existing ones are reset;
+//! - [`Proxy::half_open_subscribers`]: the *subscriber* connections open now
+//!   (their client sent `SUBSCRIBE`, `PSUBSCRIBE` or `SSUBSCRIBE`) go silent,
+//!   both ways, without a FIN or RST, while command connections keep working.
+//!   A pub/sub connection carries no requests of its own for long stretches:
+//!   when the path under it dies silently (a NAT or firewall forgets it, a
+//!   peer vanishes) the client sees no error, only silence, and the releases
+//!   published on the node never arrive. A black hole would hit the command
+//!   connection too, whose requests time out, which is not the fault a client
+//!   must survive here. Connections made afterwards (a client replacing its
+//!   dead subscriber) pass as usual.
 //!
 //! It runs on plain threads (one acceptor, two per connection), so the kit
 //! keeps its blocking API and needs no runtime. Everything is bounded: at
@@ -75,7 +85,7 @@ pub struct ProxyStats {
     pub live: usize,
     /// Bytes delivered, both directions.
     pub forwarded: u64,
-    /// Bytes dropped by a black hole.
+    /// Bytes dropped by a black hole or on half-open connections.
     pub dropped: u64,
 }
 
@@ -238,11 +248,35 @@ impl Proxy {
         }
     }
 
-    /// Back to a plain pass-through: no latency, no black hole, no partition.
+    /// Makes every subscriber connection open now half-open: its bytes are
+    /// dropped both ways from now on, without a FIN or RST. Returns how many
+    /// were cut.
+    pub fn half_open_subscribers(&self) -> usize {
+        let mut conns = self.shared.conns();
+        conns.retain(|c| !c.is_closed());
+        conns
+            .iter()
+            .filter(|c| c.is_subscriber() && c.cut_half_open())
+            .count()
+    }
+
+    /// Live subscriber connections that still pass traffic.
+    pub fn subscribers(&self) -> usize {
+        let mut conns = self.shared.conns();
+        conns.retain(|c| !c.is_closed());
+        conns
+            .iter()
+            .filter(|c| c.is_subscriber() && !c.is_half_open())
+            .count()
+    }
+
+    /// Back to a plain pass-through: no latency, no black hole, no partition;
+    /// half-open connections are reset (as the path finally failing would).
     pub fn heal(&self) {
         self.partition(false);
         self.set_latency(Direction::Both, Duration::ZERO);
         self.black_hole(Direction::Both, false);
+        self.shared.reset_where(Conn::is_half_open);
     }
 
     /// Counters since the start.

@@ -36,6 +36,10 @@ pub(crate) struct Conn {
     upstream: OnceLock<TcpStream>,
     closed: AtomicBool,
     tainted: AtomicBool,
+    /// The client sent a (P/S)SUBSCRIBE: this is a pub/sub connection.
+    subscriber: AtomicBool,
+    /// Cut half-open: every byte is dropped, both ways, without a FIN or RST.
+    half_open: AtomicBool,
 }
 
 impl Conn {
@@ -47,6 +51,8 @@ impl Conn {
             upstream: OnceLock::new(),
             closed: AtomicBool::new(false),
             tainted: AtomicBool::new(false),
+            subscriber: AtomicBool::new(false),
+            half_open: AtomicBool::new(false),
         }))
     }
 
@@ -57,6 +63,21 @@ impl Conn {
     /// Whether a black hole dropped some of its bytes.
     pub(crate) fn is_tainted(&self) -> bool {
         self.tainted.load(Ordering::Relaxed)
+    }
+
+    /// Whether the client subscribed on this connection.
+    pub(crate) fn is_subscriber(&self) -> bool {
+        self.subscriber.load(Ordering::Relaxed)
+    }
+
+    /// Whether the connection was cut half-open.
+    pub(crate) fn is_half_open(&self) -> bool {
+        self.half_open.load(Ordering::Relaxed)
+    }
+
+    /// Cuts the connection half-open; false if it already was.
+    pub(crate) fn cut_half_open(&self) -> bool {
+        !self.half_open.swap(true, Ordering::Relaxed)
     }
 
     /// Resets both sides (RST once the last handle is closed).
@@ -188,6 +209,13 @@ fn pump(src: &TcpStream, dst: &TcpStream, dir: usize, conn: &Conn, controls: &Co
                 return;
             }
             Ok(n) => {
+                if dir == 0 && !conn.is_subscriber() && subscribes(&buf[..n]) {
+                    conn.subscriber.store(true, Ordering::Relaxed);
+                }
+                if conn.is_half_open() {
+                    controls.dropped.fetch_add(n as u64, Ordering::Relaxed);
+                    continue;
+                }
                 if controls.black_holed(dir) {
                     conn.tainted.store(true, Ordering::Relaxed);
                     controls.dropped.fetch_add(n as u64, Ordering::Relaxed);
@@ -262,9 +290,58 @@ fn deliver(dst: &TcpStream, mut bytes: &[u8], conn: &Conn, controls: &Controls) 
     Ok(())
 }
 
+/// Whether `chunk` starts with a `SUBSCRIBE`, `PSUBSCRIBE` or `SSUBSCRIBE` command (the
+/// name as the first bulk string of a RESP array, in any case). Only the command name
+/// counts: a script that merely mentions subscribers does not make a connection one.
+/// Clients write a command in one piece, and on loopback it arrives in one read.
+fn subscribes(chunk: &[u8]) -> bool {
+    let Some(rest) = chunk.strip_prefix(b"*") else {
+        return false;
+    };
+    let Some(header_end) = rest.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    let Some(bulk) = rest[header_end + 2..].strip_prefix(b"$") else {
+        return false;
+    };
+    let Some(len_end) = bulk.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    let name_start = len_end + 2;
+    let Some(len) = std::str::from_utf8(&bulk[..len_end])
+        .ok()
+        .and_then(|l| l.parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let Some(name) = bulk.get(name_start..name_start + len) else {
+        return false;
+    };
+    [&b"SUBSCRIBE"[..], b"PSUBSCRIBE", b"SSUBSCRIBE"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subscribes;
+
+    #[test]
+    fn finds_subscribe_commands() {
+        assert!(subscribes(b"*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n"));
+        assert!(subscribes(b"*2\r\n$10\r\nssubscribe\r\n$1\r\na\r\n"));
+        assert!(!subscribes(b"*2\r\n$7\r\nEVALSHA\r\n$9\r\nSUBSCRIBE\r\n"));
+        assert!(!subscribes(
+            b"*3\r\n$4\r\nEVAL\r\n$20\r\n-- wakes subscribers\r\n"
+        ));
+        assert!(!subscribes(b"*1\r\n$11\r\nUNSUBSCRIBE\r\n"));
+        assert!(!subscribes(b"*1\r\n$99\r\nSUBSCRIBE\r\n"));
+    }
 }

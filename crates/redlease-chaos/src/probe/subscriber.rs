@@ -3,7 +3,7 @@
 //! Waiters are woken by releases published on each node; each lock manager keeps one
 //! subscriber connection per node. When the path under that connection dies silently,
 //! nothing fails: messages just stop, and waiters fall back to timers and polling. The
-//! probe puts a [`SubscriberGate`] in front of every node, measures hand-over latency
+//! probe puts a [`Proxy`] in front of every node, measures hand-over latency
 //! (from the holder's release to the waiter's acquire returning) while healthy, then
 //! cuts every subscriber connection half-open (commands keep working) and measures
 //! again. A library that notices the dead connection (a health check) and replaces it
@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redlease::{LockManager, RetryPolicy};
-use redlease_testkit::{Cluster, Node, SubscriberGate};
+use redlease_testkit::{Cluster, Node, Proxy};
 
 use super::{Probe, ProbeOptions, ProbeOutcome, quantile_ms, runtime, setup};
 
@@ -82,10 +82,10 @@ pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
             let port = n
                 .port()
                 .ok_or_else(|| io::Error::other("node without a TCP port"))?;
-            SubscriberGate::start(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            Proxy::start(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         })
         .collect::<io::Result<Vec<_>>>()?;
-    let urls: Vec<String> = gates.iter().map(SubscriberGate::url).collect();
+    let urls: Vec<String> = gates.iter().map(Proxy::url).collect();
     let rt = runtime()?;
     let holder = rt.block_on(manager(urls.clone(), false))?;
     let waiter = rt.block_on(manager(urls, true))?;
@@ -94,10 +94,7 @@ pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
     for _ in 0..trials {
         healthy.push(handover(&rt, &holder, &waiter)?);
     }
-    let cut: usize = gates
-        .iter()
-        .map(SubscriberGate::half_open_subscribers)
-        .sum();
+    let cut: usize = gates.iter().map(Proxy::half_open_subscribers).sum();
     if cut == 0 {
         return Err(io::Error::other(
             "no subscriber connection to cut: the waiter never subscribed",
@@ -108,7 +105,7 @@ pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
         faulty.push(handover(&rt, &holder, &waiter)?);
     }
     outcome.trials = 2 * trials;
-    let live_after: usize = gates.iter().map(SubscriberGate::subscribers).sum();
+    let live_after: usize = gates.iter().map(Proxy::subscribers).sum();
     let healthy_p50 = quantile_ms(&mut healthy, 0.5);
     let faulty_p50 = quantile_ms(&mut faulty, 0.5);
     outcome.measure("subscriber connections cut half-open", cut);
