@@ -24,10 +24,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redlease::LockManager;
-use redlease_testkit::{Cluster, Node};
 use tokio::task::JoinSet;
 
-use super::{Probe, ProbeOptions, ProbeOutcome, runtime, setup};
+use super::{Probe, ProbeOptions, ProbeOutcome, setup, start};
 
 const RESOURCE: &str = "probe:departed";
 const NODES: usize = 3;
@@ -54,21 +53,12 @@ const CALLERS: usize = 8;
 const RATE_WINDOW: Duration = Duration::from_secs(3);
 
 async fn manager(urls: Vec<String>) -> io::Result<LockManager> {
-    LockManager::builder()
-        .servers(urls)
-        .ttl(TTL)
-        .node_timeout(Duration::from_millis(200))
-        .build()
-        .await
-        .map_err(|e| setup("lock manager", e))
+    super::manager(urls, |b| b.ttl(TTL)).await
 }
 
 /// The `departed-waiters` probe.
 pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
-    let cluster = Cluster::start(NODES)?;
-    let mut outcome = ProbeOutcome::new(probe, NODES);
-    outcome.pids = cluster.nodes().iter().filter_map(Node::pid).collect();
-    let rt = runtime()?;
+    let (cluster, mut outcome, rt) = start(probe, NODES)?;
     let urls = cluster.urls();
     let holder = rt.block_on(manager(urls.clone()))?;
     let third = rt.block_on(manager(urls.clone()))?;

@@ -23,7 +23,7 @@ use redlease::{LeaseHandle, LockManager};
 use redlease_testkit::{Cluster, Direction, Node, ProxiedCluster};
 
 use super::sampler::sample_until;
-use super::{Probe, ProbeOptions, ProbeOutcome, runtime, setup};
+use super::{Probe, ProbeOptions, ProbeOutcome, runtime, setup, start};
 use crate::check::validity::{self, ValiditySample};
 
 const RESOURCE: &str = "probe:extend";
@@ -31,14 +31,12 @@ const NODE_TIMEOUT: Duration = Duration::from_millis(100);
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 
 async fn manager(urls: Vec<String>, ttl: Duration) -> io::Result<LockManager> {
-    LockManager::builder()
-        .servers(urls)
-        .ttl(ttl)
-        .max_ttl(Duration::from_secs(10))
-        .node_timeout(NODE_TIMEOUT)
-        .build()
-        .await
-        .map_err(|e| setup("lock manager", e))
+    super::manager(urls, |b| {
+        b.ttl(ttl)
+            .max_ttl(Duration::from_secs(10))
+            .node_timeout(NODE_TIMEOUT)
+    })
+    .await
 }
 
 fn lock_key() -> String {
@@ -106,12 +104,9 @@ fn judge(outcome: &mut ProbeOutcome, round: usize, samples: &[ValiditySample], r
 /// `shortening-extend`: 3 nodes; a 6 s lease; every node SIGSTOPped; `extend(2 s)`
 /// fails; the nodes resume and run the queued extends; a rival tries to acquire.
 pub fn shortening(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
-    let cluster = Cluster::start(3)?;
-    let mut outcome = ProbeOutcome::new(probe, 3);
-    outcome.pids = cluster.nodes().iter().filter_map(Node::pid).collect();
+    let (cluster, mut outcome, rt) = start(probe, 3)?;
     let nodes: Vec<&Node> = cluster.nodes().iter().collect();
     let key = lock_key();
-    let rt = runtime()?;
     let holder = rt.block_on(manager(cluster.urls(), Duration::from_secs(6)))?;
     let rival = rt.block_on(manager(cluster.urls(), Duration::from_secs(6)))?;
     let started = Instant::now();

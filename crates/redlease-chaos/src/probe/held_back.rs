@@ -12,31 +12,24 @@ use std::thread;
 use std::time::Duration;
 
 use redlease::LockManager;
-use redlease_testkit::{Cluster, Node};
 
-use super::{Probe, ProbeOptions, ProbeOutcome, runtime, setup};
+use super::{Probe, ProbeOptions, ProbeOutcome, setup, start};
 use crate::check::unavailable::FailureDetail;
 
 const RESOURCE: &str = "probe:held-back";
 const NODES: usize = 5;
 
 async fn manager(urls: Vec<String>) -> io::Result<LockManager> {
-    LockManager::builder()
-        .servers(urls)
-        .ttl(Duration::from_secs(8))
-        .max_ttl(Duration::from_secs(10))
-        .node_timeout(Duration::from_millis(200))
-        .build()
-        .await
-        .map_err(|e| setup("lock manager", e))
+    super::manager(urls, |b| {
+        b.ttl(Duration::from_secs(8))
+            .max_ttl(Duration::from_secs(10))
+    })
+    .await
 }
 
 /// The `held-back-busy` probe.
 pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
-    let cluster = Cluster::start(NODES)?;
-    let mut outcome = ProbeOutcome::new(probe, NODES);
-    outcome.pids = cluster.nodes().iter().filter_map(Node::pid).collect();
-    let rt = runtime()?;
+    let (cluster, mut outcome, rt) = start(probe, NODES)?;
     let holder = rt.block_on(manager(cluster.urls()))?;
     let rival = rt.block_on(manager(cluster.urls()))?;
     let lease = rt

@@ -31,6 +31,8 @@ use std::fmt::Write as _;
 use std::io;
 use std::time::{Duration, Instant};
 
+use redlease::{Builder, LockManager};
+use redlease_testkit::{Cluster, Node};
 use serde::Serialize;
 
 /// How to run probes.
@@ -167,6 +169,33 @@ pub fn all() -> Vec<Probe> {
 /// The probe called `name`.
 pub fn by_name(name: &str) -> Option<Probe> {
     all().into_iter().find(|p| p.name == name)
+}
+
+/// A probe's servers, its outcome (which records their pids: the tests check they are
+/// gone afterwards) and its runtime.
+pub(crate) fn start(
+    probe: &Probe,
+    nodes: usize,
+) -> io::Result<(Cluster, ProbeOutcome, tokio::runtime::Runtime)> {
+    let cluster = Cluster::start(nodes)?;
+    let mut outcome = ProbeOutcome::new(probe, nodes);
+    outcome.pids = cluster.nodes().iter().filter_map(Node::pid).collect();
+    Ok((cluster, outcome, runtime()?))
+}
+
+/// A lock manager over `urls`: the library's defaults, a node timeout of 200 ms, and
+/// what the probe needs on top (`configure`).
+pub(crate) async fn manager(
+    urls: Vec<String>,
+    configure: impl FnOnce(Builder) -> Builder,
+) -> io::Result<LockManager> {
+    let builder = LockManager::builder()
+        .servers(urls)
+        .node_timeout(Duration::from_millis(200));
+    configure(builder)
+        .build()
+        .await
+        .map_err(|e| setup("lock manager", e))
 }
 
 /// A runtime for one probe: two worker threads, like a small service.

@@ -21,9 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redlease::{LockManager, RetryPolicy};
-use redlease_testkit::{Cluster, Node, Proxy};
+use redlease_testkit::Proxy;
 
-use super::{Probe, ProbeOptions, ProbeOutcome, quantile_ms, runtime, setup};
+use super::{Probe, ProbeOptions, ProbeOutcome, quantile_ms, setup, start};
 
 const RESOURCE: &str = "probe:subscriber";
 const NODES: usize = 3;
@@ -34,17 +34,18 @@ const FALLBACK: Duration = Duration::from_secs(1);
 pub const MAX_P50_MS: f64 = 250.0;
 
 async fn manager(urls: Vec<String>, waiter: bool) -> io::Result<LockManager> {
-    let mut builder = LockManager::builder()
-        .servers(urls)
-        .ttl(TTL)
-        .node_timeout(Duration::from_millis(200));
-    if waiter {
-        builder = builder.wake_up_fallback(FALLBACK).retry(RetryPolicy {
-            base: FALLBACK,
-            max: FALLBACK,
-        });
-    }
-    builder.build().await.map_err(|e| setup("lock manager", e))
+    super::manager(urls, |b| {
+        let b = b.ttl(TTL);
+        if waiter {
+            b.wake_up_fallback(FALLBACK).retry(RetryPolicy {
+                base: FALLBACK,
+                max: FALLBACK,
+            })
+        } else {
+            b
+        }
+    })
+    .await
 }
 
 /// One hand-over: the holder acquires, the waiter starts waiting, the holder releases;
@@ -72,9 +73,7 @@ fn handover(
 
 /// The `half-open-subscriber` probe.
 pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
-    let cluster = Cluster::start(NODES)?;
-    let mut outcome = ProbeOutcome::new(probe, NODES);
-    outcome.pids = cluster.nodes().iter().filter_map(Node::pid).collect();
+    let (cluster, mut outcome, rt) = start(probe, NODES)?;
     let gates = cluster
         .nodes()
         .iter()
@@ -86,7 +85,6 @@ pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
         })
         .collect::<io::Result<Vec<_>>>()?;
     let urls: Vec<String> = gates.iter().map(Proxy::url).collect();
-    let rt = runtime()?;
     let holder = rt.block_on(manager(urls.clone(), false))?;
     let waiter = rt.block_on(manager(urls, true))?;
     let trials = 6 * options.rounds;

@@ -20,9 +20,8 @@ use std::time::Duration;
 
 use rand::Rng;
 use redlease::LockManager;
-use redlease_testkit::{Cluster, Node};
 
-use super::{Probe, ProbeOptions, ProbeOutcome, runtime, setup};
+use super::{Probe, ProbeOptions, ProbeOutcome, start};
 use crate::check::unavailable::FailureDetail;
 use crate::check::{self};
 use crate::history::{History, Section};
@@ -36,15 +35,13 @@ const MAX_TTL: Duration = Duration::from_secs(1);
 const NODE_TIMEOUT: Duration = Duration::from_millis(100);
 
 async fn manager(urls: Vec<String>) -> io::Result<LockManager> {
-    LockManager::builder()
-        .servers(urls)
-        .ttl(TTL)
-        .max_ttl(MAX_TTL)
-        .wait(Duration::from_millis(1500))
-        .node_timeout(NODE_TIMEOUT)
-        .build()
-        .await
-        .map_err(|e| setup("lock manager", e))
+    super::manager(urls, |b| {
+        b.ttl(TTL)
+            .max_ttl(MAX_TTL)
+            .wait(Duration::from_millis(1500))
+            .node_timeout(NODE_TIMEOUT)
+    })
+    .await
 }
 
 /// What the clients recorded.
@@ -56,10 +53,7 @@ struct Records {
 
 /// The `rolling-wipes` probe.
 pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
-    let cluster = Cluster::start(NODES)?;
-    let mut outcome = ProbeOutcome::new(probe, NODES);
-    outcome.pids = cluster.nodes().iter().filter_map(Node::pid).collect();
-    let rt = runtime()?;
+    let (cluster, mut outcome, rt) = start(probe, NODES)?;
     let records = Arc::new(Mutex::new(Records::default()));
     let idle = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
