@@ -9,7 +9,7 @@
 //! (`NodeError::Auth`, `Config`, `HeldBack`); this module only chooses the words, once,
 //! for every command (`acquire`, `exec`, `status`, `list`, ...).
 
-use redlease::NodeError;
+use redlease::{AuthProblem, NodeError};
 
 use crate::exit::{Failure, NOPERM, UNAVAILABLE, USAGE};
 
@@ -97,18 +97,16 @@ pub fn explain(failed: &[Failed<'_>]) -> Option<Failure> {
 fn auth_message(f: &Failed<'_>) -> String {
     let text = detail(f.error);
     let server = format!("server {} ({})", f.index + 1, f.server);
-    if text.contains("NOAUTH") {
-        format!(
+    match f.error.auth_problem() {
+        Some(AuthProblem::MissingPassword) => format!(
             "{server} requires a password: use --password-file or REDLEASE_PASSWORD (or redis://:PASSWORD@host in --servers)"
-        )
-    } else if text.contains("NOPERM") {
-        format!(
+        ),
+        Some(AuthProblem::NotPermitted) => format!(
             "{server} refused our commands for this user (ACL: {text}): give the user the commands and keys redlease uses, or use another user"
-        )
-    } else {
-        format!(
+        ),
+        _ => format!(
             "the password was rejected by {server} ({text}): check --password-file, REDLEASE_PASSWORD or the user in the URL"
-        )
+        ),
     }
 }
 

@@ -113,3 +113,27 @@ fn one_server_under_two_names_is_refused() {
     let status = run(redlease(&servers[..1]).args(["status", "r"]), LONG);
     assert_eq!(status.json()["held"], false, "{status:#?}");
 }
+
+#[test]
+fn a_user_without_the_commands_exits_77_and_says_what_the_acl_lacks() {
+    // The password is right but the user's ACL forbids what redlease sends: the advice is
+    // about permissions, not the password (which a NOPERM refusal used to be taken for).
+    let c = redlease_testkit::Cluster::start(1).expect("redis-server");
+    c.node(0)
+        .acl_setuser(
+            "reader",
+            &["on", ">read-pass", "~*", "-@all", "+get", "+ping"],
+        )
+        .expect("acl setuser");
+    let port = c.node(0).port().expect("tcp");
+    let servers = vec![format!("redis://reader:read-pass@127.0.0.1:{port}")];
+    let out = run(redlease(&servers).args(["acquire", "-n", "r"]), LONG);
+    out.expect_code(77);
+    assert!(
+        out.stderr
+            .contains("refused our commands for this user (ACL:"),
+        "{out:#?}"
+    );
+    assert!(!out.stderr.contains("password was rejected"), "{out:#?}");
+    no_internal_words(&out);
+}

@@ -113,10 +113,50 @@ pub enum NodeError {
     },
 }
 
+/// What a node's [`NodeError::Auth`] refusal was about, so that the advice can fit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthProblem {
+    /// The server needs a password and none was sent (`NOAUTH`).
+    MissingPassword,
+    /// The user or password was rejected (`WRONGPASS`, or the handshake failed).
+    Rejected,
+    /// The user is known but its ACL forbids a command, key or channel redlease uses
+    /// (`NOPERM`).
+    NotPermitted,
+}
+
 impl NodeError {
     /// Credentials or permissions refused (see [`NodeError::Auth`]).
     pub fn is_auth(&self) -> bool {
         matches!(self, NodeError::Auth(_))
+    }
+
+    /// For an [`NodeError::Auth`] refusal, what it was about (from the server's error
+    /// code); `None` for every other error.
+    ///
+    /// ```
+    /// use redlease::{AuthProblem, NodeError};
+    /// let e = NodeError::Auth("NOAUTH: Authentication required.".into());
+    /// assert_eq!(e.auth_problem(), Some(AuthProblem::MissingPassword));
+    /// let e = NodeError::Auth("error: NoPerm: this user has no permissions".into());
+    /// assert_eq!(e.auth_problem(), Some(AuthProblem::NotPermitted));
+    /// assert_eq!(NodeError::Redis("ERR".into()).auth_problem(), None);
+    /// ```
+    pub fn auth_problem(&self) -> Option<AuthProblem> {
+        let NodeError::Auth(text) = self else {
+            return None;
+        };
+        // The server's codes, however the client library spelled them ("NOPERM" from
+        // the server, "NoPerm" inside a failed pipeline).
+        let text = text.to_ascii_uppercase();
+        Some(if text.contains("NOAUTH") {
+            AuthProblem::MissingPassword
+        } else if text.contains("NOPERM") {
+            AuthProblem::NotPermitted
+        } else {
+            AuthProblem::Rejected
+        })
     }
 
     /// The server does not accept the configuration (see [`NodeError::Config`]).

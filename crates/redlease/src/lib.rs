@@ -85,7 +85,7 @@ mod wakeup;
 pub use admin::{Markers, NodeStatus, Status};
 pub use config::NodeKind;
 pub use config::{Builder, Renewal};
-pub use error::{Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
+pub use error::{AuthProblem, Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};
 pub use lease::{Lease, LeaseHandle, LeaseInfo, LeaseState, MAX_HOLDER_INFO};
 pub use manager::LockManager;
 pub use node::checks::NodeCheck;

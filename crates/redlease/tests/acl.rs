@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use redlease::LockManager;
+use redlease::{AuthProblem, LockManager};
 use redlease_testkit::Reply;
 
 /// The lock user's rules, as in `docs/deployment.md`.
@@ -112,4 +112,55 @@ async fn a_lock_user_can_lock_but_cannot_touch_the_applications_keys() {
         );
     }
     assert_eq!(node.command(&["GET", "app:balance"]).expect("get"), "100");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_what_the_credentials_lacked() {
+    // Three users that the server refuses for three different reasons: each refusal is
+    // an auth error whose `auth_problem()` names the reason, so advice can fit it.
+    let cluster = common::start(1);
+    let node = cluster.node(0);
+    node.acl_setuser("locker", LOCK_USER_RULES)
+        .expect("acl setuser");
+    node.acl_setuser(
+        "reader",
+        &["on", ">read-secret", "~*", "-@all", "+get", "+ping"],
+    )
+    .expect("acl setuser");
+    node.acl_setuser("default", &["on", ">default-secret"])
+        .expect("the default user needs a password");
+    let port = node.port().expect("tcp");
+    for (url, want) in [
+        (
+            format!("redis://127.0.0.1:{port}"),
+            AuthProblem::MissingPassword,
+        ),
+        (
+            format!("redis://locker:wrong@127.0.0.1:{port}"),
+            AuthProblem::Rejected,
+        ),
+        (
+            format!("redis://reader:read-secret@127.0.0.1:{port}"),
+            AuthProblem::NotPermitted,
+        ),
+    ] {
+        let refused = match LockManager::builder()
+            .servers([url.clone()])
+            .node_timeout(Duration::from_millis(500))
+            .build()
+            .await
+        {
+            Ok(manager) => manager
+                .try_acquire("acl-refused")
+                .await
+                .expect_err("refused"),
+            Err(e) => e,
+        };
+        let problems: Vec<_> = refused
+            .node_failures()
+            .iter()
+            .map(|f| f.error.auth_problem())
+            .collect();
+        assert_eq!(problems, [Some(want)], "{url}: {refused}");
+    }
 }
