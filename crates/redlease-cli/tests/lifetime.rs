@@ -16,6 +16,42 @@ fn read_pid(dir: &TempDir, name: &str) -> Option<u32> {
         .ok()
 }
 
+/// `redlease ARGS` in the background over `nodes` fresh servers, in a fresh directory,
+/// once the command has written every file of `ready` (a line each, e.g. its pid).
+struct Started {
+    _cluster: redlease_testkit::Cluster,
+    servers: Vec<String>,
+    dir: TempDir,
+    exec: Background,
+}
+
+impl Started {
+    fn new(nodes: usize, name: &str, args: &[&str], ready: &[&str]) -> Started {
+        let cluster = cluster(nodes);
+        let servers = cluster.urls();
+        let dir = TempDir::new(name);
+        let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args(args));
+        let written = |file: &&str| {
+            std::fs::read_to_string(dir.path().join(file)).is_ok_and(|s| s.ends_with('\n'))
+        };
+        assert!(
+            wait_until(LONG, || ready.iter().all(written)),
+            "never started"
+        );
+        Started {
+            _cluster: cluster,
+            servers,
+            dir,
+            exec,
+        }
+    }
+
+    /// The pid the command wrote to `file`.
+    fn pid(&self, file: &str) -> u32 {
+        read_pid(&self.dir, file).unwrap_or(0)
+    }
+}
+
 /// State letter of a process (`T` stopped, `S` sleeping, ...).
 fn state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -24,23 +60,16 @@ fn state(pid: u32) -> Option<char> {
 
 #[test]
 fn the_command_dies_when_redlease_is_killed() {
-    let c = cluster(3);
-    let servers = c.urls();
-    let dir = TempDir::new("pdeathsig");
-    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
-        "exec",
-        "job",
-        "-c",
-        "echo $$ > leader; exec sleep 60",
-    ]));
-    assert!(
-        wait_until(LONG, || read_pid(&dir, "leader").is_some()),
-        "never started"
+    let s = Started::new(
+        3,
+        "pdeathsig",
+        &["exec", "job", "-c", "echo $$ > leader; exec sleep 60"],
+        &["leader"],
     );
-    let leader = read_pid(&dir, "leader").unwrap_or(0);
+    let leader = s.pid("leader");
     assert!(process_alive(leader));
-    exec.signal(libc::SIGKILL);
-    let out = exec.finish(LONG);
+    s.exec.signal(libc::SIGKILL);
+    let out = s.exec.finish(LONG);
     assert_eq!(out.status.code(), None, "killed: {out:#?}");
     assert!(
         wait_until(Duration::from_secs(10), || !process_alive(leader)),
@@ -50,28 +79,24 @@ fn the_command_dies_when_redlease_is_killed() {
 
 #[test]
 fn the_commands_children_die_when_redlease_is_killed() {
-    let c = cluster(3);
-    let servers = c.urls();
-    let dir = TempDir::new("grandchild");
     // The shell's background sleep is a grandchild of redlease: a parent-death signal on
     // the shell alone would not reach it. (Its output goes elsewhere so that it does not
     // hold the test's pipes open.)
-    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
-        "exec",
-        "job",
-        "-c",
-        "sleep 60 >/dev/null 2>&1 & echo $! > grandchild; echo $$ > leader; wait",
-    ]));
-    assert!(
-        wait_until(LONG, || read_pid(&dir, "leader").is_some()
-            && read_pid(&dir, "grandchild").is_some()),
-        "never started"
+    let s = Started::new(
+        3,
+        "grandchild",
+        &[
+            "exec",
+            "job",
+            "-c",
+            "sleep 60 >/dev/null 2>&1 & echo $! > grandchild; echo $$ > leader; wait",
+        ],
+        &["leader", "grandchild"],
     );
-    let leader = read_pid(&dir, "leader").unwrap_or(0);
-    let grandchild = read_pid(&dir, "grandchild").unwrap_or(0);
+    let (leader, grandchild) = (s.pid("leader"), s.pid("grandchild"));
     assert!(process_alive(leader) && process_alive(grandchild));
-    exec.signal(libc::SIGKILL);
-    let out = exec.finish(LONG);
+    s.exec.signal(libc::SIGKILL);
+    let out = s.exec.finish(LONG);
     assert_eq!(out.status.code(), None, "killed: {out:#?}");
     let gone = wait_until(Duration::from_secs(10), || {
         !process_alive(leader) && !process_alive(grandchild)
@@ -97,45 +122,42 @@ fn the_commands_children_die_when_redlease_is_killed() {
 
 #[test]
 fn sighup_is_forwarded_and_the_lease_released_after() {
-    let c = cluster(3);
-    let servers = c.urls();
-    let dir = TempDir::new("hup");
-    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
-        "exec",
-        "job",
-        "-c",
-        "trap 'echo got-hup; exit 5' HUP; echo ready > marker; while :; do sleep 0.05; done",
-    ]));
-    assert!(
-        wait_until(LONG, || dir.path().join("marker").exists()),
-        "never started"
+    let s = Started::new(
+        3,
+        "hup",
+        &[
+            "exec",
+            "job",
+            "-c",
+            "trap 'echo got-hup; exit 5' HUP; echo ready > marker; while :; do sleep 0.05; done",
+        ],
+        &["marker"],
     );
-    exec.signal(libc::SIGHUP);
-    let out = exec.finish(LONG);
+    s.exec.signal(libc::SIGHUP);
+    let out = s.exec.finish(LONG);
     out.expect_code(5);
     assert!(out.stdout.contains("got-hup"), "{out:#?}");
-    run(redlease(&servers).args(["acquire", "-n", "job"]), LONG).expect_code(0);
+    run(redlease(&s.servers).args(["acquire", "-n", "job"]), LONG).expect_code(0);
 }
 
 #[test]
 fn ctrl_z_stops_the_command_and_sigcont_rechecks_the_lease() {
-    let c = cluster(3);
-    let servers = c.urls();
-    let dir = TempDir::new("tstp");
-    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
-        "exec",
-        "--ttl",
-        "2s",
-        "-v",
-        "job",
-        "-c",
-        "echo $$ > leader; i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > count; sleep 0.05; done",
-    ]));
-    assert!(
-        wait_until(LONG, || read_pid(&dir, "leader").is_some()),
-        "never started"
+    let s = Started::new(
+        3,
+        "tstp",
+        &[
+            "exec",
+            "--ttl",
+            "2s",
+            "-v",
+            "job",
+            "-c",
+            "echo $$ > leader; i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > count; sleep 0.05; done",
+        ],
+        &["leader"],
     );
-    let leader = read_pid(&dir, "leader").unwrap_or(0);
+    let leader = s.pid("leader");
+    let (exec, dir) = (s.exec, &s.dir);
     exec.signal(libc::SIGTSTP);
     assert!(
         wait_until(LONG, || state(exec.pid()) == Some('T')
@@ -163,24 +185,23 @@ fn ctrl_z_stops_the_command_and_sigcont_rechecks_the_lease() {
 
 #[test]
 fn a_lease_that_expired_while_stopped_ends_the_command_with_the_lost_code() {
-    let c = cluster(1);
-    let servers = c.urls();
-    let dir = TempDir::new("tstp-lost");
-    let exec = Background::spawn(redlease(&servers).current_dir(dir.path()).args([
-        "exec",
-        "--ttl",
-        "1s",
-        "--lost-exit-code",
-        "42",
-        "job",
-        "-c",
-        "echo $$ > leader; exec sleep 60",
-    ]));
-    assert!(
-        wait_until(LONG, || read_pid(&dir, "leader").is_some()),
-        "never started"
+    let s = Started::new(
+        1,
+        "tstp-lost",
+        &[
+            "exec",
+            "--ttl",
+            "1s",
+            "--lost-exit-code",
+            "42",
+            "job",
+            "-c",
+            "echo $$ > leader; exec sleep 60",
+        ],
+        &["leader"],
     );
-    let leader = read_pid(&dir, "leader").unwrap_or(0);
+    let leader = s.pid("leader");
+    let (exec, servers) = (s.exec, &s.servers);
     exec.signal(libc::SIGTSTP);
     assert!(
         wait_until(LONG, || state(exec.pid()) == Some('T')),
@@ -189,7 +210,7 @@ fn a_lease_that_expired_while_stopped_ends_the_command_with_the_lost_code() {
     // Someone else takes the resource once the lease has expired.
     std::thread::sleep(Duration::from_millis(1500));
     run(
-        redlease(&servers).args(["acquire", "-n", "--ttl", "30s", "job"]),
+        redlease(servers).args(["acquire", "-n", "--ttl", "30s", "job"]),
         LONG,
     )
     .expect_code(0);
