@@ -67,8 +67,16 @@ pub const DEFAULT_RENEWAL_FRACTION: f64 = 1.0 / 3.0;
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Builder<Face = Async> {
+    pub(crate) options: Options,
+    face: PhantomData<Face>,
+}
+
+/// Every option a [`Builder`] holds, whatever face it builds (one list, so the faces
+/// cannot drift apart); checked and turned into a `Config` by `Options::validate`.
+#[derive(Clone)]
+pub(crate) struct Options {
     pub(crate) servers: Vec<String>,
     pub(crate) ttl: Duration,
     pub(crate) wait: Duration,
@@ -86,7 +94,6 @@ pub struct Builder<Face = Async> {
     pub(crate) min_replicas: u32,
     pub(crate) tls_ca_cert: Option<PathBuf>,
     pub(crate) tls_client_cert: Option<(PathBuf, PathBuf)>,
-    face: PhantomData<Face>,
 }
 
 /// The face a [`Builder`] builds: [`crate::LockManager`] (`async fn build`).
@@ -129,9 +136,9 @@ impl Default for Renewal {
     }
 }
 
-impl<F> Default for Builder<F> {
+impl Default for Options {
     fn default() -> Self {
-        Builder {
+        Options {
             servers: Vec::new(),
             ttl: DEFAULT_TTL,
             wait: DEFAULT_WAIT,
@@ -149,12 +156,17 @@ impl<F> Default for Builder<F> {
             min_replicas: 0,
             tls_ca_cert: None,
             tls_client_cert: None,
-            face: PhantomData,
         }
     }
 }
 
 impl<F> fmt::Debug for Builder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.options.fmt(f)
+    }
+}
+
+impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let servers: Vec<String> = self.servers.iter().map(|s| redact(s)).collect();
         f.debug_struct("Builder")
@@ -183,51 +195,35 @@ impl<F> Builder<F> {
     /// The same options, for the other face (async or blocking).
     pub(crate) fn with_face<G>(self) -> Builder<G> {
         Builder {
-            servers: self.servers,
-            ttl: self.ttl,
-            wait: self.wait,
-            retry: self.retry,
-            drift_factor: self.drift_factor,
-            node_timeout: self.node_timeout,
-            key_prefix: self.key_prefix,
-            max_ttl: self.max_ttl,
-            fencing: self.fencing,
-            renewal: self.renewal,
-            wake_ups: self.wake_ups,
-            handoff: self.handoff,
-            wake_up_fallback: self.wake_up_fallback,
-            delayed_restart: self.delayed_restart,
-            min_replicas: self.min_replicas,
-            tls_ca_cert: self.tls_ca_cert,
-            tls_client_cert: self.tls_client_cert,
+            options: self.options,
             face: PhantomData,
         }
     }
 
     /// Time to live of a lease on each node. Default 10 s. Must be at most `max_ttl`.
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.options.ttl = ttl;
         self
     }
 
     /// How long [`crate::LockManager::acquire`] keeps retrying. Default 10 s.
     /// `Duration::ZERO` makes one attempt; `Duration::MAX` retries forever.
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.wait = wait;
+        self.options.wait = wait;
         self
     }
 
     /// Delay between attempts. Default: uniform in `[c/2, c]` with a ceiling `c` of
     /// 10 ms doubling per attempt up to 250 ms.
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.options.retry = retry;
         self
     }
 
     /// Clock drift factor: the lease counts as gone `ttl * factor + 2 ms` before its
     /// TTL. Default 0.01 (a node's clock may run 1 % fast). Allowed: 0 to 0.5.
     pub fn drift_factor(mut self, factor: f64) -> Self {
-        self.drift_factor = factor;
+        self.options.drift_factor = factor;
         self
     }
 
@@ -235,41 +231,41 @@ impl<F> Builder<F> {
     /// failed vote. Default: 1 % of the ttl, clamped to 10-250 ms. Must be smaller than
     /// the ttl.
     pub fn node_timeout(mut self, timeout: Duration) -> Self {
-        self.node_timeout = Some(timeout);
+        self.options.node_timeout = Some(timeout);
         self
     }
 
     /// Prefix of every key. Default `redlease:`. May not contain `{` or `}` (the
     /// resource is the key's hash tag); at most 256 bytes.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.key_prefix = prefix.into();
+        self.options.key_prefix = prefix.into();
         self
     }
 
     /// Upper bound on any ttl, in acquire or extend. Default 5 min, at most 1 day.
     pub fn max_ttl(mut self, max_ttl: Duration) -> Self {
-        self.max_ttl = max_ttl;
+        self.options.max_ttl = max_ttl;
         self
     }
 
     /// Whether acquisitions mint fencing tokens (one extra round trip). Default true.
     /// Without, [`crate::LeaseHandle::fencing_token`] is 0.
     pub fn fencing(mut self, enabled: bool) -> Self {
-        self.fencing = enabled;
+        self.options.fencing = enabled;
         self
     }
 
     /// How kept-alive leases are renewed: interval as a fraction of the ttl (default
     /// 1/3), optional caps on renewals and hold time (default none).
     pub fn renewal(mut self, renewal: Renewal) -> Self {
-        self.renewal = renewal;
+        self.options.renewal = renewal;
         self
     }
 
     /// Whether waiters subscribe to release notifications (one subscriber connection
     /// per node, shared by all waiters) instead of polling. Default true.
     pub fn wake_ups(mut self, enabled: bool) -> Self {
-        self.wake_ups = enabled;
+        self.options.wake_ups = enabled;
         self
     }
 
@@ -277,7 +273,7 @@ impl<F> Builder<F> {
     /// message; the holder's expiry is also waited for exactly, without this). The actual
     /// sleep is random in `[fallback / 2, fallback]`. Default 1 s.
     pub fn wake_up_fallback(mut self, fallback: Duration) -> Self {
-        self.wake_up_fallback = fallback;
+        self.options.wake_up_fallback = fallback;
         self
     }
 
@@ -288,7 +284,7 @@ impl<F> Builder<F> {
     /// Cluster node, one per resource, `<prefix>{<resource>}:born`, in the slot of the
     /// keys it protects). Default true. Turn it off if every node persists its data.
     pub fn delayed_restart(mut self, enabled: bool) -> Self {
-        self.delayed_restart = enabled;
+        self.options.delayed_restart = enabled;
         self
     }
 
@@ -296,7 +292,7 @@ impl<F> Builder<F> {
     /// for the waiters, so that the releasing client cannot grab it straight back and
     /// starve them. Default 50 ms; zero disables hand-off. At most 1 s and below the ttl.
     pub fn handoff(mut self, window: Duration) -> Self {
-        self.handoff = window;
+        self.options.handoff = window;
         self
     }
 }

@@ -25,7 +25,7 @@ impl<F> Builder<F> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.servers = servers.into_iter().map(Into::into).collect();
+        self.options.servers = servers.into_iter().map(Into::into).collect();
         self
     }
 
@@ -35,21 +35,21 @@ impl<F> Builder<F> {
     /// right after a grant can lose it). With a Sentinel node and 1 or more, a lease
     /// survives the failover of its primary to a replica that confirmed it.
     pub fn min_replicas(mut self, replicas: u32) -> Self {
-        self.min_replicas = replicas;
+        self.options.min_replicas = replicas;
         self
     }
 
     /// Trust this CA (a PEM file) for `rediss://` servers, instead of the system's roots.
     /// Default: none (system roots). Needs the `tls` feature.
     pub fn tls_ca_cert(mut self, path: impl Into<PathBuf>) -> Self {
-        self.tls_ca_cert = Some(path.into());
+        self.options.tls_ca_cert = Some(path.into());
         self
     }
 
     /// Present this client certificate and key (PEM files) to `rediss://` servers that
     /// require one (mutual TLS). Default: none. Needs the `tls` feature.
     pub fn tls_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
-        self.tls_client_cert = Some((cert.into(), key.into()));
+        self.options.tls_client_cert = Some((cert.into(), key.into()));
         self
     }
 }

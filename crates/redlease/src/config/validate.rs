@@ -4,13 +4,20 @@
 use std::time::Duration;
 
 use super::{
-    Builder, MAX_DRIFT_FACTOR, MAX_MAX_TTL, MAX_MIN_REPLICAS, MAX_NODE_TIMEOUT, Renewal, Server,
+    MAX_DRIFT_FACTOR, MAX_MAX_TTL, MAX_MIN_REPLICAS, MAX_NODE_TIMEOUT, Options, Renewal, Server,
     Tls, check_prefix, check_ttl, parse_servers, tls,
 };
 use crate::error::Error;
 use crate::protocol::{self, RetryPolicy};
 
-impl<F> Builder<F> {
+impl<F> super::Builder<F> {
+    /// Check every option and return the validated configuration.
+    pub(crate) fn validate(self) -> Result<Config, Error> {
+        self.options.validate()
+    }
+}
+
+impl Options {
     /// Check every option and return the validated configuration.
     pub(crate) fn validate(self) -> Result<Config, Error> {
         let servers = parse_servers(&self.servers)?;
