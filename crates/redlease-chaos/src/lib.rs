@@ -42,7 +42,7 @@
 //! | `upd` | lost updates: writes the resource accepted minus the final counter |
 //! | `avail` | successful acquire calls / acquire calls (each call retries for up to 1.5 ttl; losing to another holder counts as a failure too) |
 //! | `unav` | acquire calls that failed because fewer than a quorum of nodes answered |
-//! | `unav?` | of those, calls where a quorum did answer and the fault schedule had a quorum reachable: busy reported as unavailable ([`check::unavailable`]); judged in the rows that ask for it (`rolling-wipes`) |
+//! | `unav?` | of those, calls where a quorum did answer and the fault schedule had a quorum reachable: busy reported as unavailable ([`check::unavailable`]); must be 0 in every row |
 //! | `share` | the largest share of the critical sections one worker had; judged in `client-clock-skew` (bound [`scenario::BUSIEST_SHARE_BOUND`]) |
 //! | `p99` | 99th percentile latency of successful acquire calls |
 //!

@@ -93,7 +93,8 @@ impl Outcome {
             ));
         }
         broken.extend(self.problems.iter().cloned());
-        if self.scenario.judge_unavailable && !self.misreported.is_empty() {
+        // Busy is never reported as unavailable, whatever the fault (issue 10 item 5).
+        if !self.misreported.is_empty() {
             broken.push(format!(
                 "busy reported as unavailable {} times: {:?}",
                 self.misreported.len(),

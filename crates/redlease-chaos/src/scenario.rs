@@ -105,10 +105,6 @@ pub struct Scenario {
     /// Largest share of all critical sections one worker may have (fairness of
     /// hand-offs); `None`: not judged.
     pub max_busiest_share: Option<f64>,
-    /// Whether an acquire that failed as *unavailable* although a quorum answered and
-    /// was reachable breaks the promise (see [`crate::check::unavailable`]); it is
-    /// counted in every row.
-    pub judge_unavailable: bool,
     /// One line for the reader.
     pub about: &'static str,
 }
@@ -125,7 +121,6 @@ impl Scenario {
             long_every: 10,
             client_clock_offsets: &[],
             max_busiest_share: None,
-            judge_unavailable: false,
             about,
         }
     }
@@ -240,7 +235,6 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             long_every: 4,
-            judge_unavailable: true,
             ..Scenario::new(
                 "rolling-wipes",
                 Fault::RollingWipes,

@@ -8,12 +8,13 @@
 //! and protocol errors — and nodes that answered but were held back by delayed restart)
 //! and what the fault schedule said was reachable when the call was made.
 //!
-//! The rule: an *unavailable* failure is misreported when the error's own non-answers
-//! are at most `N - Q` (so at least a quorum of nodes answered, or were not waited for)
-//! and the schedule had at least a quorum of nodes up and reachable. Both conditions
-//! must hold: the first keeps a node that timed out under load (an honest non-answer)
-//! from being blamed on the library, the second keeps a real outage from being blamed on
-//! the counting. A held-back node answered: it counts toward the quorum that answered.
+//! The rule: an *unavailable* failure is misreported when the nodes its error names as
+//! unable to take part (non-answers and held-back nodes) are at most `N - Q`, so that at
+//! least a quorum could have granted, and the schedule had at least a quorum of nodes up
+//! and reachable. Both conditions must hold: the first keeps a node that timed out under
+//! load (an honest non-answer) or came back empty (held back: its grant cannot count) from
+//! being blamed on the library, the second keeps a real outage from being blamed on the
+//! counting. With enough nodes able to take part, a failure can only be *busy*.
 
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +65,7 @@ impl FailureDetail {
     /// failures decide alone).
     pub fn misreported(&self, reachable: Option<usize>) -> bool {
         self.kind == "unavailable"
-            && self.non_answers <= self.total - self.quorum
+            && self.non_answers + self.held_back <= self.total - self.quorum
             && reachable.is_none_or(|r| r >= self.quorum)
     }
 }
@@ -89,7 +90,7 @@ mod tests {
         FailureDetail {
             kind: "unavailable".into(),
             total,
-            quorum: total / 2 + 1,
+            quorum: redlease::protocol::quorum(total),
             claimed_answered: Some(0),
             non_answers,
             held_back,
@@ -101,7 +102,16 @@ mod tests {
     fn unavailable_with_a_quorum_answering_is_misreported() {
         // Issue 10 item 5: 5 nodes, one held back, 4 busy: "only 2 of 5 answered".
         assert!(unavailable(5, 0, 1).misreported(Some(5)));
-        assert!(unavailable(3, 1, 1).misreported(None));
+        assert!(unavailable(5, 1, 1).misreported(None));
+        assert!(unavailable(3, 0, 1).misreported(None));
+    }
+
+    #[test]
+    fn held_back_nodes_cannot_take_part() {
+        // Three of five came back empty: at most two grants could count.
+        assert!(!unavailable(5, 0, 3).misreported(Some(5)));
+        // One down, one held back of three.
+        assert!(!unavailable(3, 1, 1).misreported(None));
     }
 
     #[test]
