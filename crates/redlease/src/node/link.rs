@@ -8,8 +8,9 @@
 //!
 //! - **Standalone**: one multiplexed connection.
 //! - **Sentinel**: the primary's address is asked from the sentinels at every
-//!   (re)connection ([`super::sentinel`]), so a failover is followed as soon as the old
-//!   connection breaks or the old primary, now a replica, answers `READONLY`.
+//!   (re)connection ([`super::sentinel`]), so a failover is followed as soon as a sentinel
+//!   announces it ([`super::follow`]), the old connection breaks, or the old primary, now
+//!   a replica, answers `READONLY`.
 //! - **Cluster**: redis-rs' async cluster client, which follows `MOVED`/`ASK` and
 //!   refreshes its slot map itself. Every key of one resource shares the hash tag
 //!   `{resource}`, so each script runs on the one shard that owns the resource.
@@ -75,6 +76,23 @@ impl Link {
                 Link::Cluster(cluster_builder(seeds, tls, timeout).build()?)
             }
         })
+    }
+
+    /// Start following the primary's switches, for a Sentinel node.
+    pub(crate) fn follow(&self) -> Option<super::follow::Follower> {
+        match self {
+            Link::Sentinel(sentinel) => sentinel.follow(),
+            Link::Direct(_) | Link::Cluster(_) => None,
+        }
+    }
+
+    /// Primary switches seen so far (Sentinel; always 0 for the other kinds): a
+    /// connection made before the last switch must not be used.
+    pub(crate) fn switches(&self) -> u64 {
+        match self {
+            Link::Sentinel(sentinel) => sentinel.switches(),
+            Link::Direct(_) | Link::Cluster(_) => 0,
+        }
     }
 
     /// Connect, within `timeout` per step.
