@@ -76,3 +76,22 @@ fn a_redis_cluster_is_one_node() {
         out.expect_code(0);
     }
 }
+
+#[test]
+fn list_on_redlock_over_three_clusters() {
+    // Delayed-restart markers are per resource with cluster nodes: `list` must not
+    // depend on node-wide markers to decide whether the servers answered.
+    let clusters: Vec<RedisCluster> = (0..3)
+        .map(|_| RedisCluster::start(1, 0).expect("cluster"))
+        .collect();
+    let servers: Vec<String> = clusters.iter().map(RedisCluster::cluster_url).collect();
+    run(
+        redlease(&servers).args(["acquire", "--ttl", "60s", "jobs:a"]),
+        LONG,
+    )
+    .expect_code(0);
+    let out = run(redlease(&servers).args(["list", "jobs:*"]), LONG);
+    out.expect_code(0);
+    assert_eq!(out.stdout.lines().count(), 1, "{out:#?}");
+    assert!(out.stdout.contains("\"jobs:a\""), "{out:#?}");
+}

@@ -30,7 +30,9 @@ use crate::config::{Address, Server, Tls};
 pub(crate) enum Link {
     Direct(Client),
     Sentinel(Sentinel),
-    Cluster(ClusterClient),
+    /// The client, and the first seed's host: where a server that does not know its own
+    /// address (`""` in `CLUSTER SLOTS`, a cluster of one shard) is reached.
+    Cluster(ClusterClient, String),
 }
 
 /// A live connection to a node.
@@ -73,7 +75,15 @@ impl Link {
                 timeout,
             )?),
             Address::Cluster { seeds } => {
-                Link::Cluster(cluster_builder(seeds, tls, timeout).build()?)
+                let host = seeds
+                    .first()
+                    .and_then(|seed| match seed.addr() {
+                        redis::ConnectionAddr::Tcp(host, _)
+                        | redis::ConnectionAddr::TcpTls { host, .. } => Some(host.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                Link::Cluster(cluster_builder(seeds, tls, timeout).build()?, host)
             }
         })
     }
@@ -82,7 +92,7 @@ impl Link {
     pub(crate) fn follow(&self) -> Option<super::follow::Follower> {
         match self {
             Link::Sentinel(sentinel) => sentinel.follow(),
-            Link::Direct(_) | Link::Cluster(_) => None,
+            Link::Direct(_) | Link::Cluster(..) => None,
         }
     }
 
@@ -91,7 +101,15 @@ impl Link {
     pub(crate) fn switches(&self) -> u64 {
         match self {
             Link::Sentinel(sentinel) => sentinel.switches(),
-            Link::Direct(_) | Link::Cluster(_) => 0,
+            Link::Direct(_) | Link::Cluster(..) => 0,
+        }
+    }
+
+    /// A cluster's first seed host (see [`Link::Cluster`]).
+    pub(crate) fn seed_host(&self) -> &str {
+        match self {
+            Link::Cluster(_, host) => host,
+            Link::Direct(_) | Link::Sentinel(_) => "",
         }
     }
 
@@ -105,7 +123,7 @@ impl Link {
                 Ok(Conn::Direct(conn))
             }
             Link::Sentinel(sentinel) => Ok(Conn::Direct(sentinel.connect(&config(timeout)).await?)),
-            Link::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
+            Link::Cluster(client, _) => Ok(Conn::Cluster(client.get_async_connection().await?)),
         }
     }
 }

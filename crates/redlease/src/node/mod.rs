@@ -28,6 +28,7 @@ pub(crate) mod checks;
 mod follow;
 mod link;
 mod pubsub;
+mod scan;
 mod sentinel;
 mod verdict;
 
@@ -223,40 +224,6 @@ impl Node {
             .await
             .ok()
             .flatten()
-    }
-
-    /// Keys matching `pattern`, by SCAN (never KEYS: it would block the server), at most
-    /// `limit` of them; each SCAN call within the node timeout. (On a Redis Cluster node
-    /// this scans the shard the client routes SCAN to.)
-    pub(crate) async fn scan(&self, pattern: &str, limit: usize) -> Result<Vec<String>, NodeError> {
-        let (mut conn, _) = tokio::time::timeout(self.timeout, self.connection())
-            .await
-            .map_err(|_| NodeError::Timeout(self.timeout))?
-            .map_err(|(e, _)| match e {
-                Refusal::Redis(e) => NodeError::Connection(e.to_string()),
-                Refusal::Unusable(why) => NodeError::Connection(why),
-            })?;
-        let mut keys = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(512);
-            let call = scan.query_async::<(u64, Vec<String>)>(&mut conn);
-            let (next, batch) = tokio::time::timeout(self.timeout, call)
-                .await
-                .map_err(|_| NodeError::Timeout(self.timeout))?
-                .map_err(|e| NodeError::Redis(e.to_string()))?;
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 || keys.len() >= limit {
-                keys.truncate(limit);
-                return Ok(keys);
-            }
-        }
     }
 
     /// Try to connect now (used at start-up, so the first lock does not pay for it).
