@@ -95,3 +95,25 @@ fn list_on_redlock_over_three_clusters() {
     assert_eq!(out.stdout.lines().count(), 1, "{out:#?}");
     assert!(out.stdout.contains("\"jobs:a\""), "{out:#?}");
 }
+
+#[test]
+fn the_demo_runs_on_a_cluster_and_on_sentinel_urls() {
+    let cluster = RedisCluster::start(3, 0).expect("cluster");
+    let sentinels = Sentinels::start().expect("sentinels");
+    for url in [cluster.cluster_url(), sentinels.sentinel_url()] {
+        let out = run(
+            redlease(&[]).args([
+                "demo",
+                "--servers",
+                &url,
+                "--workers",
+                "3",
+                "--sections",
+                "30",
+            ]),
+            LONG,
+        );
+        out.expect_code(0);
+        assert!(out.stdout.contains("all checks passed"), "{url}: {out:#?}");
+    }
+}
