@@ -228,6 +228,78 @@ fn parse_cluster(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, 
     Ok(Address::Cluster { seeds })
 }
 
+/// A comma-separated server list split back into URLs, for commands that take
+/// `--servers a,b,c` (or an environment variable) and split it on commas:
+/// `redis+sentinel://h1:p1,h2:p2/svc` and `redis+cluster://h1:p1,h2:p2` name several
+/// hosts with commas themselves, so a piece without a scheme after one of those
+/// continues it. Blank pieces are dropped.
+///
+/// ```
+/// let pieces = ["redis+cluster://a:1", "b:2", "redis://c"].map(String::from);
+/// assert_eq!(
+///     redlease::config::rejoin_server_list(&pieces),
+///     ["redis+cluster://a:1,b:2", "redis://c"]
+/// );
+/// ```
+pub fn rejoin_server_list(pieces: &[String]) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for piece in pieces.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let continues = !piece.contains("://")
+            && urls.last().is_some_and(|last| {
+                last.starts_with("redis+sentinel://") || last.starts_with("redis+cluster://")
+            });
+        match urls.last_mut() {
+            Some(last) if continues => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => urls.push(piece.to_owned()),
+        }
+    }
+    urls
+}
+
+/// What one server URL names, found without connecting: its kind and the hosts it
+/// reaches directly (the server; a cluster's seeds; a Sentinel service's sentinels,
+/// not the primary they will name). A unix socket has no host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTargets {
+    /// The node's kind.
+    pub kind: NodeKind,
+    /// Host names or IP addresses, as written in the URL.
+    pub hosts: Vec<String>,
+}
+
+/// Parse one server URL as the builder would (the same errors) and say what it names:
+/// for tools that vet URLs before use, e.g. a benchmark that must only reach loopback.
+///
+/// ```
+/// use redlease::config::{NodeKind, server_targets};
+/// let t = server_targets("redis+cluster://127.0.0.1:7000,localhost:7001").unwrap();
+/// assert_eq!(t.kind, NodeKind::Cluster);
+/// assert_eq!(t.hosts, ["127.0.0.1", "localhost"]);
+/// ```
+pub fn server_targets(url: &str) -> Result<ServerTargets, Error> {
+    let servers = parse_servers(&[url.to_owned()])?;
+    let mut kind = NodeKind::Standalone;
+    let mut hosts = Vec::new();
+    for server in servers {
+        kind = server.kind();
+        let infos = match server.address {
+            Address::Direct(info) => vec![info],
+            Address::Sentinel { sentinels, .. } => sentinels,
+            Address::Cluster { seeds } => seeds,
+        };
+        hosts.extend(infos.iter().filter_map(|info| match info.addr() {
+            redis::ConnectionAddr::Tcp(host, _) | redis::ConnectionAddr::TcpTls { host, .. } => {
+                Some(host.clone())
+            }
+            _ => None,
+        }));
+    }
+    Ok(ServerTargets { kind, hosts })
+}
+
 /// A URL with its password (userinfo password, or `pass`/`password` query parameter)
 /// replaced by `***`. Unparseable input is reduced to its scheme, so nothing secret can
 /// leak through an error message.
@@ -324,5 +396,33 @@ impl KindDescription for redis::RedisError {
         // The error's Display may echo parts of the URL; only its category and static
         // description are safe to show.
         format!("{:?}", self.kind())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rejoin_server_list;
+
+    #[test]
+    fn multi_host_urls_survive_the_comma_separated_list() {
+        let pieces: Vec<String> = [
+            "redis://a:1",
+            "redis+cluster://b:1",
+            "b:2",
+            "redis+sentinel://c:1",
+            "c:2/svc",
+            "redis://d:1",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            rejoin_server_list(&pieces),
+            [
+                "redis://a:1",
+                "redis+cluster://b:1,b:2",
+                "redis+sentinel://c:1,c:2/svc",
+                "redis://d:1"
+            ]
+        );
     }
 }
