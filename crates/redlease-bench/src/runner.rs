@@ -19,6 +19,8 @@ use crate::progress::Progress;
 use crate::report::{
     ErrorCounts, ImplResult, Placement, Report, RoundResult, ScenarioReport, Settings,
 };
+pub use crate::servers::check_loopback;
+use crate::servers::{cleanup, start};
 use crate::stats;
 use crate::sys;
 use crate::workload::{self, Outcome, Plan};
@@ -109,71 +111,6 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
         },
         scenarios,
     })
-}
-
-/// Servers the bench started, stopped when dropped.
-enum Local {
-    Servers(redlease_testkit::Cluster),
-    Cluster(redlease_testkit::RedisCluster),
-}
-
-impl Local {
-    fn urls(&self) -> Vec<String> {
-        match self {
-            Local::Servers(c) => c.urls(),
-            Local::Cluster(c) => vec![c.cluster_url()],
-        }
-    }
-
-    /// Every server process, for the redis CPU time.
-    fn pids(&self) -> Vec<u32> {
-        let nodes = match self {
-            Local::Servers(c) => c.nodes(),
-            Local::Cluster(c) => c.nodes(),
-        };
-        nodes.iter().filter_map(|n| n.pid()).collect()
-    }
-}
-
-async fn start(deployment: &Deployment) -> Result<Option<Local>, BenchError> {
-    let deployment = deployment.clone();
-    tokio::task::spawn_blocking(move || match deployment {
-        Deployment::Given => Ok(None),
-        Deployment::Local(k) => {
-            redlease_testkit::Cluster::start(k).map(|c| Some(Local::Servers(c)))
-        }
-        Deployment::Shards(s) => {
-            redlease_testkit::RedisCluster::start(s, 0).map(|c| Some(Local::Cluster(c)))
-        }
-    })
-    .await
-    .map_err(|e| BenchError::Internal(format!("starting redis-servers: {e}")))?
-    .map_err(BenchError::Cluster)
-}
-
-/// Only loopback (or unix-socket) servers: this bench sends bursts of traffic and must
-/// never be pointed at a shared server by accident.
-pub fn check_loopback(servers: &[String]) -> Result<(), BenchError> {
-    for server in servers {
-        let targets = redlease::config::server_targets(server)
-            .map_err(|e| BenchError::invalid("servers", e.to_string()))?;
-        // A cluster's seeds and a Sentinel service's sentinels are checked; the servers
-        // they lead to are theirs (a local cluster or Sentinel names local servers).
-        let ok = targets.hosts.iter().all(|host| {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        });
-        if !ok {
-            return Err(BenchError::invalid(
-                "servers",
-                "only loopback servers (127.0.0.0/8, ::1, localhost, unix sockets) may be benchmarked",
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn placement(options: &Options) -> Placement {
@@ -383,52 +320,5 @@ fn summarize(implementation: Implementation, a: Accumulator) -> ImplResult {
         server_cpu_us_per_op: med(|r| r.server_cpu_us_per_op),
         latency_buckets: stats::log_buckets(&a.acquire),
         rounds: a.rounds,
-    }
-}
-
-/// Delete the keys matching `pattern` (this run's prefix) from servers the bench did not
-/// start (SCAN + DEL, bounded).
-pub(crate) async fn cleanup(urls: &[String], pattern: &str) -> Result<(), BenchError> {
-    for url in urls {
-        let client = redis::Client::open(url.as_str())?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        let mut cursor: u64 = 0;
-        for _ in 0..100_000 {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut conn)
-                .await?;
-            if !keys.is_empty() {
-                redis::cmd("DEL")
-                    .arg(&keys)
-                    .query_async::<()>(&mut conn)
-                    .await?;
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_servers() {
-        assert!(check_loopback(&["redis://127.0.0.1:6379".into()]).is_ok());
-        assert!(check_loopback(&["redis://localhost".into()]).is_ok());
-        assert!(check_loopback(&["redis://[::1]:7000".into()]).is_ok());
-        assert!(check_loopback(&["unix:///tmp/r.sock".into()]).is_ok());
-        assert!(check_loopback(&["redis://10.0.0.1:6379".into()]).is_err());
-        assert!(check_loopback(&["redis://example.com".into()]).is_err());
-        assert!(check_loopback(&["nonsense".into()]).is_err());
     }
 }
