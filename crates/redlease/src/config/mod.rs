@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::protocol::RetryPolicy;
 
 mod limits;
+mod multi_host;
 mod nodes;
 mod server;
 mod tls;
