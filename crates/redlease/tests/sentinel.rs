@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use redlease::{LockManager, NodeError};
-use redlease_testkit::{Node, Reply, Sentinels};
+use redlease_testkit::{Node, Reply, SentinelOptions, Sentinels};
 
 fn start() -> Sentinels {
     Sentinels::start().expect("redis-server must be installed: apt-get install -y redis-server")
@@ -273,4 +273,71 @@ async fn the_switch_subscriptions_end_with_the_manager() {
     wait_for(1, "one +switch-master subscription on every sentinel");
     drop(manager);
     wait_for(0, "the subscriptions outlived their manager");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinels_with_a_password_of_their_own() {
+    let sentinels = Sentinels::start_with(SentinelOptions {
+        sentinel_password: Some("guard-s3ntinels".into()),
+        ..SentinelOptions::default()
+    })
+    .expect("sentinels with requirepass");
+    let base = sentinels.sentinel_url();
+
+    // Without their password the sentinels refuse: a failed vote that says so.
+    let refused = manager(base.clone(), 0)
+        .await
+        .try_acquire("guarded")
+        .await
+        .expect_err("the sentinels refuse us");
+    assert!(refused.is_unavailable(), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("the sentinels require a password: give theirs as ?sentinel_password="),
+        "{refused}"
+    );
+
+    // A wrong one is refused too, and never shown.
+    let wrong = manager(format!("{base}?sentinel_password=not-the-one"), 0)
+        .await
+        .try_acquire("guarded")
+        .await
+        .expect_err("wrong sentinel password");
+    let text = wrong.to_string();
+    assert!(!text.contains("not-the-one"), "{text}");
+    assert!(
+        text.contains("the sentinels refused the sentinel_username/sentinel_password"),
+        "{text}"
+    );
+    assert!(!text.contains("AuthenticationFailed"), "{text}");
+
+    // With it, the primary is found, and the switch subscriptions authenticate too.
+    let manager = manager(format!("{base}?sentinel_password=guard-s3ntinels"), 0).await;
+    let lease = manager.try_acquire("guarded").await.expect("acquire");
+    assert_eq!(
+        primary(&sentinels)
+            .command(&["GET", "redlease:{guarded}:lock"])
+            .expect("get"),
+        lease.owner()
+    );
+    lease.release().await.expect("release");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sentinels.sentinels().iter().any(|s| subscribers(s) != 1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no +switch-master subscription on every sentinel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Parameters other than the sentinels' credentials are named.
+    let err = LockManager::builder()
+        .servers([format!("{base}?sentinel_pasword=typo")])
+        .build()
+        .await
+        .expect_err("unknown parameter");
+    let text = err.to_string();
+    assert!(text.contains("sentinel_pasword"), "{text}");
+    assert!(!text.contains("typo"), "{text}");
 }

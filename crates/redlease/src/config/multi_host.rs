@@ -48,6 +48,7 @@ fn host_info(
 }
 
 pub(super) fn parse_sentinel(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, Error> {
+    let (rest, query) = split_query(rest);
     let (userinfo, hosts, path) = split_hosts(rest, bad)?;
     let mut parts = path.split('/');
     let service = parts.next().unwrap_or_default();
@@ -60,9 +61,20 @@ pub(super) fn parse_sentinel(rest: &str, bad: &impl Fn(String) -> Error) -> Resu
     if !db.is_empty() && db.parse::<u16>().is_err() {
         return Err(bad(format!("database {db:?} is not a number")));
     }
+    let (user, password) = sentinel_credentials(query, bad)?;
     let sentinels = hosts
         .iter()
-        .map(|host| host_info("", host, "", bad))
+        .map(|host| {
+            let info = host_info("", host, "", bad)?;
+            let mut settings = info.redis_settings().clone();
+            if let Some(user) = &user {
+                settings = settings.set_username(user);
+            }
+            if let Some(password) = &password {
+                settings = settings.set_password(password);
+            }
+            Ok::<_, Error>(info.set_redis_settings(settings))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let primary = host_info(
         userinfo,
@@ -75,6 +87,38 @@ pub(super) fn parse_sentinel(rest: &str, bad: &impl Fn(String) -> Error) -> Resu
         service: service.to_owned(),
         primary,
     })
+}
+
+/// The sentinels' own username and password, from the URL's parameters.
+fn sentinel_credentials(
+    query: Option<&str>,
+    bad: &impl Fn(String) -> Error,
+) -> Result<(Option<String>, Option<String>), Error> {
+    let (mut user, mut password) = (None, None);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "sentinel_username" => user = Some(value.into_owned()),
+            "sentinel_password" => password = Some(value.into_owned()),
+            other => {
+                return Err(bad(format!(
+                    "unknown parameter {other:?} (a Sentinel URL takes sentinel_username and sentinel_password, the sentinels' own credentials)"
+                )));
+            }
+        }
+    }
+    Ok((user, password))
+}
+
+/// `rest` without its parameters (after `?`) and fragment (after `#`), and the
+/// parameters. Only a `?` after the credentials counts: a password may contain one.
+fn split_query(rest: &str) -> (&str, Option<&str>) {
+    let start = rest.rfind('@').map_or(0, |at| at + 1);
+    let (head, tail) = rest.split_at(start);
+    let (tail, _fragment) = tail.split_once('#').unwrap_or((tail, ""));
+    match tail.split_once('?') {
+        Some((before, query)) => (&rest[..head.len() + before.len()], Some(query)),
+        None => (&rest[..head.len() + tail.len()], None),
+    }
 }
 
 pub(super) fn parse_cluster(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, Error> {
@@ -105,9 +149,9 @@ fn parts(rest: &str) -> (Option<&str>, &str, Option<&str>) {
 }
 
 /// `user:password@hosts/path` with the password replaced; anything after `?` or `#` is
-/// dropped (multi-host URLs take no parameters, and a parameter could be a secret).
+/// dropped (a parameter may be a secret: the sentinels' password).
 pub(super) fn redact_authority(rest: &str) -> String {
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (rest, _parameters) = split_query(rest);
     let (userinfo, hosts, path) = parts(rest);
     let authority = match userinfo {
         Some(userinfo) => match userinfo.split_once(':') {
@@ -119,5 +163,21 @@ pub(super) fn redact_authority(rest: &str) -> String {
     match path {
         Some(path) => format!("{authority}/{path}"),
         None => authority,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{redact_authority, split_query};
+
+    #[test]
+    fn parameters_start_after_the_credentials() {
+        assert_eq!(split_query("h:1/svc?a=b"), ("h:1/svc", Some("a=b")));
+        assert_eq!(split_query("u:p?w@h:1/svc"), ("u:p?w@h:1/svc", None));
+        assert_eq!(split_query("u:p@h:1/svc#x?y"), ("u:p@h:1/svc", None));
+        assert_eq!(
+            redact_authority("u:p?w@h:1/svc?sentinel_password=s"),
+            "u:***@h:1/svc"
+        );
     }
 }

@@ -11,7 +11,7 @@ use super::multi_host;
 use crate::error::Error;
 
 /// The URL forms accepted, for messages.
-pub(crate) const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P], redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db], redis+cluster://[user:password@]host:port[,host:port...]";
+pub(crate) const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P], redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db][?sentinel_username=U&sentinel_password=P], redis+cluster://[user:password@]host:port[,host:port...]";
 
 /// What kind of Redis deployment one server URL names. Whatever its kind, one URL is one
 /// lock node, one failure domain: Redlock's quorum is taken over URLs.
@@ -111,6 +111,13 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
     }
     if let Some(rest) = url.strip_prefix("redis+cluster://") {
         return multi_host::parse_cluster(rest, &bad).map(|address| Server { address, redacted });
+    }
+    for scheme in ["rediss+cluster://", "rediss+sentinel://"] {
+        if url.starts_with(scheme) {
+            return Err(bad(format!(
+                "TLS to a Redis Cluster or through Sentinel ({scheme}) is not supported: give each primary as a rediss:// URL, or reach the deployment over a private network with redis+cluster:// or redis+sentinel:// (docs/deployment.md)"
+            )));
+        }
     }
     let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a URL ({e})")))?;
     match parsed.scheme() {
@@ -291,7 +298,22 @@ impl KindDescription for redis::RedisError {
 
 #[cfg(test)]
 mod tests {
-    use super::rejoin_server_list;
+    use super::{parse_servers, rejoin_server_list};
+
+    #[test]
+    fn tls_cluster_and_sentinel_urls_are_refused_by_name() {
+        for url in [
+            "rediss+cluster://127.0.0.1:7000,127.0.0.1:7001",
+            "rediss+sentinel://127.0.0.1:26379/svc",
+        ] {
+            let Err(e) = parse_servers(&[url.to_owned()]) else {
+                panic!("{url} accepted");
+            };
+            let text = e.to_string();
+            assert!(text.contains("is not supported"), "{text}");
+            assert!(text.contains("rediss:// URL"), "{text}");
+        }
+    }
 
     #[test]
     fn multi_host_urls_survive_the_comma_separated_list() {

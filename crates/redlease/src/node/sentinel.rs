@@ -11,8 +11,8 @@
 //! on `+switch-master` ([`super::follow`]): then it connects to the announced address
 //! first, because the sentinel asked next may not have learnt of the switch yet.
 //!
-//! The URL's credentials and database are the data nodes'; sentinels are asked without
-//! credentials.
+//! The URL's credentials and database are the data nodes'; the sentinels are asked with
+//! their own, from the URL's `sentinel_username`/`sentinel_password` parameters, if given.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -104,7 +104,7 @@ impl Sentinel {
                     return Ok(addr);
                 }
                 Ok(Ok(None)) => unknown += 1,
-                Ok(Err(e)) => last_error = Some(e.to_string()),
+                Ok(Err(e)) => last_error = Some(self.describe(&e)),
                 Err(_) => last_error = Some(format!("no answer within {:?}", self.timeout)),
             }
             self.next.store((i + 1) % count, Ordering::Relaxed);
@@ -121,6 +121,22 @@ impl Sentinel {
                 last_error.unwrap_or_default()
             )
         }))
+    }
+
+    /// A sentinel's error, with the advice a refused credential needs (the client's own
+    /// text names its error kind, not what to do).
+    fn describe(&self, e: &redis::RedisError) -> String {
+        let refused = e.kind() == redis::ErrorKind::AuthenticationFailed
+            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"));
+        let given = self.sentinels.first().is_some_and(|c| {
+            let settings = c.get_connection_info().redis_settings();
+            settings.password().is_some() || settings.username().is_some()
+        });
+        match (refused, given) {
+            (true, true) => "the sentinels refused the sentinel_username/sentinel_password given in the URL".to_owned(),
+            (true, false) => "the sentinels require a password: give theirs as ?sentinel_password=... (and ?sentinel_username=... for an ACL user) in the URL".to_owned(),
+            (false, _) => e.to_string(),
+        }
     }
 
     /// A client for the primary the sentinels name now (for the wake-up subscriber).
