@@ -21,6 +21,11 @@ pub struct BenchArgs {
     /// redis-servers is started.
     #[arg(long, value_delimiter = ',')]
     pub nodes: Option<Vec<usize>>,
+    /// Redis Cluster sizes (comma-separated): for each, a throwaway local Redis Cluster of
+    /// that many shards is the one lock node (instead of --nodes); the redis cpu/op column
+    /// covers every shard. The raw floors are left out (they speak to plain servers).
+    #[arg(long, value_delimiter = ',', conflicts_with = "nodes")]
+    pub shards: Vec<usize>,
     /// Use these loopback servers instead of starting local ones. Not a flag here: the
     /// binaries fill it from [`Endpoints`].
     #[arg(skip)]
@@ -104,13 +109,9 @@ pub struct Endpoints {
 impl Endpoints {
     /// Copy into the runner's flags.
     pub fn apply(&self, args: &mut BenchArgs) {
-        // A blank entry (an empty `REDLEASE_SERVERS`) means "start local servers".
-        args.servers = self
-            .servers
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
+        // A blank entry (an empty `REDLEASE_SERVERS`) means "start local servers"; the
+        // commas inside cluster and Sentinel URLs were split too: rejoin them.
+        args.servers = redlease::config::rejoin_server_list(&self.servers);
         args.node_timeout = self.node_timeout;
     }
 }
@@ -126,6 +127,7 @@ impl BenchArgs {
             },
             nodes: self.nodes.clone().unwrap_or_else(|| default_nodes.to_vec()),
             servers: self.servers.clone(),
+            shards: self.shards.clone(),
             clients: self.clients,
             ops: self.ops,
             rounds: self.rounds,

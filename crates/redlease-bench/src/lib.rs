@@ -42,6 +42,7 @@ pub mod report;
 #[cfg(feature = "rslock")]
 mod rslock_backend;
 pub mod runner;
+pub mod servers;
 pub mod soak;
 pub mod stats;
 pub mod svg;

@@ -138,8 +138,13 @@ pub struct Options {
     /// redis-servers is started (via `redlease-testkit`). Ignored when `servers` is set.
     /// Default: `[1]`.
     pub nodes: Vec<usize>,
-    /// Existing servers to use instead of local throwaway ones (loopback only).
+    /// Existing servers to use instead of local throwaway ones (loopback only; any node
+    /// kind: the floors and rslock run only where every node is one plain server).
     pub servers: Vec<String>,
+    /// Redis Cluster sizes: for each, a throwaway local Redis Cluster of that many shards
+    /// (no replicas) is the one lock node, and the redis CPU time covers every shard.
+    /// Replaces `nodes`; not with `servers`. Default: none.
+    pub shards: Vec<usize>,
     /// Workers; `None` uses each scenario's default (1, 32, 8).
     pub clients: Option<usize>,
     /// Lock/unlock pairs (critical sections) per implementation and round, over all
@@ -180,6 +185,7 @@ impl Default for Options {
             scenarios: Scenario::ALL.to_vec(),
             nodes: vec![1],
             servers: Vec::new(),
+            shards: Vec::new(),
             clients: None,
             ops: 2_000,
             rounds: 3,
@@ -201,6 +207,19 @@ impl Default for Options {
 
 /// Largest node count accepted.
 pub const MAX_NODES: usize = 9;
+/// Largest Redis Cluster (shards) accepted.
+pub const MAX_SHARDS: usize = 9;
+
+/// What one part of a run locks on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deployment {
+    /// A throwaway local cluster of this many independent redis-servers.
+    Local(usize),
+    /// The servers given.
+    Given,
+    /// A throwaway local Redis Cluster of this many shards, as one node.
+    Shards(usize),
+}
 /// Largest op count per round accepted.
 pub const MAX_OPS: u64 = 10_000_000;
 /// Largest number of workers accepted.
@@ -216,13 +235,37 @@ impl Options {
         self.clients.unwrap_or_else(|| scenario.default_clients())
     }
 
-    /// The node counts this run covers.
+    /// The node counts this run covers, one per [`Deployment`].
     pub fn node_counts(&self) -> Vec<usize> {
-        if self.servers.is_empty() {
-            self.nodes.clone()
+        self.deployments()
+            .iter()
+            .map(|d| match d {
+                Deployment::Local(k) => *k,
+                Deployment::Given => self.servers.len(),
+                Deployment::Shards(_) => 1,
+            })
+            .collect()
+    }
+
+    /// What the run locks on, in order.
+    pub fn deployments(&self) -> Vec<Deployment> {
+        if !self.servers.is_empty() {
+            vec![Deployment::Given]
+        } else if !self.shards.is_empty() {
+            self.shards.iter().map(|&s| Deployment::Shards(s)).collect()
         } else {
-            vec![self.servers.len()]
+            self.nodes.iter().map(|&k| Deployment::Local(k)).collect()
         }
+    }
+
+    /// Whether every node is one plain server: the raw floors and rslock speak to such
+    /// servers only (not to a Redis Cluster or through Sentinel).
+    pub fn plain_servers(&self) -> bool {
+        self.shards.is_empty()
+            && self.servers.iter().all(|url| {
+                redlease::config::server_targets(url)
+                    .is_ok_and(|t| t.kind == redlease::NodeKind::Standalone)
+            })
     }
 
     /// The implementations that run with `nodes` nodes, in turn order.
@@ -236,13 +279,13 @@ impl Options {
                     .map(|&fencing| Implementation::Redlease { fencing }),
             );
         }
-        if self.floor {
+        if self.floor && self.plain_servers() {
             out.push(Implementation::Floor);
             if nodes > 1 {
                 out.push(Implementation::FloorMajority);
             }
         }
-        if self.rslock {
+        if self.rslock && self.plain_servers() {
             out.push(Implementation::Rslock);
         }
         out
@@ -257,6 +300,32 @@ impl Options {
             return Err(BenchError::invalid(
                 "no-redlease",
                 "with --no-floor too, nothing is left to run (add --rslock, or drop one of them)",
+            ));
+        }
+        if !self.shards.is_empty() {
+            if !self.servers.is_empty() {
+                return Err(BenchError::invalid(
+                    "shards",
+                    "starts its own Redis Clusters: give --shards or --servers, not both",
+                ));
+            }
+            if let Some(n) = self.shards.iter().find(|&&n| n == 0 || n > MAX_SHARDS) {
+                return Err(BenchError::invalid(
+                    "shards",
+                    format!("{n} is out of range (1 to {MAX_SHARDS})"),
+                ));
+            }
+        }
+        if self.rslock && !self.plain_servers() {
+            return Err(BenchError::invalid(
+                "rslock",
+                "rslock takes only plain redis:// servers, not a Redis Cluster or a Sentinel service",
+            ));
+        }
+        if !self.redlease && !self.plain_servers() {
+            return Err(BenchError::invalid(
+                "no-redlease",
+                "on a Redis Cluster or a Sentinel service only redlease runs (the floors speak to plain servers)",
             ));
         }
         if self.servers.is_empty() {
@@ -374,6 +443,31 @@ mod tests {
             "clients"
         );
         assert_eq!(bad(Options { rounds: 0, ..d() }), "rounds");
+        assert_eq!(
+            bad(Options {
+                shards: vec![3, 0],
+                ..d()
+            }),
+            "shards"
+        );
+        let both = Options {
+            shards: vec![3],
+            servers: vec!["redis://127.0.0.1:6379".into()],
+            ..d()
+        };
+        assert_eq!(bad(both), "shards");
+        let cluster = vec!["redis+cluster://127.0.0.1:7000".to_owned()];
+        let rslock = Options {
+            servers: cluster.clone(),
+            rslock: true,
+            ..d()
+        };
+        assert_eq!(bad(rslock), "rslock");
+        let floors = Options {
+            servers: cluster,
+            ..d()
+        };
+        assert_eq!(floors.implementations(1).len(), 1, "redlease alone");
         assert_eq!(
             bad(Options {
                 warmup: 5_000,

@@ -79,6 +79,8 @@ pub struct ScenarioReport {
     pub scenario: Scenario,
     /// Nodes (k).
     pub nodes: usize,
+    /// With `--shards`: the shards of the local Redis Cluster that is the one node.
+    pub shards: Option<usize>,
     /// Quorum (k/2 + 1).
     pub quorum: usize,
     /// Workers.
@@ -222,17 +224,28 @@ impl ScenarioReport {
             .find(|r| r.implementation == implementation && r.baseline == baseline)
     }
 
-    /// A short title: `contended, 3 nodes (quorum 2), 8 workers`.
+    /// A short title: `contended, 3 nodes (quorum 2), 8 workers`, or with shards
+    /// `distinct, 1 Redis Cluster of 3 shards, 32 workers`.
     pub fn title(&self) -> String {
-        format!(
-            "{}, {} node{} (quorum {}), {} worker{}",
-            self.scenario,
-            self.nodes,
-            if self.nodes == 1 { "" } else { "s" },
-            self.quorum,
+        let workers = format!(
+            "{} worker{}",
             self.clients,
             if self.clients == 1 { "" } else { "s" }
-        )
+        );
+        match self.shards {
+            Some(shards) => format!(
+                "{}, 1 Redis Cluster of {shards} shard{}, {workers}",
+                self.scenario,
+                if shards == 1 { "" } else { "s" }
+            ),
+            None => format!(
+                "{}, {} node{} (quorum {}), {workers}",
+                self.scenario,
+                self.nodes,
+                if self.nodes == 1 { "" } else { "s" },
+                self.quorum,
+            ),
+        }
     }
 
     /// This scenario as a table.
@@ -396,6 +409,7 @@ pub(crate) mod tests {
             scenarios: vec![ScenarioReport {
                 scenario: Scenario::Contended,
                 nodes: 3,
+                shards: None,
                 quorum: 2,
                 clients: 8,
                 ratios: ScenarioReport::compute_ratios(&results),

@@ -14,11 +14,13 @@ use hdrhistogram::Histogram;
 
 use crate::backend::{self, Backend};
 use crate::error::BenchError;
-use crate::options::{Implementation, Options, Scenario};
+use crate::options::{Deployment, Implementation, Options, Scenario};
 use crate::progress::Progress;
 use crate::report::{
     ErrorCounts, ImplResult, Placement, Report, RoundResult, ScenarioReport, Settings,
 };
+pub use crate::servers::check_loopback;
+use crate::servers::{cleanup, start};
 use crate::stats;
 use crate::sys;
 use crate::workload::{self, Outcome, Plan};
@@ -46,16 +48,16 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
     let histogram = stats::new_histogram()?;
     let mut scenarios = Vec::new();
 
-    for k in options.node_counts() {
-        progress.set_message(format!("starting {k} redis-server(s)"));
-        let cluster = if options.servers.is_empty() {
-            Some(start_cluster(k).await?)
-        } else {
-            None
-        };
-        let (urls, pids) = match &cluster {
-            Some(c) => (c.urls(), c.nodes().iter().filter_map(|n| n.pid()).collect()),
+    for (deployment, k) in options.deployments().into_iter().zip(options.node_counts()) {
+        progress.set_message(format!("starting {deployment:?}"));
+        let local = start(&deployment).await?;
+        let (urls, pids) = match &local {
+            Some(local) => (local.urls(), local.pids()),
             None => (options.servers.clone(), Vec::new()),
+        };
+        let shards = match deployment {
+            Deployment::Shards(s) => Some(s),
+            Deployment::Local(_) | Deployment::Given => None,
         };
         let mut backends = Vec::new();
         for implementation in options.implementations(k) {
@@ -67,6 +69,7 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
             let ctx = ScenarioContext {
                 scenario,
                 nodes: k,
+                shards,
                 backends: &backends,
                 options,
                 pids: &pids,
@@ -76,13 +79,15 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
             scenarios.push(run_scenario(ctx).await?);
         }
         drop(backends);
-        if cluster.is_none() {
+        if local.is_none() && options.plain_servers() {
+            // Every key redlease writes has a ttl, and the floors run on plain servers
+            // only: on a cluster or a Sentinel service the keys simply expire.
             progress.set_message("removing the run's keys".to_owned());
             cleanup(&urls, &format!("rlb:{run_id}:*")).await?;
         }
-        if let Some(cluster) = cluster {
+        if let Some(local) = local {
             // Dropping kills and reaps the servers: blocking work, off the runtime.
-            tokio::task::spawn_blocking(move || drop(cluster))
+            tokio::task::spawn_blocking(move || drop(local))
                 .await
                 .map_err(|e| BenchError::Internal(format!("stopping redis-servers: {e}")))?;
         }
@@ -108,56 +113,31 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
     })
 }
 
-async fn start_cluster(nodes: usize) -> Result<redlease_testkit::Cluster, BenchError> {
-    tokio::task::spawn_blocking(move || redlease_testkit::Cluster::start(nodes))
-        .await
-        .map_err(|e| BenchError::Internal(format!("starting redis-servers: {e}")))?
-        .map_err(BenchError::Cluster)
-}
-
-/// Only loopback (or unix-socket) servers: this bench sends bursts of traffic and must
-/// never be pointed at a shared server by accident.
-pub fn check_loopback(servers: &[String]) -> Result<(), BenchError> {
-    for server in servers {
-        let ok = match url::Url::parse(server) {
-            Ok(u) if matches!(u.scheme(), "unix" | "redis+unix") => true,
-            Ok(u) => match u.host() {
-                // `redis://` is not a special scheme: its host comes back as text.
-                Some(url::Host::Domain(d)) => {
-                    d.eq_ignore_ascii_case("localhost")
-                        || d.parse::<std::net::IpAddr>()
-                            .is_ok_and(|ip| ip.is_loopback())
-                }
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            },
-            Err(_) => false,
-        };
-        if !ok {
-            return Err(BenchError::invalid(
-                "servers",
-                "only loopback servers (127.0.0.0/8, ::1, localhost, unix sockets) may be benchmarked",
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn placement(options: &Options) -> Placement {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime_workers = tokio::runtime::Handle::try_current()
         .map(|h| h.metrics().num_workers())
         .unwrap_or(1);
     let started_here = options.servers.is_empty();
-    let servers = if started_here {
+    let floors = if options.plain_servers() {
+        ""
+    } else {
+        " (raw floors left out: they speak to plain servers only)"
+    };
+    let servers = if !options.shards.is_empty() {
+        let counts: Vec<String> = options.shards.iter().map(|n| n.to_string()).collect();
+        format!(
+            "a local Redis Cluster of {} shard(s) started by the bench as the one node{floors}",
+            counts.join("/")
+        )
+    } else if started_here {
         let counts: Vec<String> = options.nodes.iter().map(|n| n.to_string()).collect();
         format!(
             "{} local redis-server(s) started by the bench",
             counts.join("/")
         )
     } else {
-        format!("{} loopback redis-server(s) given", options.servers.len())
+        format!("{} loopback node(s) given{floors}", options.servers.len())
     };
     Placement {
         cores,
@@ -173,6 +153,7 @@ fn placement(options: &Options) -> Placement {
 struct ScenarioContext<'a> {
     scenario: Scenario,
     nodes: usize,
+    shards: Option<usize>,
     backends: &'a [(Implementation, Arc<Backend>)],
     options: &'a Options,
     pids: &'a [u32],
@@ -271,6 +252,7 @@ async fn run_scenario(ctx: ScenarioContext<'_>) -> Result<ScenarioReport, BenchE
     Ok(ScenarioReport {
         scenario: ctx.scenario,
         nodes: ctx.nodes,
+        shards: ctx.shards,
         quorum: redlease::protocol::quorum(ctx.nodes),
         clients,
         ratios: ScenarioReport::compute_ratios(&results),
@@ -338,52 +320,5 @@ fn summarize(implementation: Implementation, a: Accumulator) -> ImplResult {
         server_cpu_us_per_op: med(|r| r.server_cpu_us_per_op),
         latency_buckets: stats::log_buckets(&a.acquire),
         rounds: a.rounds,
-    }
-}
-
-/// Delete the keys matching `pattern` (this run's prefix) from servers the bench did not
-/// start (SCAN + DEL, bounded).
-pub(crate) async fn cleanup(urls: &[String], pattern: &str) -> Result<(), BenchError> {
-    for url in urls {
-        let client = redis::Client::open(url.as_str())?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        let mut cursor: u64 = 0;
-        for _ in 0..100_000 {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut conn)
-                .await?;
-            if !keys.is_empty() {
-                redis::cmd("DEL")
-                    .arg(&keys)
-                    .query_async::<()>(&mut conn)
-                    .await?;
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_servers() {
-        assert!(check_loopback(&["redis://127.0.0.1:6379".into()]).is_ok());
-        assert!(check_loopback(&["redis://localhost".into()]).is_ok());
-        assert!(check_loopback(&["redis://[::1]:7000".into()]).is_ok());
-        assert!(check_loopback(&["unix:///tmp/r.sock".into()]).is_ok());
-        assert!(check_loopback(&["redis://10.0.0.1:6379".into()]).is_err());
-        assert!(check_loopback(&["redis://example.com".into()]).is_err());
-        assert!(check_loopback(&["nonsense".into()]).is_err());
     }
 }

@@ -149,7 +149,7 @@ pub async fn run(
 ) -> Result<SoakOutcome, BenchError> {
     let pids = local_pids.unwrap_or(&[]);
     options.validate()?;
-    crate::runner::check_loopback(urls)?;
+    crate::servers::check_loopback(urls)?;
     let run_id: String = redlease::protocol::new_owner().chars().take(8).collect();
     let mut builder = LockManager::builder()
         .servers(urls.iter().cloned())
@@ -328,7 +328,7 @@ pub async fn run(
         scheduled_after_release: after.scheduled,
     };
     if local_pids.is_none() {
-        crate::runner::cleanup(urls, &format!("rlb-renewal:{run_id}:*")).await?;
+        crate::servers::cleanup(urls, &format!("rlb-renewal:{run_id}:*")).await?;
     }
     Ok(outcome)
 }

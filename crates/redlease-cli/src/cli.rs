@@ -42,7 +42,8 @@ pub struct Cli {
 pub struct Connection {
     /// Redis servers, comma-separated, each one lock node: redis://[user@]host[:port][/db],
     /// rediss://... (TLS), unix:///path/to/socket, redis+sentinel://host:port[,host:port...]/SERVICE
-    /// (the primary Sentinel names, followed across failovers) or
+    /// (the primary Sentinel names, followed across failovers; sentinels that require a
+    /// password: ...?sentinel_password=P) or
     /// redis+cluster://host:port[,host:port...] (a Redis Cluster). [default: redis://127.0.0.1:6379]
     #[arg(
         long,

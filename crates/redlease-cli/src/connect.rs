@@ -69,32 +69,11 @@ fn check_ttl(ttl: Duration, node_timeout: Option<Duration>) -> Result<(), Failur
     Ok(())
 }
 
-/// The comma-separated list split back into URLs: `redis+sentinel://h1:p1,h2:p2/svc` and
-/// `redis+cluster://h1:p1,h2:p2` name several hosts with commas themselves, so a piece
-/// without a scheme after one of those continues it.
-pub fn rejoin_multi_host(pieces: &[String]) -> Vec<String> {
-    let mut urls: Vec<String> = Vec::new();
-    for piece in pieces.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        let continues = !piece.contains("://")
-            && urls.last().is_some_and(|last| {
-                last.starts_with("redis+sentinel://") || last.starts_with("redis+cluster://")
-            });
-        match urls.last_mut() {
-            Some(last) if continues => {
-                last.push(',');
-                last.push_str(piece);
-            }
-            _ => urls.push(piece.to_owned()),
-        }
-    }
-    urls
-}
-
 /// The servers: given (never blank), or the default; with the password put in.
 pub fn servers(connection: &Connection) -> Result<Vec<String>, Failure> {
     let given: Vec<String> = match &connection.servers {
         None => vec![DEFAULT_SERVERS.to_owned()],
-        Some(list) => rejoin_multi_host(list),
+        Some(list) => redlease::config::rejoin_server_list(list),
     };
     if given.is_empty() {
         return Err(Failure::new(
@@ -289,29 +268,6 @@ mod tests {
         assert_eq!(show_url("redis://u:pw@h:1"), "redis://u:***@h:1");
         assert_eq!(show_url("redis://h:port"), "redis://h:port");
         assert_eq!(show_url("redis://u:p w@h:x"), "redis://***@h:x");
-    }
-
-    #[test]
-    fn multi_host_urls_survive_the_comma_separated_list() {
-        let pieces: Vec<String> = [
-            "redis://a:1",
-            "redis+cluster://b:1",
-            "b:2",
-            "redis+sentinel://c:1",
-            "c:2/svc",
-            "redis://d:1",
-        ]
-        .map(String::from)
-        .to_vec();
-        assert_eq!(
-            rejoin_multi_host(&pieces),
-            [
-                "redis://a:1",
-                "redis+cluster://b:1,b:2",
-                "redis+sentinel://c:1,c:2/svc",
-                "redis://d:1"
-            ]
-        );
     }
 
     #[test]

@@ -76,3 +76,44 @@ fn a_redis_cluster_is_one_node() {
         out.expect_code(0);
     }
 }
+
+#[test]
+fn list_on_redlock_over_three_clusters() {
+    // Delayed-restart markers are per resource with cluster nodes: `list` must not
+    // depend on node-wide markers to decide whether the servers answered.
+    let clusters: Vec<RedisCluster> = (0..3)
+        .map(|_| RedisCluster::start(1, 0).expect("cluster"))
+        .collect();
+    let servers: Vec<String> = clusters.iter().map(RedisCluster::cluster_url).collect();
+    run(
+        redlease(&servers).args(["acquire", "--ttl", "60s", "jobs:a"]),
+        LONG,
+    )
+    .expect_code(0);
+    let out = run(redlease(&servers).args(["list", "jobs:*"]), LONG);
+    out.expect_code(0);
+    assert_eq!(out.stdout.lines().count(), 1, "{out:#?}");
+    assert!(out.stdout.contains("\"jobs:a\""), "{out:#?}");
+}
+
+#[test]
+fn the_demo_runs_on_a_cluster_and_on_sentinel_urls() {
+    let cluster = RedisCluster::start(3, 0).expect("cluster");
+    let sentinels = Sentinels::start().expect("sentinels");
+    for url in [cluster.cluster_url(), sentinels.sentinel_url()] {
+        let out = run(
+            redlease(&[]).args([
+                "demo",
+                "--servers",
+                &url,
+                "--workers",
+                "3",
+                "--sections",
+                "30",
+            ]),
+            LONG,
+        );
+        out.expect_code(0);
+        assert!(out.stdout.contains("all checks passed"), "{url}: {out:#?}");
+    }
+}

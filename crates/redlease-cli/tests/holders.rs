@@ -112,7 +112,29 @@ fn list_with_too_few_servers_is_an_error_not_an_empty_list() {
     let out = run(redlease(&servers).args(["list"]), LONG);
     out.expect_code(69);
     assert!(
-        out.stderr.contains("only 1 of 3 servers answered"),
+        out.stderr.contains("only 1 of 3 servers could be scanned"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn list_names_a_server_it_could_not_scan_on_stderr() {
+    let c = cluster(3);
+    let servers = c.urls();
+    run(redlease(&servers).args(["acquire", "r"]), LONG).expect_code(0);
+    c.node(2).kill().expect("kill");
+    let out = run(redlease(&servers).args(["list"]), LONG);
+    out.expect_code(0);
+    assert_eq!(
+        lines(&out).len(),
+        1,
+        "still listed from the others: {out:#?}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "redlease: server 3 ({}) could not be scanned, leases held only there may be missing",
+            servers[2]
+        )),
         "{out:#?}"
     );
 }

@@ -49,6 +49,10 @@ pub struct SentinelOptions {
     pub failover_timeout: Duration,
     /// Extra arguments for the data servers (not the sentinels).
     pub extra_args: Vec<String>,
+    /// A password the sentinels themselves require (`requirepass`; they use it with
+    /// each other too, `sentinel sentinel-pass`). The kit's own queries send it. Default
+    /// none.
+    pub sentinel_password: Option<String>,
     /// The server binary, also run as sentinel (default:
     /// `REDLEASE_REDIS_SERVER`, else `redis-server` on `PATH`).
     pub redis_server: Option<PathBuf>,
@@ -69,6 +73,7 @@ impl Default for SentinelOptions {
             down_after: Duration::from_secs(1),
             failover_timeout: Duration::from_secs(3),
             extra_args: Vec::new(),
+            sentinel_password: None,
             redis_server: None,
             startup_timeout: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(20),
@@ -117,7 +122,10 @@ impl Sentinels {
         let primary_port = servers.primary().port().unwrap_or_default();
         let settings = Settings {
             redis_server: options.redis_server.clone(),
-            extra_args: Vec::new(),
+            extra_args: match &options.sentinel_password {
+                Some(password) => vec!["--requirepass".into(), password.clone()],
+                None => Vec::new(),
+            },
             startup_timeout: options.startup_timeout,
         };
         let config = config_file(&options, primary_port);
@@ -326,6 +334,10 @@ fn config_file(options: &SentinelOptions, primary_port: u16) -> String {
             options.failover_timeout.as_millis().max(1)
         ),
         format!("sentinel parallel-syncs {name} 1"),
+        match &options.sentinel_password {
+            Some(password) => format!("sentinel sentinel-pass {password}"),
+            None => String::new(),
+        },
         String::new(),
     ]
     .join("\n")

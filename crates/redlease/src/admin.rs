@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
 use crate::config;
-use crate::error::{Error, NodeError, NodeName};
+use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::lease::{Lease, LeaseCore};
 use crate::ops::MarkerKey;
 use crate::ops::marker::{Action, Marker};
@@ -44,6 +44,26 @@ pub struct NodeStatus {
     pub node: NodeName,
     /// Its answer, or why there was none.
     pub reply: Result<StatusReply, NodeError>,
+}
+
+/// The leases held now, from [`crate::LockManager::list`], and the nodes that could not
+/// be scanned.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The held leases found, by resource name.
+    pub held: Vec<Status>,
+    /// Nodes that could not be scanned, wholly or (a Redis Cluster node) some of their
+    /// shards; the error says which. A lease is held on a quorum of nodes, so it is
+    /// listed as long as one of its nodes was scanned; with a quorum or more of the
+    /// nodes here, leases may be missing from `held`.
+    pub unscanned: Vec<NodeFailure>,
+}
+
+impl Listing {
+    /// Whether every node was scanned in full.
+    pub fn is_complete(&self) -> bool {
+        self.unscanned.is_empty()
+    }
 }
 
 /// Each node's marker age, or why there is none (see [`crate::LockManager::node_markers`]).
@@ -95,12 +115,13 @@ pub(crate) async fn status(cluster: &Arc<Cluster>, resource: &str) -> Result<Sta
 }
 
 /// The leases held now on resources matching the glob `pattern`, at most `limit`: every
-/// node is scanned (SCAN, bounded) for lock keys, then each resource's status is read.
+/// node is scanned (SCAN, bounded; every shard of a cluster) for lock keys, then each
+/// resource's status is read. What could not be scanned is named, not skipped silently.
 pub(crate) async fn list(
     cluster: &Arc<Cluster>,
     pattern: &str,
     limit: usize,
-) -> Result<Vec<Status>, Error> {
+) -> Result<Listing, Error> {
     let prefix = &cluster.config.key_prefix;
     let glob = format!("{}{{{pattern}}}:lock", escape_glob(prefix));
     let scans = futures_util::future::join_all(
@@ -111,16 +132,18 @@ pub(crate) async fn list(
     )
     .await;
     let head = format!("{prefix}{{");
-    let mut resources: Vec<String> = scans
-        .into_iter()
-        .filter_map(Result::ok)
-        .flatten()
-        .filter_map(|key| {
+    let mut unscanned = Vec::new();
+    let mut resources = Vec::new();
+    for (node, scanned) in cluster.nodes.iter().zip(scans) {
+        if let Some(error) = scanned.failure {
+            unscanned.push(node.failure(error));
+        }
+        resources.extend(scanned.keys.into_iter().filter_map(|key| {
             key.strip_prefix(&head)?
                 .strip_suffix("}:lock")
                 .map(str::to_owned)
-        })
-        .collect();
+        }));
+    }
     resources.sort_unstable();
     resources.dedup();
     let mut held = Vec::new();
@@ -133,7 +156,7 @@ pub(crate) async fn list(
             held.push(status);
         }
     }
-    Ok(held)
+    Ok(Listing { held, unscanned })
 }
 
 /// `text` with Redis glob characters escaped, to match it literally.

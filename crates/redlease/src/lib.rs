@@ -82,7 +82,7 @@ mod renewal;
 mod round;
 mod wakeup;
 
-pub use admin::{Markers, NodeStatus, Status};
+pub use admin::{Listing, Markers, NodeStatus, Status};
 pub use config::NodeKind;
 pub use config::{Builder, Renewal};
 pub use error::{AuthProblem, Error, ErrorKind, LostReason, NodeError, NodeFailure, NodeName};

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use crate::acquire::Acquirer;
-use crate::admin::{self, Markers, Status};
+use crate::admin::{self, Listing, Markers, Status};
 use crate::cluster::Cluster;
 use crate::config::{Async, Builder};
 use crate::error::Error;
@@ -246,8 +246,10 @@ impl LockManager {
 
     /// The leases held now on resources whose names match the glob `pattern` (`*` for
     /// all), at most `limit`, with their holders' descriptions: for operators, like
-    /// `lslocks`. Uses SCAN on every node (never KEYS), then reads each resource's status.
-    pub async fn list(&self, pattern: &str, limit: usize) -> Result<Vec<Status>, Error> {
+    /// `lslocks`. Uses SCAN on every node (never KEYS; on a Redis Cluster node, on every
+    /// shard), then reads each resource's status. Nodes that could not be scanned are
+    /// named in [`Listing::unscanned`] rather than skipped silently.
+    pub async fn list(&self, pattern: &str, limit: usize) -> Result<Listing, Error> {
         admin::list(&self.cluster, pattern, limit).await
     }
 

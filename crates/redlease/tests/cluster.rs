@@ -262,3 +262,66 @@ async fn redlock_over_three_single_shard_clusters() {
     let again = manager.try_acquire("multi").await.expect("2 of 3 clusters");
     again.release().await.expect("release");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_finds_the_leases_on_every_shard() {
+    let cluster = start(3, 0);
+    let manager = manager(vec![cluster.cluster_url()]).await;
+    let mut shards = HashSet::new();
+    let mut leases = Vec::new();
+    for i in 0..30 {
+        let resource = format!("jobs:{i}");
+        let shard = cluster
+            .primary_of(&format!("redlease:{{{resource}}}:lock"))
+            .expect("slot owner")
+            .port();
+        shards.insert(shard);
+        leases.push(manager.try_acquire(&resource).await.expect("free resource"));
+    }
+    assert_eq!(shards.len(), 3, "the resources span every shard");
+    let listed: HashSet<String> = manager
+        .list("jobs:*", 1000)
+        .await
+        .expect("list")
+        .held
+        .into_iter()
+        .map(|status| status.resource)
+        .collect();
+    let expected: HashSet<String> = (0..30).map(|i| format!("jobs:{i}")).collect();
+    let missing: Vec<_> = expected.difference(&listed).collect();
+    assert!(missing.is_empty(), "not listed: {missing:?}");
+    assert_eq!(
+        manager.list("jobs:*", 7).await.expect("list").held.len(),
+        7,
+        "bounded across shards"
+    );
+    // A shard that is down hides only its own leases, and is named.
+    let dead = cluster
+        .primary_of("redlease:{jobs:0}:lock")
+        .expect("slot owner");
+    let dead_port = dead.port();
+    let on_live_shards = (0..30)
+        .filter(|i| {
+            let key = format!("redlease:{{jobs:{i}}}:lock");
+            cluster.primary_of(&key).expect("slot owner").port() != dead_port
+        })
+        .count();
+    dead.kill().expect("kill a shard's primary");
+    let listing = manager.list("jobs:*", 1000).await.expect("list");
+    assert_eq!(
+        listing.held.len(),
+        on_live_shards,
+        "{:?}",
+        listing.unscanned
+    );
+    assert_eq!(listing.unscanned.len(), 1);
+    let why = listing.unscanned[0].to_string();
+    let dead_port = dead_port.expect("tcp");
+    assert!(
+        why.contains(&format!(
+            "shard 127.0.0.1:{dead_port} (connection failed: not reachable"
+        )),
+        "{why}"
+    );
+    drop(leases);
+}

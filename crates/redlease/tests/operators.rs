@@ -8,6 +8,21 @@ use std::time::Duration;
 use common::{manager, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_names_the_servers_it_could_not_scan() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    let lease = m.acquire("jobs:a").await.expect("acquire");
+    cluster.node(1).kill().expect("kill node 1");
+    let listing = m.list("jobs:*", 100).await.expect("list");
+    let names: Vec<&str> = listing.held.iter().map(|s| s.resource.as_str()).collect();
+    assert_eq!(names, ["jobs:a"], "still found on the other nodes");
+    assert_eq!(listing.unscanned.len(), 1, "{:?}", listing.unscanned);
+    assert_eq!(listing.unscanned[0].index, 1);
+    assert!(!listing.is_complete());
+    drop(lease);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_and_status_show_held_leases_with_their_holders() {
     let cluster = start(3);
     let m = manager(&cluster).await;
@@ -20,7 +35,9 @@ async fn list_and_status_show_held_leases_with_their_holders() {
     let released = m.acquire("jobs:c").await.expect("acquire c");
     released.release().await.expect("release c");
 
-    let held = m.list("jobs:*", 100).await.expect("list");
+    let listing = m.list("jobs:*", 100).await.expect("list");
+    assert!(listing.is_complete(), "{:?}", listing.unscanned);
+    let held = listing.held;
     let names: Vec<&str> = held.iter().map(|s| s.resource.as_str()).collect();
     assert_eq!(
         names,
@@ -33,7 +50,7 @@ async fn list_and_status_show_held_leases_with_their_holders() {
         Some(r#"{"host":"h1","pid":1}"#)
     );
     assert_eq!(held[1].holder_info, None, "b gave no description");
-    assert_eq!(m.list("*", 1).await.expect("list").len(), 1, "bounded");
+    assert_eq!(m.list("*", 1).await.expect("list").held.len(), 1, "bounded");
 
     // Extend keeps the description; release removes it with the lock.
     a.extend(Duration::from_secs(20)).await.expect("extend");

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use redlease::{LockManager, NodeError};
-use redlease_testkit::{Node, Sentinels};
+use redlease_testkit::{Node, Reply, SentinelOptions, Sentinels};
 
 fn start() -> Sentinels {
     Sentinels::start().expect("redis-server must be installed: apt-get install -y redis-server")
@@ -170,12 +170,25 @@ async fn without_min_replicas_a_failover_loses_an_unreplicated_lease() {
     second.release().await.expect("release");
 }
 
+/// The primary port `sentinel` reports for the service.
+fn reported_port(sentinels: &Sentinels, sentinel: &Node) -> Option<u16> {
+    let args = ["SENTINEL", "get-master-addr-by-name", sentinels.service()];
+    match sentinel.query(&args).ok()? {
+        Reply::Array(items) => match items.get(1) {
+            Some(Reply::Bulk(port)) => std::str::from_utf8(port).ok()?.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_planned_failover_costs_no_failed_vote() {
-    // A planned failover (SENTINEL FAILOVER) demotes the old primary, which stays up.
-    // Sentinel closes the demoted server's client connections when it reconfigures it,
-    // so the node's next request reconnects, asks the sentinels again and reaches the
-    // new primary: the first request after the switch already succeeds.
+async fn a_planned_failover_is_followed_while_the_old_primary_still_takes_writes() {
+    // A planned failover (SENTINEL FAILOVER) leaves the old primary up, and Sentinel
+    // demotes it only after it has reported itself as primary for seconds: meanwhile it
+    // still takes writes, and a connection to it neither breaks nor reads READONLY. The
+    // node follows the sentinels' +switch-master announcement instead: the first
+    // request after the switch already goes to the new primary.
     let sentinels = start();
     let manager = LockManager::builder()
         .servers([sentinels.sentinel_url()])
@@ -196,22 +209,135 @@ async fn a_planned_failover_costs_no_failed_vote() {
         .command(&["SENTINEL", "FAILOVER", sentinels.service()])
         .expect("a planned failover");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let now_primary = sentinels.servers().current_primary().ok().map(Node::port);
-        if now_primary.is_some() && now_primary != Some(old) {
-            break;
+    let new = loop {
+        // Every sentinel has announced the switch once each names the new primary.
+        let reports: Vec<_> = sentinels
+            .sentinels()
+            .iter()
+            .map(|s| reported_port(&sentinels, s))
+            .collect();
+        if let Some(Some(port)) = reports.first()
+            && Some(*port) != old
+            && reports.iter().all(|r| r == &Some(*port))
+        {
+            break *port;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no failover within 20 s"
+            "no failover within 20 s: {reports:?}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // Sentinel reconfigures the old primary within moments of the switch.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Time for the announcement to reach the node's subscriber (well inside the seconds
+    // before Sentinel demotes the old primary).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let lease = manager
         .try_acquire("switch")
         .await
-        .expect("the first request after the switch reaches the new primary");
+        .expect("the first request after the switch succeeds");
+    let new_primary = sentinels
+        .servers()
+        .node_by_port(new)
+        .expect("the new primary is ours");
+    assert_eq!(
+        new_primary
+            .command(&["GET", "redlease:{switch}:lock"])
+            .expect("get"),
+        lease.owner(),
+        "the grant went to the old primary (port {old:?}), not the new one (port {new})"
+    );
     lease.release().await.expect("release on the new primary");
+}
+
+/// Subscriber connections on `sentinel` (ours: sentinels do not subscribe to each other).
+fn subscribers(sentinel: &Node) -> usize {
+    sentinel
+        .command(&["CLIENT", "LIST", "TYPE", "pubsub"])
+        .expect("client list")
+        .lines()
+        .filter(|line| line.contains("sub=1"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_switch_subscriptions_end_with_the_manager() {
+    let sentinels = start();
+    let manager = manager(sentinels.sentinel_url(), 0).await;
+    let wait_for = |want: usize, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sentinels.sentinels().iter().any(|s| subscribers(s) != want) {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(1, "one +switch-master subscription on every sentinel");
+    drop(manager);
+    wait_for(0, "the subscriptions outlived their manager");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinels_with_a_password_of_their_own() {
+    let sentinels = Sentinels::start_with(SentinelOptions {
+        sentinel_password: Some("guard-s3ntinels".into()),
+        ..SentinelOptions::default()
+    })
+    .expect("sentinels with requirepass");
+    let base = sentinels.sentinel_url();
+
+    // Without their password the sentinels refuse: a failed vote that says so.
+    let refused = manager(base.clone(), 0)
+        .await
+        .try_acquire("guarded")
+        .await
+        .expect_err("the sentinels refuse us");
+    assert!(refused.is_unavailable(), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("the sentinels require a password: give theirs as ?sentinel_password="),
+        "{refused}"
+    );
+
+    // A wrong one is refused too, and never shown.
+    let wrong = manager(format!("{base}?sentinel_password=not-the-one"), 0)
+        .await
+        .try_acquire("guarded")
+        .await
+        .expect_err("wrong sentinel password");
+    let text = wrong.to_string();
+    assert!(!text.contains("not-the-one"), "{text}");
+    assert!(
+        text.contains("the sentinels refused the sentinel_username/sentinel_password"),
+        "{text}"
+    );
+    assert!(!text.contains("AuthenticationFailed"), "{text}");
+
+    // With it, the primary is found, and the switch subscriptions authenticate too.
+    let manager = manager(format!("{base}?sentinel_password=guard-s3ntinels"), 0).await;
+    let lease = manager.try_acquire("guarded").await.expect("acquire");
+    assert_eq!(
+        primary(&sentinels)
+            .command(&["GET", "redlease:{guarded}:lock"])
+            .expect("get"),
+        lease.owner()
+    );
+    lease.release().await.expect("release");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sentinels.sentinels().iter().any(|s| subscribers(s) != 1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no +switch-master subscription on every sentinel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Parameters other than the sentinels' credentials are named.
+    let err = LockManager::builder()
+        .servers([format!("{base}?sentinel_pasword=typo")])
+        .build()
+        .await
+        .expect_err("unknown parameter");
+    let text = err.to_string();
+    assert!(text.contains("sentinel_pasword"), "{text}");
+    assert!(!text.contains("typo"), "{text}");
 }

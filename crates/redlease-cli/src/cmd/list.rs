@@ -2,12 +2,13 @@
 //!
 //! The question is "what is stuck, and whose is it?", so each held lease comes with the
 //! description its holder stored (host, pid, command). The library scans the servers
-//! with SCAN (bounded by `--limit`), never KEYS, which would stall a busy server. A
-//! server that cannot be scanned is skipped by that scan, so an empty list could hide an
-//! outage; the servers are therefore asked first, and fewer than a quorum answering is
-//! an error (69, or 77 for refused credentials) rather than an empty answer.
+//! with SCAN (bounded by `--limit`; every shard of a cluster), never KEYS, which would
+//! stall a busy server. An empty list must not hide an outage: fewer than a quorum of
+//! servers scanned in full is an error (69, or 77 for refused credentials) rather than
+//! an empty answer; a server (or cluster shard) that could not be scanned, with a
+//! quorum scanned, is named on stderr, since leases held only there may be missing.
 
-use redlease::{LockManager, Status};
+use redlease::{Listing, LockManager, Status};
 
 use crate::cli::{Format, ListArgs};
 use crate::exit::{Failure, OK, UNAVAILABLE};
@@ -24,13 +25,21 @@ struct Listed {
     holder: Option<HolderJson>,
 }
 
-/// Check the servers, list, print.
+/// List, check that enough servers were scanned, print.
 pub async fn run(args: &ListArgs) -> Result<u8, Failure> {
     let manager = crate::connect::manager(&args.connection, redlease::config::DEFAULT_TTL).await?;
-    enough_servers(&manager).await?;
     let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
-    let held = manager.list(&args.pattern, limit).await?;
-    let rows: Vec<Listed> = held.into_iter().map(listed).collect();
+    let listing = manager.list(&args.pattern, limit).await?;
+    enough_scanned(&manager, &listing)?;
+    for failure in &listing.unscanned {
+        crate::warn(&format!(
+            "server {} ({}) could not be scanned, leases held only there may be missing: {}",
+            failure.index + 1,
+            failure.server,
+            crate::refusal::node_error_text(&failure.error)
+        ));
+    }
+    let rows: Vec<Listed> = listing.held.into_iter().map(listed).collect();
     match args.format.format {
         Format::Json => {
             for row in &rows {
@@ -42,23 +51,22 @@ pub async fn run(args: &ListArgs) -> Result<u8, Failure> {
     Ok(OK)
 }
 
-/// Fewer than a quorum of servers answering means the list cannot be trusted.
-async fn enough_servers(manager: &LockManager) -> Result<(), Failure> {
-    let answers = manager.node_markers().await;
-    let failed: Vec<crate::refusal::Failed<'_>> = answers
-        .iter()
-        .filter_map(|(node, answer)| {
-            answer.as_ref().err().map(|error| crate::refusal::Failed {
-                index: node.index,
-                server: &node.server,
-                error,
-            })
-        })
-        .collect();
-    let reachable = answers.len() - failed.len();
-    if reachable >= manager.quorum() {
+/// Fewer than a quorum of servers scanned means the list cannot be trusted: a lease is
+/// held on a quorum, so it may be on none of the servers that were.
+fn enough_scanned(manager: &LockManager, listing: &Listing) -> Result<(), Failure> {
+    let scanned = manager.nodes().saturating_sub(listing.unscanned.len());
+    if scanned >= manager.quorum() {
         return Ok(());
     }
+    let failed: Vec<crate::refusal::Failed<'_>> = listing
+        .unscanned
+        .iter()
+        .map(|f| crate::refusal::Failed {
+            index: f.index,
+            server: &f.server,
+            error: &f.error,
+        })
+        .collect();
     if let Some(failure) = crate::refusal::explain(&failed) {
         return Err(failure);
     }
@@ -76,8 +84,8 @@ async fn enough_servers(manager: &LockManager) -> Result<(), Failure> {
     Err(Failure::new(
         UNAVAILABLE,
         format!(
-            "only {reachable} of {} servers answered, a quorum is {}: the list would be incomplete ({}); check that the servers are running and reachable",
-            answers.len(),
+            "only {scanned} of {} servers could be scanned, a quorum is {}: the list would be incomplete ({}); check that the servers are running and reachable",
+            manager.nodes(),
             manager.quorum(),
             why.join("; ")
         ),

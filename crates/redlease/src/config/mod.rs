@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::protocol::RetryPolicy;
 
 mod limits;
+mod multi_host;
 mod nodes;
 mod server;
 mod tls;
@@ -23,8 +24,8 @@ pub(crate) use limits::{check_call_ttl, check_resource, check_ttl};
 
 pub use server::NodeKind;
 use server::parse_servers;
-pub use server::redact;
 pub(crate) use server::{Address, Server};
+pub use server::{ServerTargets, redact, rejoin_server_list, server_targets};
 pub(crate) use tls::Tls;
 pub(crate) use validate::Config;
 pub use validate::{default_node_timeout, min_ttl};

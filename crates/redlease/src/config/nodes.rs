@@ -14,9 +14,9 @@ impl<F> Builder<F> {
     ///
     /// Accepted forms: `redis://[user:password@]host[:port][/db]`, `rediss://...` (with the
     /// `tls` feature), `unix:///path/to/socket[?db=N]`,
-    /// `redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db]` (the
-    /// primary of SERVICE, followed across failovers; the credentials are the data
-    /// nodes', sentinels are asked without), and
+    /// `redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db][?sentinel_username=U&sentinel_password=P]`
+    /// (the primary of SERVICE, followed across failovers; `user:password@` are the data
+    /// nodes' credentials, the parameters the sentinels' own, if they require any), and
     /// `redis+cluster://[user:password@]host:port[,host:port...]` (a Redis Cluster).
     /// Whatever its kind, each URL is one node of the quorum: one failure domain. See
     /// `docs/deployment.md` for what each setup guarantees.

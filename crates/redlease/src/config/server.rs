@@ -7,10 +7,11 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use super::multi_host;
 use crate::error::Error;
 
 /// The URL forms accepted, for messages.
-pub(crate) const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P], redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db], redis+cluster://[user:password@]host:port[,host:port...]";
+pub(crate) const URL_FORMS: &str = "redis://[user:password@]host[:port][/db], rediss://... (TLS, with the `tls` feature), unix:///path/to/socket[?db=N&user=U&pass=P], redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db][?sentinel_username=U&sentinel_password=P], redis+cluster://[user:password@]host:port[,host:port...]";
 
 /// What kind of Redis deployment one server URL names. Whatever its kind, one URL is one
 /// lock node, one failure domain: Redlock's quorum is taken over URLs.
@@ -106,10 +107,17 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
     let bad = |problem: String| Error::invalid(&field, &redacted, problem, URL_FORMS);
     let url = url.trim();
     if let Some(rest) = url.strip_prefix("redis+sentinel://") {
-        return parse_sentinel(rest, &bad).map(|address| Server { address, redacted });
+        return multi_host::parse_sentinel(rest, &bad).map(|address| Server { address, redacted });
     }
     if let Some(rest) = url.strip_prefix("redis+cluster://") {
-        return parse_cluster(rest, &bad).map(|address| Server { address, redacted });
+        return multi_host::parse_cluster(rest, &bad).map(|address| Server { address, redacted });
+    }
+    for scheme in ["rediss+cluster://", "rediss+sentinel://"] {
+        if url.starts_with(scheme) {
+            return Err(bad(format!(
+                "TLS to a Redis Cluster or through Sentinel ({scheme}) is not supported: give each primary as a rediss:// URL, or reach the deployment over a private network with redis+cluster:// or redis+sentinel:// (docs/deployment.md)"
+            )));
+        }
     }
     let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a URL ({e})")))?;
     match parsed.scheme() {
@@ -136,7 +144,7 @@ fn parse_server(i: usize, url: &str) -> Result<Server, Error> {
     })
 }
 
-fn connection_info(
+pub(super) fn connection_info(
     parsed: url::Url,
     bad: &impl Fn(String) -> Error,
 ) -> Result<redis::ConnectionInfo, Error> {
@@ -148,84 +156,76 @@ fn connection_info(
     })
 }
 
-/// The parts of a multi-host URL after its scheme: credentials (`user:password@`, kept
-/// percent-encoded), the `host:port` list, and the path.
-fn split_hosts<'a>(
-    rest: &'a str,
-    bad: &impl Fn(String) -> Error,
-) -> Result<(&'a str, Vec<&'a str>, &'a str), Error> {
-    let (userinfo, hosts, path) = parts(rest);
-    let (userinfo, path) = (userinfo.unwrap_or_default(), path.unwrap_or_default());
-    let hosts: Vec<&str> = hosts.split(',').map(str::trim).collect();
-    for host in &hosts {
-        let port_ok = host
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-        if !port_ok {
-            return Err(bad(format!(
-                "{host:?} is not host:port (every node of the list needs its port)"
-            )));
+/// A comma-separated server list split back into URLs, for commands that take
+/// `--servers a,b,c` (or an environment variable) and split it on commas:
+/// `redis+sentinel://h1:p1,h2:p2/svc` and `redis+cluster://h1:p1,h2:p2` name several
+/// hosts with commas themselves, so a piece without a scheme after one of those
+/// continues it. Blank pieces are dropped.
+///
+/// ```
+/// let pieces = ["redis+cluster://a:1", "b:2", "redis://c"].map(String::from);
+/// assert_eq!(
+///     redlease::config::rejoin_server_list(&pieces),
+///     ["redis+cluster://a:1,b:2", "redis://c"]
+/// );
+/// ```
+pub fn rejoin_server_list(pieces: &[String]) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for piece in pieces.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let continues = !piece.contains("://")
+            && urls.last().is_some_and(|last| {
+                last.starts_with("redis+sentinel://") || last.starts_with("redis+cluster://")
+            });
+        match urls.last_mut() {
+            Some(last) if continues => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => urls.push(piece.to_owned()),
         }
     }
-    Ok((userinfo, hosts, path))
+    urls
 }
 
-/// One host of a multi-host URL as a `redis://` connection, with the URL's credentials
-/// and database.
-fn host_info(
-    userinfo: &str,
-    host: &str,
-    db: &str,
-    bad: &impl Fn(String) -> Error,
-) -> Result<redis::ConnectionInfo, Error> {
-    let at = if userinfo.is_empty() { "" } else { "@" };
-    let parsed = url::Url::parse(&format!("redis://{userinfo}{at}{host}/{db}"))
-        .map_err(|e| bad(format!("host {host:?} is not valid ({e})")))?;
-    connection_info(parsed, bad)
+/// What one server URL names, found without connecting: its kind and the hosts it
+/// reaches directly (the server; a cluster's seeds; a Sentinel service's sentinels,
+/// not the primary they will name). A unix socket has no host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTargets {
+    /// The node's kind.
+    pub kind: NodeKind,
+    /// Host names or IP addresses, as written in the URL.
+    pub hosts: Vec<String>,
 }
 
-fn parse_sentinel(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, Error> {
-    let (userinfo, hosts, path) = split_hosts(rest, bad)?;
-    let mut parts = path.split('/');
-    let service = parts.next().unwrap_or_default();
-    let db = parts.next().unwrap_or_default();
-    if service.is_empty() || parts.next().is_some() || service.contains(['?', '#']) {
-        return Err(bad(
-            "needs the service name as its path: .../SERVICE or .../SERVICE/db".to_owned(),
-        ));
+/// Parse one server URL as the builder would (the same errors) and say what it names:
+/// for tools that vet URLs before use, e.g. a benchmark that must only reach loopback.
+///
+/// ```
+/// use redlease::config::{NodeKind, server_targets};
+/// let t = server_targets("redis+cluster://127.0.0.1:7000,localhost:7001").unwrap();
+/// assert_eq!(t.kind, NodeKind::Cluster);
+/// assert_eq!(t.hosts, ["127.0.0.1", "localhost"]);
+/// ```
+pub fn server_targets(url: &str) -> Result<ServerTargets, Error> {
+    let servers = parse_servers(&[url.to_owned()])?;
+    let mut kind = NodeKind::Standalone;
+    let mut hosts = Vec::new();
+    for server in servers {
+        kind = server.kind();
+        let infos = match server.address {
+            Address::Direct(info) => vec![info],
+            Address::Sentinel { sentinels, .. } => sentinels,
+            Address::Cluster { seeds } => seeds,
+        };
+        hosts.extend(infos.iter().filter_map(|info| match info.addr() {
+            redis::ConnectionAddr::Tcp(host, _) | redis::ConnectionAddr::TcpTls { host, .. } => {
+                Some(host.clone())
+            }
+            _ => None,
+        }));
     }
-    if !db.is_empty() && db.parse::<u16>().is_err() {
-        return Err(bad(format!("database {db:?} is not a number")));
-    }
-    let sentinels = hosts
-        .iter()
-        .map(|host| host_info("", host, "", bad))
-        .collect::<Result<Vec<_>, _>>()?;
-    let primary = host_info(
-        userinfo,
-        hosts.first().copied().unwrap_or_default(),
-        db,
-        bad,
-    )?;
-    Ok(Address::Sentinel {
-        sentinels,
-        service: service.to_owned(),
-        primary,
-    })
-}
-
-fn parse_cluster(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, Error> {
-    let (userinfo, hosts, path) = split_hosts(rest, bad)?;
-    if !path.is_empty() {
-        return Err(bad(format!(
-            "a cluster URL has no path ({path:?}): Redis Cluster has only database 0"
-        )));
-    }
-    let seeds = hosts
-        .iter()
-        .map(|host| host_info(userinfo, host, "", bad))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Address::Cluster { seeds })
+    Ok(ServerTargets { kind, hosts })
 }
 
 /// A URL with its password (userinfo password, or `pass`/`password` query parameter)
@@ -241,7 +241,7 @@ fn parse_cluster(rest: &str, bad: &impl Fn(String) -> Error) -> Result<Address, 
 pub fn redact(url: &str) -> String {
     for scheme in ["redis+sentinel://", "redis+cluster://"] {
         if let Some(rest) = url.trim().strip_prefix(scheme) {
-            return format!("{scheme}{}", redact_authority(rest));
+            return format!("{scheme}{}", multi_host::redact_authority(rest));
         }
     }
     let Ok(mut parsed) = url::Url::parse(url.trim()) else {
@@ -284,37 +284,6 @@ pub fn redact(url: &str) -> String {
     parsed.to_string()
 }
 
-/// Split `[userinfo@]hosts[/path]`. The userinfo ends at the last `@`, so that a
-/// password with an unencoded `/` or `@` still counts as the password.
-fn parts(rest: &str) -> (Option<&str>, &str, Option<&str>) {
-    let (userinfo, after) = match rest.rsplit_once('@') {
-        Some((userinfo, after)) => (Some(userinfo), after),
-        None => (None, rest),
-    };
-    match after.split_once('/') {
-        Some((hosts, path)) => (userinfo, hosts, Some(path)),
-        None => (userinfo, after, None),
-    }
-}
-
-/// `user:password@hosts/path` with the password replaced; anything after `?` or `#` is
-/// dropped (multi-host URLs take no parameters, and a parameter could be a secret).
-fn redact_authority(rest: &str) -> String {
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (userinfo, hosts, path) = parts(rest);
-    let authority = match userinfo {
-        Some(userinfo) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{hosts}"),
-            None => format!("{userinfo}@{hosts}"),
-        },
-        None => hosts.to_owned(),
-    };
-    match path {
-        Some(path) => format!("{authority}/{path}"),
-        None => authority,
-    }
-}
-
 trait KindDescription {
     fn kind_description(&self) -> String;
 }
@@ -324,5 +293,48 @@ impl KindDescription for redis::RedisError {
         // The error's Display may echo parts of the URL; only its category and static
         // description are safe to show.
         format!("{:?}", self.kind())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_servers, rejoin_server_list};
+
+    #[test]
+    fn tls_cluster_and_sentinel_urls_are_refused_by_name() {
+        for url in [
+            "rediss+cluster://127.0.0.1:7000,127.0.0.1:7001",
+            "rediss+sentinel://127.0.0.1:26379/svc",
+        ] {
+            let Err(e) = parse_servers(&[url.to_owned()]) else {
+                panic!("{url} accepted");
+            };
+            let text = e.to_string();
+            assert!(text.contains("is not supported"), "{text}");
+            assert!(text.contains("rediss:// URL"), "{text}");
+        }
+    }
+
+    #[test]
+    fn multi_host_urls_survive_the_comma_separated_list() {
+        let pieces: Vec<String> = [
+            "redis://a:1",
+            "redis+cluster://b:1",
+            "b:2",
+            "redis+sentinel://c:1",
+            "c:2/svc",
+            "redis://d:1",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            rejoin_server_list(&pieces),
+            [
+                "redis://a:1",
+                "redis+cluster://b:1,b:2",
+                "redis+sentinel://c:1,c:2/svc",
+                "redis://d:1"
+            ]
+        );
     }
 }

@@ -8,8 +8,9 @@
 //!
 //! - **Standalone**: one multiplexed connection.
 //! - **Sentinel**: the primary's address is asked from the sentinels at every
-//!   (re)connection ([`super::sentinel`]), so a failover is followed as soon as the old
-//!   connection breaks or the old primary, now a replica, answers `READONLY`.
+//!   (re)connection ([`super::sentinel`]), so a failover is followed as soon as a sentinel
+//!   announces it ([`super::follow`]), the old connection breaks, or the old primary, now
+//!   a replica, answers `READONLY`.
 //! - **Cluster**: redis-rs' async cluster client, which follows `MOVED`/`ASK` and
 //!   refreshes its slot map itself. Every key of one resource shares the hash tag
 //!   `{resource}`, so each script runs on the one shard that owns the resource.
@@ -29,7 +30,9 @@ use crate::config::{Address, Server, Tls};
 pub(crate) enum Link {
     Direct(Client),
     Sentinel(Sentinel),
-    Cluster(ClusterClient),
+    /// The client, and the first seed's host: where a server that does not know its own
+    /// address (`""` in `CLUSTER SLOTS`, a cluster of one shard) is reached.
+    Cluster(ClusterClient, String),
 }
 
 /// A live connection to a node.
@@ -72,9 +75,42 @@ impl Link {
                 timeout,
             )?),
             Address::Cluster { seeds } => {
-                Link::Cluster(cluster_builder(seeds, tls, timeout).build()?)
+                let host = seeds
+                    .first()
+                    .and_then(|seed| match seed.addr() {
+                        redis::ConnectionAddr::Tcp(host, _)
+                        | redis::ConnectionAddr::TcpTls { host, .. } => Some(host.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                Link::Cluster(cluster_builder(seeds, tls, timeout).build()?, host)
             }
         })
+    }
+
+    /// Start following the primary's switches, for a Sentinel node.
+    pub(crate) fn follow(&self) -> Option<super::follow::Follower> {
+        match self {
+            Link::Sentinel(sentinel) => sentinel.follow(),
+            Link::Direct(_) | Link::Cluster(..) => None,
+        }
+    }
+
+    /// Primary switches seen so far (Sentinel; always 0 for the other kinds): a
+    /// connection made before the last switch must not be used.
+    pub(crate) fn switches(&self) -> u64 {
+        match self {
+            Link::Sentinel(sentinel) => sentinel.switches(),
+            Link::Direct(_) | Link::Cluster(..) => 0,
+        }
+    }
+
+    /// A cluster's first seed host (see [`Link::Cluster`]).
+    pub(crate) fn seed_host(&self) -> &str {
+        match self {
+            Link::Cluster(_, host) => host,
+            Link::Direct(_) | Link::Sentinel(_) => "",
+        }
     }
 
     /// Connect, within `timeout` per step.
@@ -87,7 +123,7 @@ impl Link {
                 Ok(Conn::Direct(conn))
             }
             Link::Sentinel(sentinel) => Ok(Conn::Direct(sentinel.connect(&config(timeout)).await?)),
-            Link::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
+            Link::Cluster(client, _) => Ok(Conn::Cluster(client.get_async_connection().await?)),
         }
     }
 }

@@ -25,12 +25,16 @@ use crate::ops::{self, Op};
 use crate::protocol::MarkerTrust;
 
 pub(crate) mod checks;
+mod follow;
 mod link;
 mod pubsub;
+mod scan;
 mod sentinel;
+mod verdict;
 
 pub(crate) use link::{Conn, Link, Refusal};
 pub(crate) use pubsub::{Event, Messages, PubSubLink, Sink};
+use verdict::{needs_new_connection, refusal, refuse_replica};
 
 /// Timeouts in a row after which the connection is considered hung and replaced.
 const HUNG_AFTER_TIMEOUTS: u32 = 2;
@@ -42,9 +46,12 @@ pub(crate) struct Node {
     timeout: Duration,
     /// Replicas that must confirm a grant or extend (`WAIT`) before it counts.
     min_replicas: u32,
-    /// The live connection and its generation, if any. A std mutex: it is only held to
-    /// clone or replace the handle, never across an await.
-    slot: Mutex<Option<(Conn, u64)>>,
+    /// The live connection, its generation and the link's primary switches when it was
+    /// made, if any. A std mutex: it is only held to clone or replace the handle, never
+    /// across an await.
+    slot: Mutex<Option<Live>>,
+    /// Sentinel: the task following `+switch-master` (stopped with the node).
+    _follower: Option<follow::Follower>,
     /// Serialises reconnection so that concurrent callers do not each open a connection.
     connecting: tokio::sync::Mutex<()>,
     generations: AtomicU64,
@@ -81,6 +88,7 @@ impl Node {
                 server: server.redacted.clone(),
             },
             kind: server.kind(),
+            _follower: link.follow(),
             link,
             timeout,
             min_replicas,
@@ -218,40 +226,6 @@ impl Node {
             .flatten()
     }
 
-    /// Keys matching `pattern`, by SCAN (never KEYS: it would block the server), at most
-    /// `limit` of them; each SCAN call within the node timeout. (On a Redis Cluster node
-    /// this scans the shard the client routes SCAN to.)
-    pub(crate) async fn scan(&self, pattern: &str, limit: usize) -> Result<Vec<String>, NodeError> {
-        let (mut conn, _) = tokio::time::timeout(self.timeout, self.connection())
-            .await
-            .map_err(|_| NodeError::Timeout(self.timeout))?
-            .map_err(|(e, _)| match e {
-                Refusal::Redis(e) => NodeError::Connection(e.to_string()),
-                Refusal::Unusable(why) => NodeError::Connection(why),
-            })?;
-        let mut keys = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(512);
-            let call = scan.query_async::<(u64, Vec<String>)>(&mut conn);
-            let (next, batch) = tokio::time::timeout(self.timeout, call)
-                .await
-                .map_err(|_| NodeError::Timeout(self.timeout))?
-                .map_err(|e| NodeError::Redis(e.to_string()))?;
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 || keys.len() >= limit {
-                keys.truncate(limit);
-                return Ok(keys);
-            }
-        }
-    }
-
     /// Try to connect now (used at start-up, so the first lock does not pay for it).
     pub(crate) async fn warm_up(&self) {
         let _ = tokio::time::timeout(self.timeout, self.connection()).await;
@@ -266,6 +240,9 @@ impl Node {
         if let Some(live) = self.current() {
             return Ok(live);
         }
+        // Read before connecting: a switch announced while we connect makes this
+        // connection stale at once.
+        let switches = self.link.switches();
         let mut conn = self
             .link
             .connect(self.timeout)
@@ -284,14 +261,21 @@ impl Node {
         }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         if let Ok(mut slot) = self.slot.lock() {
-            *slot = Some((conn.clone(), generation));
+            *slot = Some(Live {
+                conn: conn.clone(),
+                generation,
+                switches,
+            });
         }
         self.timeouts_in_row.store(0, Ordering::Relaxed);
         Ok((conn, generation))
     }
 
+    /// The live connection, unless the primary switched since it was made.
     fn current(&self) -> Option<(Conn, u64)> {
-        self.slot.lock().ok().and_then(|slot| slot.clone())
+        let slot = self.slot.lock().ok()?;
+        let live = slot.as_ref()?;
+        (live.switches == self.link.switches()).then(|| (live.conn.clone(), live.generation))
     }
 
     /// Drop the connection of `generation` (or whatever connection is there, if `None`),
@@ -299,7 +283,7 @@ impl Node {
     fn invalidate(&self, generation: Option<u64>) {
         if let Ok(mut slot) = self.slot.lock() {
             let stale = match (&*slot, generation) {
-                (Some((_, current)), Some(g)) => *current == g,
+                (Some(live), Some(g)) => live.generation == g,
                 (Some(_), None) => true,
                 (None, _) => false,
             };
@@ -352,48 +336,9 @@ impl Node {
     }
 }
 
-/// A replica takes no writes (and, with `replica-read-only no`, would take them and lose
-/// them): refuse it at connect with a message that says what to give instead. A node
-/// whose ACL forbids ROLE is given the benefit of the doubt: its writes would fail with
-/// READONLY anyway.
-async fn refuse_replica(conn: &mut Conn) -> Result<(), Refusal> {
-    let Ok(Value::Array(role)) = conn.node_command(redis::cmd("ROLE")).await else {
-        return Ok(());
-    };
-    match role.first() {
-        Some(Value::BulkString(r)) if r.as_slice() != b"master" => Err(Refusal::Unusable(format!(
-            "is a replica (ROLE {}), and locks need a primary: give the primary's URL, or a redis+sentinel:// URL that follows it",
-            String::from_utf8_lossy(r)
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// A refusal that retrying will not cure: credentials, permissions, a database the
-/// server does not have.
-fn refusal(e: &redis::RedisError) -> Option<NodeError> {
-    let code = e.code().unwrap_or_default();
-    let text = e.to_string();
-    if e.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(code, "NOAUTH" | "WRONGPASS" | "NOPERM")
-        || text.contains("WRONGPASS")
-        || text.contains("NOAUTH")
-    {
-        return Some(NodeError::Auth(text));
-    }
-    if text.contains("DB index is out of range") {
-        return Some(NodeError::Config(text));
-    }
-    None
-}
-
-/// Errors after which this connection must not be used again: it broke, or (Sentinel) it
-/// leads to a primary that was demoted to a replica.
-fn needs_new_connection(e: &redis::RedisError) -> bool {
-    e.is_io_error()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_unrecoverable_error()
-        || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
-        || e.code() == Some("READONLY")
+/// A connection in use, with what it was made under.
+struct Live {
+    conn: Conn,
+    generation: u64,
+    switches: u64,
 }

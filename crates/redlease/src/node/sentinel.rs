@@ -6,19 +6,22 @@
 //! the sentinels `SENTINEL get-master-addr-by-name SERVICE` (the first that answers, in
 //! turn, starting after the last one that failed), connects there, and checks with `ROLE`
 //! that it really is a primary (a sentinel may still point at a demoted one for a
-//! moment). The node reconnects when its connection breaks and when a write is answered
-//! `READONLY` (see [`super::Node`]), which covers the switch-master moments: the old
-//! primary is either gone or demoted.
+//! moment). The node reconnects when its connection breaks, when a write is answered
+//! `READONLY` (see [`super::Node`]), and as soon as a sentinel announces a new primary
+//! on `+switch-master` ([`super::follow`]): then it connects to the announced address
+//! first, because the sentinel asked next may not have learnt of the switch yet.
 //!
-//! The URL's credentials and database are the data nodes'; sentinels are asked without
-//! credentials.
+//! The URL's credentials and database are the data nodes'; the sentinels are asked with
+//! their own, from the URL's `sentinel_username`/`sentinel_password` parameters, if given.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, RedisResult};
 
+use super::follow::{self, Follower, Switches};
 use super::link::{Refusal, client};
 use crate::config::Tls;
 
@@ -31,6 +34,8 @@ pub(crate) struct Sentinel {
     timeout: Duration,
     /// The sentinel to ask first.
     next: AtomicUsize,
+    /// Switches announced on `+switch-master` (only counted while a [`Follower`] runs).
+    switches: Arc<Switches>,
 }
 
 impl Sentinel {
@@ -51,7 +56,24 @@ impl Sentinel {
             tls,
             timeout,
             next: AtomicUsize::new(0),
+            switches: Arc::default(),
         })
+    }
+
+    /// Start following `+switch-master` for this service (until the returned task is
+    /// dropped).
+    pub(crate) fn follow(&self) -> Option<Follower> {
+        follow::spawn(
+            self.sentinels.clone(),
+            self.service.clone(),
+            self.timeout,
+            &self.switches,
+        )
+    }
+
+    /// Switches announced so far: a connection made before the last one is stale.
+    pub(crate) fn switches(&self) -> u64 {
+        self.switches.count()
     }
 
     /// The primary's address, from the first sentinel that knows the service.
@@ -82,7 +104,7 @@ impl Sentinel {
                     return Ok(addr);
                 }
                 Ok(Ok(None)) => unknown += 1,
-                Ok(Err(e)) => last_error = Some(e.to_string()),
+                Ok(Err(e)) => last_error = Some(self.describe(&e)),
                 Err(_) => last_error = Some(format!("no answer within {:?}", self.timeout)),
             }
             self.next.store((i + 1) % count, Ordering::Relaxed);
@@ -101,6 +123,22 @@ impl Sentinel {
         }))
     }
 
+    /// A sentinel's error, with the advice a refused credential needs (the client's own
+    /// text names its error kind, not what to do).
+    fn describe(&self, e: &redis::RedisError) -> String {
+        let refused = e.kind() == redis::ErrorKind::AuthenticationFailed
+            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"));
+        let given = self.sentinels.first().is_some_and(|c| {
+            let settings = c.get_connection_info().redis_settings();
+            settings.password().is_some() || settings.username().is_some()
+        });
+        match (refused, given) {
+            (true, true) => "the sentinels refused the sentinel_username/sentinel_password given in the URL".to_owned(),
+            (true, false) => "the sentinels require a password: give theirs as ?sentinel_password=... (and ?sentinel_username=... for an ACL user) in the URL".to_owned(),
+            (false, _) => e.to_string(),
+        }
+    }
+
     /// A client for the primary the sentinels name now (for the wake-up subscriber).
     pub(crate) async fn primary_client(&self) -> Result<Client, Refusal> {
         let (host, port) = self.resolve().await?;
@@ -111,12 +149,28 @@ impl Sentinel {
         Ok(client(info, self.tls.as_ref())?)
     }
 
-    /// Resolve the primary, connect to it and check that it is one.
+    /// Connect to the primary a switch announced, if any, else to the one the sentinels
+    /// name; check that it is a primary.
     pub(crate) async fn connect(
         &self,
         config: &AsyncConnectionConfig,
     ) -> Result<MultiplexedConnection, Refusal> {
+        if let Some((host, port)) = self.switches.take_announced() {
+            match self.connect_to(host.clone(), port, config).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => tracing::debug!(%host, port, ?e, "announced primary refused"),
+            }
+        }
         let (host, port) = self.resolve().await?;
+        self.connect_to(host, port, config).await
+    }
+
+    async fn connect_to(
+        &self,
+        host: String,
+        port: u16,
+        config: &AsyncConnectionConfig,
+    ) -> Result<MultiplexedConnection, Refusal> {
         let info = self
             .primary
             .clone()

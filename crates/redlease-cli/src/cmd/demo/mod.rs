@@ -40,7 +40,7 @@ pub async fn run(args: &DemoArgs) -> Result<u8, Failure> {
     let (cluster, urls, counter) = match &args.servers {
         Some(given) => (
             None,
-            crate::connect::rejoin_multi_host(given),
+            redlease::config::rejoin_server_list(given),
             RacyCounter::in_memory(),
         ),
         None => {
