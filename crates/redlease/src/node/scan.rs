@@ -14,6 +14,7 @@ use redis::Value;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
 use super::link::{Conn, Refusal};
+use super::verdict::refusal;
 use super::{Node, NodeError};
 
 /// Keys found on one node, and what could not be scanned there.
@@ -31,7 +32,11 @@ impl Node {
         let connected = tokio::time::timeout(self.timeout, self.connection()).await;
         let mut conn = match connected {
             Ok(Ok((conn, _))) => conn,
-            Ok(Err((Refusal::Redis(e), _))) => return failed(NodeError::Connection(e.to_string())),
+            Ok(Err((Refusal::Redis(e), _))) => {
+                // Credentials refused is not "unreachable": say which (the CLI exits 77).
+                let error = refusal(&e).unwrap_or_else(|| NodeError::Connection(e.to_string()));
+                return failed(error);
+            }
             Ok(Err((Refusal::Unusable(why), _))) => return failed(NodeError::Connection(why)),
             Err(_) => return failed(NodeError::Timeout(self.timeout)),
         };
@@ -133,10 +138,12 @@ impl Node {
     }
 }
 
-/// A server the client has no connection to (it is down) reads as such, not as the
-/// client library's error name.
+/// Credentials or permissions refused read as such; a server the client has no
+/// connection to (it is down) as unreachable, not as the client library's error name.
 fn unreachable_or_redis(e: &redis::RedisError) -> NodeError {
-    if e.kind() == redis::ErrorKind::ClusterConnectionNotFound
+    if let Some(refused) = refusal(e) {
+        refused
+    } else if e.kind() == redis::ErrorKind::ClusterConnectionNotFound
         || e.is_io_error()
         || e.is_connection_refusal()
         || e.is_connection_dropped()
