@@ -111,6 +111,7 @@ pub fn begin(setup: &Setup, state: &mut State, c: usize) {
         elapsed: 0,
         attempt: Attempt::new(rules(setup)),
         markers: [None; MAX_NODES],
+        read: 0,
     });
     let owner = owner(state, c);
     for i in 0..n {
@@ -139,6 +140,7 @@ pub fn on_acquire_answer(setup: &Setup, state: &mut State, c: usize, i: usize, a
         Some(reply) => {
             let trusted = trusted(setup, &mut client.trusted[i], &reply);
             state.trusted_seen |= trusted;
+            round.read = round.read.max(reply.fence);
             round.markers[i] = reply
                 .marker_age_ms
                 .map(|ms| ticks_of(Duration::from_millis(ms)));

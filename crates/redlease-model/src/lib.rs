@@ -51,6 +51,20 @@
 //! - **Faults that accumulate** ([`Setup::rolling_wipes`]): any node may fail, one at a
 //!   time; a node's turn ends (`Heal`) only when every node is up and the last wipe is
 //!   `max_ttl` old, so nodes are wiped one after another, as often as the run goes on.
+//! - **Node clocks** ([`Setup::node_clocks`], on with rolling wipes): `acquire.lua`
+//!   reports the node's time, and the library's `fencing_token(counters, floor)` takes the
+//!   latest as the token's floor, exactly as in production. One tick is worth
+//!   [`Setup::clock_tick`] token units, more than every token the run can mint, as a
+//!   second is worth a million µs. Every node reads the same clock, and counters and
+//!   tokens are stored as they are (absent counter 0), so the clock alone would grow
+//!   without bound: [`model::next_clock`] stops it one tick above the highest counter or
+//!   token still held anywhere, and never moves it back. That is exact, not an
+//!   approximation: the clock enters only through `max(max counter + 1, clock)` and the
+//!   comparisons and maxima of the tokens it produces, and once it is above every value
+//!   held, any larger reading produces tokens that compare the same way with everything
+//!   (the token formula is shift-invariant, `max(c + 1 + k, t + k) = max(c + 1, t) + k`;
+//!   the model keeps one representative of each gap that is large enough). Without
+//!   node clocks every node reports 0: the counters alone must keep tokens in order.
 //! - **The network**: one FIFO channel per (client, node), as the library keeps one
 //!   multiplexed connection per node. A request runs on its node at any later point; its
 //!   reply reaches the client at once or is lost; a client may time out on any node it
@@ -68,9 +82,12 @@
 //!
 //! ## What is abstracted away
 //!
-//! - Clock *rates*: every clock ticks at the same rate, keys expire exactly at their TTL.
-//!   The drift term is still subtracted (at least one tick), but the case it exists for, a
-//!   node clock running fast, is not explored.
+//! - Clock *rates* and offsets: every clock ticks at the same rate, keys expire exactly
+//!   at their TTL, and all node clocks read the same time. The drift term is still
+//!   subtracted (at least one tick), but the case it exists for, a node clock running
+//!   fast, is not explored; nor are node clocks that disagree (assumption A5 allows up to
+//!   `max_ttl / 2`), which the token floor tolerates by the argument in
+//!   `docs/protocol.md`.
 //! - Durations shorter than a tick: a non-faulty node's delay, the node timeout (10 ms)
 //!   and the delayed-restart slack (270 ms) all fit inside one tick of 1 s; a crash keeps
 //!   a node down at least `min_down` ticks (1, i.e. longer than the slack; 0 in
@@ -129,7 +146,9 @@
 //! |---|---|---|---|---|
 //! | extend to the full ttl once, one renewal | 3 | 2 | 274 k, 2 s | all hold, validity never lies |
 //! | shortening extend | 3 | 2 | counterexample after 230 k (validity), 2.7 M (mutual exclusion) | **validity lies, mutual exclusion fails** (issue 10 item 1) |
-//! | rolling wipes, delayed restart on | 3 | 2 | counterexample after 149 k | **fencing tokens go backwards** (issue 10 item 2) |
+//! | rolling wipes, one client, two calls, node clocks | 3 | 1 | 928 k, 6 s | tokens increase and follow real time |
+//! | the same with the clock floor left out (scratch edit), or node clocks off | 3 | 1 | counterexample after 14 k / 12.6 k | **fencing tokens go backwards** (issue 10 item 2) |
+//! | rolling wipes, two clients (ignored) | 3 | 2 | 19.1 M, 80 s (release) | tokens increase and follow real time |
 //!
 //! ## How to run
 //!

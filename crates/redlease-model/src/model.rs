@@ -143,9 +143,10 @@ impl Redlease {
     fn run(&self, state: &mut State, c: usize, i: usize, position: usize) -> Option<Value> {
         let awaited = self.reply_awaited(state, c, i, position);
         let request = state.flights.take(c, i, position)?;
+        let now = state.now;
         let node = &mut state.nodes[i];
         let reply = match request {
-            Request::Acquire { owner, .. } => Some(node::acquire(&self.setup, node, owner)),
+            Request::Acquire { owner, .. } => Some(node::acquire(&self.setup, node, owner, now)),
             Request::Fence { owner, token, .. } => Some(node::fence(node, owner, token)),
             Request::Extend { owner, ttl, .. } => Some(node::extend(node, owner, ttl)),
             Request::Release { owner } => {
@@ -198,6 +199,7 @@ impl Model for Redlease {
             extended_seen: false,
             since_wipe: None,
             wiped: 0,
+            now: 0,
         }]
     }
 
@@ -269,6 +271,9 @@ impl Model for Redlease {
                 }
                 if let Some(t) = state.since_wipe.as_mut() {
                     *t = (*t + 1).min(self.setup.ttl);
+                }
+                if self.setup.node_clocks {
+                    state.now = next_clock(&self.setup, &state);
                 }
             }
             Action::Begin(c) => client::begin(&self.setup, &mut state, c),
@@ -385,6 +390,43 @@ impl Redlease {
             }
         }
     }
+}
+
+/// The node clocks one tick later: `now + clock_tick`, but never more than one tick above
+/// the highest token or counter the state still holds, and never back.
+///
+/// This keeps the clock finite without a horizon, and it is exact for every decision:
+/// clocks enter only through `fencing_token = max(max counter + 1, latest clock)` and
+/// then only through comparisons and `max` with the counters and tokens held. Once the
+/// clock is a tick above every value held (`m`), any new token is the clock itself,
+/// above all of them, whether the clock reads `m + clock_tick` or a million ticks more:
+/// stopping it there changes no comparison. Below that it runs exactly. A value that
+/// falls (a counter wiped) never pulls the clock back. The state stores absolute
+/// values (counters start from 0, the absent counter), so a library that ignored the
+/// floor would be checked exactly too: its tokens restart from 1 after every copy of
+/// a counter was lost, and the model sees that.
+pub fn next_clock(setup: &Setup, state: &State) -> u64 {
+    let held = state
+        .nodes
+        .iter()
+        .map(|node| node.fence)
+        .chain(state.flights.tokens())
+        .chain(
+            state
+                .clients
+                .iter()
+                .filter_map(|client| match &client.phase {
+                    Phase::Voting(round) => Some(round.read),
+                    Phase::Fencing(round) => Some(round.token),
+                    _ => None,
+                }),
+        )
+        .fold(state.last_token, u64::max);
+    let tick = setup.clock_tick();
+    state
+        .now
+        .saturating_add(tick)
+        .min(state.now.max(held.saturating_add(tick)))
 }
 
 /// "Validity never lies": every client that holds a valid lease by its settled deadline

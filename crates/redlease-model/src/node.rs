@@ -17,12 +17,10 @@ fn ms(ticks: u8) -> i64 {
     i64::try_from(crate::setup::ticks(ticks).as_millis()).unwrap_or(i64::MAX)
 }
 
-/// `acquire.lua` for `owner` with the setup's TTL. Returns the script's reply
-/// `{ granted, fence, pttl, handoff, age, now }`. The model's nodes have no wall clock:
-/// `now` is 0, so tokens come from the counters alone (the clock floor that keeps them
-/// growing after every copy of a counter was lost is argued in `docs/protocol.md` and
-/// tested against real servers, `crates/redlease/tests/fencing.rs`).
-pub fn acquire(setup: &Setup, node: &mut Node, owner: Owner) -> Value {
+/// `acquire.lua` for `owner` with the setup's TTL, on a node whose clock reads `now`
+/// (token units; 0 without [`Setup::node_clocks`]). Returns the script's reply
+/// `{ granted, fence, pttl, handoff, age, now }`.
+pub fn acquire(setup: &Setup, node: &mut Node, owner: Owner, now: u64) -> Value {
     let age = if setup.delayed_restart {
         // Written at first contact: age 0 now.
         ms(*node.marker.get_or_insert(0))
@@ -37,7 +35,7 @@ pub fn acquire(setup: &Setup, node: &mut Node, owner: Owner) -> Value {
             Value::Int(pttl),
             Value::Int(0),
             Value::Int(age),
-            Value::BulkString(b"0".to_vec()),
+            Value::BulkString(now.to_string().into_bytes()),
         ])
     };
     match node.lock {

@@ -82,6 +82,10 @@ pub struct Setup {
     /// last wipe is `max_ttl` old), so nodes may be wiped one after the other, many
     /// times: assumption A3 of `docs/guarantees.md` with f = 1. Needs `max_faulty` 1.
     pub rolling: bool,
+    /// Nodes have clocks: `acquire.lua` reports the node's time, the floor of the next
+    /// fencing token (see [`Setup::clock_tick`] and [`crate::model::next_clock`]). Off,
+    /// every node reports 0: the counters alone must keep the tokens in order.
+    pub node_clocks: bool,
 }
 
 impl Setup {
@@ -109,6 +113,7 @@ impl Setup {
             renewal: None,
             max_renewals: 0,
             rolling: false,
+            node_clocks: false,
         }
     }
 
@@ -143,14 +148,33 @@ impl Setup {
 
     /// Rolling wipes: nodes lose their data one at a time, `max_ttl` apart, as often as
     /// the run goes on (within assumption A3), with delayed restart on. Issue 10 item 2:
-    /// fence counters live only where their last write quorum put them.
+    /// fence counters live only where their last write quorum put them; the nodes' clocks
+    /// (the tokens' floor) are what keeps tokens growing.
     pub fn rolling_wipes(nodes: usize) -> Self {
         Setup {
             name: "rolling wipes, delayed restart on",
             max_faulty: 1,
             rolling: true,
+            node_clocks: true,
             attempts: 1,
             ..Setup::wipes_protected(nodes)
+        }
+    }
+
+    /// Rolling wipes, for fencing tokens alone: one client makes two `acquire` calls one
+    /// after the other while the nodes lose their data one at a time (every restart
+    /// empty), so that no copy of a counter may survive between them. With one client
+    /// mutual exclusion is not in question, so delayed restart (whose markers multiply
+    /// the states) is off; [`Setup::rolling_wipes`] with two clients checks the same
+    /// faults with contention, in far more states.
+    pub fn rolling_wipes_tokens(nodes: usize) -> Self {
+        Setup {
+            name: "rolling wipes, one client, two calls",
+            clients: 1,
+            acquisitions: 2,
+            delayed_restart: false,
+            restarts: vec![Restart::Wipe],
+            ..Setup::rolling_wipes(nodes)
         }
     }
 
@@ -212,6 +236,15 @@ impl Setup {
             reorder: true,
             ..Setup::ideal(nodes)
         }
+    }
+
+    /// How far a node clock advances in one tick, in token units (the library's µs): more
+    /// than the number of tokens the whole run can mint, so that, as with real clocks
+    /// (a million µs a second, each token a round trip or more), no chain of `counter + 1`
+    /// increments within one tick can reach the next tick's clock.
+    pub fn clock_tick(&self) -> u64 {
+        let mints = self.clients * usize::from(self.acquisitions) * usize::from(self.attempts);
+        u64::try_from(mints).unwrap_or(u64::MAX - 1) + 1
     }
 
     /// Quorum of this setup.

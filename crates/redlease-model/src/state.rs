@@ -156,6 +156,9 @@ pub struct VoteRound {
     /// remember the markers the attempt's [`Outcome::trust`](redlease::protocol::Outcome)
     /// names.
     pub markers: [Option<u8>; MAX_NODES],
+    /// The highest fence counter read in this round (the attempt keeps it too): a value
+    /// the node clocks must not fall behind (see [`crate::model::next_clock`]).
+    pub read: u64,
 }
 
 impl VoteRound {
@@ -284,6 +287,10 @@ pub struct State {
     /// With rolling wipes: nodes that came back empty at least once (bit mask, for the
     /// non-vacuity example); always 0 without.
     pub wiped: u8,
+    /// Every node's clock, in token units (the library's µs; see
+    /// [`crate::setup::Setup::clock_tick`]), kept finite by [`crate::model::next_clock`];
+    /// always 0 without [`crate::setup::Setup::node_clocks`].
+    pub now: u64,
 }
 
 /// Most nodes a model can have (node sets are `u8` masks).
@@ -331,6 +338,14 @@ impl Flights {
         let k = (c as u8, i as u8);
         let at = self.0.partition_point(|e| key(e) < k) + position;
         (self.0.get(at).map(key) == Some(k)).then(|| self.0.remove(at).1)
+    }
+
+    /// The tokens of the `fence.lua` requests in flight.
+    pub fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().filter_map(|&(_, request)| match request {
+            Request::Fence { token, .. } => Some(token),
+            _ => None,
+        })
     }
 
     /// Drop every request to node `i` (its connections broke).

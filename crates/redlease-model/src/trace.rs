@@ -34,8 +34,13 @@ pub fn summary(state: &State) -> String {
         .enumerate()
         .map(|(c, client)| format!("c{c}:{}", phase(&client.phase)))
         .collect();
+    let clock = if state.now > 0 {
+        format!(" clock {}", state.now)
+    } else {
+        String::new()
+    };
     format!(
-        "nodes [{}] clients [{}]",
+        "nodes [{}] clients [{}]{clock}",
         nodes.join(" "),
         clients.join(" ")
     )
