@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use redlease::protocol;
+use redlease::protocol::queue::Role;
 
 /// How long one tick of the model's clock stands for. Only ratios matter: the TTL and
 /// `max_ttl` are whole ticks, the drift allowance and the delayed-restart slack are
@@ -86,6 +87,21 @@ pub struct Setup {
     /// fencing token (see [`Setup::clock_tick`] and [`crate::model::next_clock`]). Off,
     /// every node reports 0: the counters alone must keep the tokens in order.
     pub node_clocks: bool,
+    /// How long each `acquire` call may wait (the model's calls give up after
+    /// `attempts`; this only decides, through `protocol::queue::Role::of_call`, whether a
+    /// refused call joins the wait queues). Zero: `try_acquire`.
+    pub wait: Duration,
+    /// The hand-off window a lease's release reserves the lock for the longest live
+    /// waiter (the library's `handoff`, under a tick); zero turns hand-off and the queue
+    /// off.
+    pub handoff: Duration,
+    /// The library's `wake_up_fallback`: with the node timeout it sets when a queued
+    /// waiter that has not tried again counts as gone (`retry::waiter_gone_after`).
+    pub wake_up_fallback: Duration,
+    /// Queue places are kept up to this many ticks; places at the cap tie, and a tie may
+    /// go either way. 0 keeps no order at all, which is exact while at most one other
+    /// waiter can be queued (two clients: a releasing holder leaves the queue first).
+    pub place_cap: u8,
 }
 
 impl Setup {
@@ -114,6 +130,10 @@ impl Setup {
             max_renewals: 0,
             rolling: false,
             node_clocks: false,
+            wait: Duration::ZERO,
+            handoff: Duration::ZERO,
+            wake_up_fallback: Duration::from_secs(1),
+            place_cap: 0,
         }
     }
 
@@ -176,6 +196,37 @@ impl Setup {
             restarts: vec![Restart::Wipe],
             ..Setup::rolling_wipes(nodes)
         }
+    }
+
+    /// The ideal protocol with the wait queue and hand-off reservations: calls wait
+    /// (they queue when refused), a lease's release reserves the lock for the longest
+    /// live waiter for the library's default window (50 ms), and a waiter that has not
+    /// tried again within `waiter_gone_after` (here 2 * (200 ms + 10 ms), under a tick:
+    /// its entry counts only in the tick of its last refusal) is skipped.
+    pub fn queued(nodes: usize) -> Self {
+        Setup {
+            name: "wait queue and hand-off",
+            wait: Duration::from_secs(3),
+            handoff: Duration::from_millis(50),
+            wake_up_fallback: Duration::from_millis(200),
+            ..Setup::ideal(nodes)
+        }
+    }
+
+    /// The queue's role for every call: `protocol::queue::Role::of_call`.
+    pub fn role(&self) -> Role {
+        Role::of_call(self.wait, self.handoff)
+    }
+
+    /// Whether a queue entry last refreshed `seen` ticks ago still counts: `release.lua`
+    /// keeps it while `now - seen <= waiter_gone_after` (node clocks tick exactly).
+    pub fn live(&self, seen: u8) -> bool {
+        ticks(seen) <= protocol::retry::waiter_gone_after(self.wake_up_fallback, self.node_timeout)
+    }
+
+    /// `seen` ages are kept up to the first age that no longer counts.
+    pub fn seen_cap(&self) -> u8 {
+        (0..u8::MAX).find(|&t| !self.live(t)).unwrap_or(u8::MAX)
     }
 
     /// Whether every node that restarts keeps its data: only then must a quorum of keys

@@ -6,8 +6,8 @@
 //! not a bug to hide.
 
 use crate::model::{
-    EXTENDED, HELD_BACK, MUTUAL_EXCLUSION, ROLLING, SOME_LEASE, TOKENS_INCREASE, TRUSTED,
-    TWO_LEASES,
+    EXTENDED, HANDED_OFF, HELD_BACK, MUTUAL_EXCLUSION, ROLLING, SOME_LEASE, TOKENS_INCREASE,
+    TRUSTED, TWO_LEASES,
 };
 use crate::setup::Setup;
 
@@ -26,7 +26,7 @@ pub struct Case {
 /// Whether `property` is a `sometimes` property (an example must exist).
 pub fn is_example(property: &str) -> bool {
     [
-        SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED, EXTENDED, ROLLING,
+        SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED, EXTENDED, ROLLING, HANDED_OFF,
     ]
     .contains(&property)
 }
