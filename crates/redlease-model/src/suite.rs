@@ -48,6 +48,23 @@ pub fn default_cases() -> Vec<Case> {
         case(Setup::instant_wipes(3), &[MUTUAL_EXCLUSION], false),
         case(Setup::stale_snapshots(3), &[MUTUAL_EXCLUSION], false),
         case(Setup::reordering(3), &[MUTUAL_EXCLUSION], false),
+        case(
+            Setup {
+                max_faulty: 0,
+                ..Setup::queued(3)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                fencing: false,
+                ..Setup::queued(3)
+            },
+            &[],
+            true,
+        ),
+        case(Setup::rolling_wipes_tokens(3), &[], true),
     ]
 }
 
@@ -79,6 +96,17 @@ pub fn long_cases() -> Vec<Case> {
                 clients: 3,
                 attempts: 1,
                 ..Setup::wipes_protected(3)
+            },
+            &[],
+            true,
+        ),
+        case(Setup::queued(3), &[], true),
+        case(
+            Setup {
+                clients: 3,
+                max_faulty: 0,
+                place_cap: 2,
+                ..Setup::queued(3)
             },
             &[],
             true,
