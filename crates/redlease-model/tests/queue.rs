@@ -62,7 +62,7 @@ fn the_queue_keeps_every_property_under_faults() {
 /// Three waiters, places kept to two ticks (ties either way): the queue's order decides
 /// who gets each reservation; nothing may break.
 #[test]
-#[ignore = "minutes (5.8 M states): run with --ignored"]
+#[ignore = "minutes (7.4 M states): run with --ignored"]
 fn the_queue_order_keeps_every_property_with_three_clients() {
     let outcome = check(Setup {
         name: "wait queue and hand-off, three clients, no faults",
