@@ -103,14 +103,18 @@ pub fn begin(setup: &Setup, state: &mut State, c: usize) {
     if client.phase == Phase::Idle {
         client.calls += 1;
         client.attempts = 0;
+        client.waited = 0;
     }
     client.attempts += 1;
     client.floor = state.last_token;
     state.flights.make_stale(c);
+    state.handed &= !bit(c);
+    let waited = state.clients[c].waited;
     state.clients[c].phase = Phase::Voting(VoteRound {
         elapsed: 0,
         attempt: Attempt::new(rules(setup)),
         markers: [None; MAX_NODES],
+        read: 0,
     });
     let owner = owner(state, c);
     for i in 0..n {
@@ -121,6 +125,8 @@ pub fn begin(setup: &Setup, state: &mut State, c: usize) {
             Request::Acquire {
                 owner,
                 current: true,
+                role: setup.role(),
+                waited,
             },
         );
     }
@@ -139,6 +145,7 @@ pub fn on_acquire_answer(setup: &Setup, state: &mut State, c: usize, i: usize, a
         Some(reply) => {
             let trusted = trusted(setup, &mut client.trusted[i], &reply);
             state.trusted_seen |= trusted;
+            round.read = round.read.max(reply.fence);
             round.markers[i] = reply
                 .marker_age_ms
                 .map(|ms| ticks_of(Duration::from_millis(ms)));
@@ -260,6 +267,7 @@ fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
         renewals: 0,
     });
     state.leases = state.leases.saturating_add(1);
+    state.handoff_won |= state.handed & bit(c) != 0;
     if setup.fencing {
         state.tokens_increase &= token > state.last_token;
         state.tokens_follow_real_time &= token > state.clients[c].floor;
@@ -267,19 +275,37 @@ fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
     }
 }
 
-/// The attempt failed: release on the outcome's `release_on`, then back off for the
-/// next attempt or give up the call.
+/// The attempt failed: release on the outcome's `release_on` (keeping the caller's queue
+/// place if `Role::keeps_place_after_failure`), then back off for the next attempt or
+/// give up the call, leaving every queue if `Role::leaves_on_give_up` (as `acquire.rs`).
 fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8) {
     let n = state.nodes.len();
     let owner = owner(state, c);
+    let role = setup.role();
+    let stay = role.keeps_place_after_failure();
     for i in members(n, release_on) {
-        send(state, c, i, Request::Release { owner });
+        let clean_up = Request::Release {
+            owner,
+            handoff: false,
+            stay,
+        };
+        send(state, c, i, clean_up);
     }
-    let client = &mut state.clients[c];
-    client.phase = if client.attempts < setup.attempts {
-        Phase::Backoff
-    } else {
+    let gives_up = state.clients[c].attempts >= setup.attempts;
+    if gives_up && role.leaves_on_give_up() {
+        for i in 0..n {
+            let leave = Request::Release {
+                owner,
+                handoff: false,
+                stay: false,
+            };
+            send(state, c, i, leave);
+        }
+    }
+    state.clients[c].phase = if gives_up {
         Phase::Idle
+    } else {
+        Phase::Backoff
     };
 }
 
@@ -416,11 +442,17 @@ pub fn on_extend_answer(setup: &Setup, state: &mut State, c: usize, i: usize, an
     };
 }
 
-/// `Lease::release`: compare-and-delete on every node; the client is idle again.
-pub fn release(state: &mut State, c: usize) {
+/// `Lease::release`: compare-and-delete on every node, leaving the queues and handing
+/// the lock to the longest waiter if hand-off is on; the client is idle again.
+pub fn release(setup: &Setup, state: &mut State, c: usize) {
     let owner = owner(state, c);
+    let lease_release = Request::Release {
+        owner,
+        handoff: !setup.handoff.is_zero(),
+        stay: false,
+    };
     for i in 0..state.nodes.len() {
-        send(state, c, i, Request::Release { owner });
+        send(state, c, i, lease_release);
     }
     state.clients[c].phase = Phase::Idle;
 }
@@ -450,6 +482,12 @@ pub fn tick(setup: &Setup, client: &mut crate::state::Client) {
         }
     };
     client.trusted.iter_mut().for_each(older);
+    if matches!(
+        client.phase,
+        Phase::Voting(_) | Phase::Backoff | Phase::Fencing(_)
+    ) {
+        client.waited = (client.waited + 1).min(setup.place_cap);
+    }
     match &mut client.phase {
         Phase::Voting(round) => {
             round.elapsed = (round.elapsed + 1).min(setup.ttl);

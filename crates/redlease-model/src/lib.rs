@@ -16,8 +16,8 @@
 //!   contact), fence (a max-register written only where the owner holds the lock) and
 //!   release (compare-and-delete). Their replies are built as `redis::Value`s and parsed
 //!   by `redlease::ops`.
-//! - **Clients**, each making `acquire` calls with a fresh owner per call and retries that
-//!   share it. One attempt is the library's `Acquirer::attempt` (`acquire.rs`), driven
+//! - **Clients**, each making `acquire` calls with a fresh owner per attempt (the library's
+//!   fix of issue 10 item 3) and one waiter id per call. One attempt is the library's `Acquirer::attempt` (`acquire.rs`), driven
 //!   through the library's own state machine (see the table below): every answer goes to
 //!   [`Attempt::answer`](redlease::protocol::Attempt::answer) with the same `trusted`
 //!   input `acquire.rs` computes, the round stops when it says
@@ -40,6 +40,7 @@
 //! | `setup.rs`: `drift`, `slack`, `quorum` | [`drift`](redlease::protocol::drift), [`restart_slack`](redlease::protocol::restart_slack), [`quorum`](redlease::protocol::quorum) |
 //! | `client.rs`: `hold`, `on_extend_answer`, `renewal_due` | [`renewal::interval`](redlease::protocol::renewal::interval), [`renewal::retry_delay`](redlease::protocol::renewal::retry_delay), [`renewal::cap_reached`](redlease::protocol::renewal::cap_reached) (when the renewal task extends) |
 //! | `client.rs`: `on_extend_answer` | [`ops::extend::parse`](redlease::ops::extend::parse), [`Tally`](redlease::protocol::Tally) (stop once it decides, as `Round::decide`), [`extend::conclude`](redlease::protocol::extend::conclude) on the model's relative clock, [`drift`](redlease::protocol::drift) of the requested ttl: the verdict and the new deadline, exactly as `lease/extend.rs` acts on them |
+//! | `client.rs`: `begin`, `fail`, `release`; `setup.rs`: `role`, `live` | [`queue::Role::of_call`](redlease::protocol::queue::Role::of_call), [`keeps_place_after_failure`](redlease::protocol::queue::Role::keeps_place_after_failure), [`leaves_on_give_up`](redlease::protocol::queue::Role::leaves_on_give_up) (what the acquire and release requests ask the queue for), [`retry::waiter_gone_after`](redlease::protocol::retry::waiter_gone_after) (which entries `release.lua` skips) |
 //! | `symmetry.rs`: `reorder_nodes` | [`Attempt::renumbered`](redlease::protocol::Attempt::renumbered) (renames nodes, decides nothing) |
 //!
 //! - **Extend and renewal** ([`Setup::extending`], [`Setup::shortening`]): a holder may
@@ -51,6 +52,35 @@
 //! - **Faults that accumulate** ([`Setup::rolling_wipes`]): any node may fail, one at a
 //!   time; a node's turn ends (`Heal`) only when every node is up and the last wipe is
 //!   `max_ttl` old, so nodes are wiped one after another, as often as the run goes on.
+//! - **The wait queue and hand-off** ([`Setup::queued`]): each node keeps the resource's
+//!   queue and reservation as `acquire.lua` and `release.lua` do ([`node`]): a refused
+//!   caller that waits is placed by how long its call has waited (`ZADD NX`, so a queued
+//!   waiter keeps its place) and its `seen` refreshed; a lease's release leaves the queue
+//!   and, with someone else queued, turns the key into a reservation for the longest live
+//!   waiter, dropping the entries the walk passes that count as gone
+//!   ([`retry::waiter_gone_after`](redlease::protocol::retry::waiter_gone_after), compared
+//!   on the node's tick clock); only that waiter's attempts (any attempt of its call) take
+//!   it. Places at the cap ([`Setup::place_cap`]) tie and a tie goes either way (`RunPick`),
+//!   as random waiter ids break real ties. The window (50 ms) is under a tick: a
+//!   reservation is gone at the next tick, or at any moment before (`Lapse`). The client
+//!   side is the library's [`queue::Role`](redlease::protocol::queue::Role): whether a
+//!   call queues (`of_call`), whether a failed attempt's clean-up keeps its place
+//!   (`keeps_place_after_failure`) and whether a call that gives up leaves every queue
+//!   (`leaves_on_give_up`).
+//! - **Node clocks** ([`Setup::node_clocks`], on with rolling wipes): `acquire.lua`
+//!   reports the node's time, and the library's `fencing_token(counters, floor)` takes the
+//!   latest as the token's floor, exactly as in production. One tick is worth
+//!   [`Setup::clock_tick`] token units, more than every token the run can mint, as a
+//!   second is worth a million µs. Every node reads the same clock, and counters and
+//!   tokens are stored as they are (absent counter 0), so the clock alone would grow
+//!   without bound: [`model::next_clock`] stops it one tick above the highest counter or
+//!   token still held anywhere, and never moves it back. That is exact, not an
+//!   approximation: the clock enters only through `max(max counter + 1, clock)` and the
+//!   comparisons and maxima of the tokens it produces, and once it is above every value
+//!   held, any larger reading produces tokens that compare the same way with everything
+//!   (the token formula is shift-invariant, `max(c + 1 + k, t + k) = max(c + 1, t) + k`;
+//!   the model keeps one representative of each gap that is large enough). Without
+//!   node clocks every node reports 0: the counters alone must keep tokens in order.
 //! - **The network**: one FIFO channel per (client, node), as the library keeps one
 //!   multiplexed connection per node. A request runs on its node at any later point; its
 //!   reply reaches the client at once or is lost; a client may time out on any node it
@@ -68,16 +98,25 @@
 //!
 //! ## What is abstracted away
 //!
-//! - Clock *rates*: every clock ticks at the same rate, keys expire exactly at their TTL.
-//!   The drift term is still subtracted (at least one tick), but the case it exists for, a
-//!   node clock running fast, is not explored.
+//! - Clock *rates* and offsets: every clock ticks at the same rate, keys expire exactly
+//!   at their TTL, and all node clocks read the same time. The drift term is still
+//!   subtracted (at least one tick), but the case it exists for, a node clock running
+//!   fast, is not explored; nor are node clocks that disagree (assumption A5 allows up to
+//!   `max_ttl / 2`), which the token floor tolerates by the argument in
+//!   `docs/protocol.md`.
 //! - Durations shorter than a tick: a non-faulty node's delay, the node timeout (10 ms)
 //!   and the delayed-restart slack (270 ms) all fit inside one tick of 1 s; a crash keeps
 //!   a node down at least `min_down` ticks (1, i.e. longer than the slack; 0 in
 //!   [`Setup::instant_wipes`]).
-//! - Retry delays, wake-ups (pub/sub), hand-off reservations and wait queues: they decide
-//!   *when* and *who* retries (fairness), never whether a grant counts; any delay is
-//!   possible anyway, since the clock may tick between any two steps.
+//! - Retry delays and wake-ups (pub/sub): they decide *when* a waiter retries, never
+//!   whether a grant counts; any delay is possible anyway, since the clock may tick
+//!   between any two steps. (The queue and reservations are modelled, see above.)
+//! - Of the queue: its key's TTL (`queue_ttl`, twice `waiter_gone_after` after the last
+//!   arrival: when it expires, every entry in it already counts as gone, so only the
+//!   "someone else queued" test of `release.lua`, which decides whether to publish, could
+//!   tell), the walk's limit of 8 entries (the model's queues hold at most 3), and the
+//!   order among gone entries tied with the head (the walk drops them here). A restart
+//!   from a stale snapshot keeps the queue as it was.
 //! - Lease loss signals, key prefixes, several resources, Redis Cluster, and the single-node path (N = 1, where
 //!   the acquire script mints the token itself): every model has N >= 3.
 //! - Each script runs atomically (as Redis runs Lua); client-side computation takes no
@@ -96,9 +135,18 @@
 //!   settled deadline is backed by a quorum of keys holding its owner with at least that
 //!   much TTL left (see [`model::validity_backed`] for why this is exact at tick
 //!   resolution).
+//! - `no reservation for a waiter that left` (*always*, with the queue): on a node that
+//!   never misbehaved, a release never reserves the lock for a waiter whose call is over
+//!   (given up, or its lease released) and whose requests there have all run (issue 10
+//!   item 4; a node that lost the waiter's leave keeps its entry until it counts as gone,
+//!   which `docs/protocol.md` accepts). A reservation that would let a waiter win while
+//!   another lease is valid would break `mutual exclusion`, checked with the queue in; a
+//!   single node granting a reservation then is no harm (the grant is one vote, refused
+//!   elsewhere) and is not flagged.
 //! - Non-vacuity (*sometimes*, an example must exist): a lease is granted; two leases
 //!   are granted; with wipes and delayed restart, a young grant is held back, and a young
-//!   grant counts at once on a trusted marker.
+//!   grant counts at once on a trusted marker; with the queue, a waiter wins a lease
+//!   through a hand-off.
 //!
 //! ## Bounds and results
 //!
@@ -129,7 +177,20 @@
 //! |---|---|---|---|---|
 //! | extend to the full ttl once, one renewal | 3 | 2 | 274 k, 2 s | all hold, validity never lies |
 //! | shortening extend | 3 | 2 | counterexample after 230 k (validity), 2.7 M (mutual exclusion) | **validity lies, mutual exclusion fails** (issue 10 item 1) |
-//! | rolling wipes, delayed restart on | 3 | 2 | counterexample after 149 k | **fencing tokens go backwards** (issue 10 item 2) |
+//! | rolling wipes, one client, two calls, node clocks | 3 | 1 | 928 k, 6 s | tokens increase and follow real time |
+//! | the same with the clock floor left out (scratch edit), or node clocks off | 3 | 1 | counterexample after 14 k / 12.6 k | **fencing tokens go backwards** (issue 10 item 2) |
+//! | rolling wipes, two clients (ignored) | 3 | 2 | 19.1 M, 80-195 s (release) | tokens increase and follow real time |
+//!
+//! The wait queue and hand-off (`tests/queue.rs`; two attempts per call, waiters gone
+//! after 2 * (200 ms + 10 ms), i.e. counted only in the tick of their last refusal):
+//!
+//! | configuration | N | clients | unique states, time | verdict |
+//! |---|---|---|---|---|
+//! | no faults, fenced | 3 | 2 | 8.7 k, 0.4 s | all hold, no reservation for a waiter that left, hand-offs happen |
+//! | one faulty node, unfenced | 3 | 2 | 1.12 M, 23 s | all hold, idem |
+//! | one faulty node, fenced (ignored) | 3 | 2 | 15.5 M, 144-305 s (release) | all hold |
+//! | no faults, places kept 2 ticks (ignored) | 3 | 3 | 7.4 M, 260 s (release, two tests at once) | all hold |
+//! | the give-up's leave left out (scratch edit) | 3 | 2 | counterexample after 6.6 k / 695 k | **a release reserves the lock for a waiter that gave up** (issue 10 item 4) |
 //!
 //! ## How to run
 //!

@@ -48,6 +48,19 @@ pub enum Action {
         /// Position in the channel of the request that runs first (1 or more).
         position: usize,
     },
+    /// The node runs the client's oldest request, a lease's release whose first queue
+    /// places tie, and reserves the lock for the `pick`-th of the tied waiters (`Run`
+    /// takes the first): random waiter ids break real ties, either way.
+    RunPick {
+        /// The client.
+        client: usize,
+        /// The node.
+        node: usize,
+        /// Which of the tied waiters (1 or more).
+        pick: usize,
+    },
+    /// The hand-off reservation on the node runs out (its window is under a tick).
+    Lapse(usize),
     /// The node runs the client's oldest request, but the reply is lost.
     RunReplyLost {
         /// The client.
@@ -97,6 +110,10 @@ pub const VALIDITY: &str = "validity never lies";
 pub const EXTENDED: &str = "an extend or renewal moves a deadline";
 /// See [`MUTUAL_EXCLUSION`].
 pub const ROLLING: &str = "every node is wiped in turn";
+/// See [`MUTUAL_EXCLUSION`].
+pub const NO_DEPARTED: &str = "no reservation for a waiter that left";
+/// See [`MUTUAL_EXCLUSION`].
+pub const HANDED_OFF: &str = "a waiter wins a lease through a hand-off";
 
 impl Redlease {
     /// The model of `setup`.
@@ -139,21 +156,67 @@ impl Redlease {
     }
 
     /// Node `i` runs the request at `position` of client `c`'s channel (0: the oldest);
-    /// returns the reply for the client, if it waits for one.
-    fn run(&self, state: &mut State, c: usize, i: usize, position: usize) -> Option<Value> {
+    /// returns the reply for the client, if it waits for one. A release that hands off
+    /// reserves the lock for the `pick`-th of the tied first waiters.
+    fn run(
+        &self,
+        state: &mut State,
+        c: usize,
+        i: usize,
+        position: usize,
+        pick: usize,
+    ) -> Option<Value> {
         let awaited = self.reply_awaited(state, c, i, position);
         let request = state.flights.take(c, i, position)?;
+        let now = state.now;
         let node = &mut state.nodes[i];
         let reply = match request {
-            Request::Acquire { owner, .. } => Some(node::acquire(&self.setup, node, owner)),
+            Request::Acquire {
+                owner,
+                current,
+                role,
+                waited,
+            } => {
+                let reserved = node.handoff.is_some();
+                let reply = node::acquire(&self.setup, node, owner, now, role, waited);
+                if reserved && node.handoff.is_none() && current {
+                    state.handed |= bit(c);
+                }
+                Some(reply)
+            }
             Request::Fence { owner, token, .. } => Some(node::fence(node, owner, token)),
             Request::Extend { owner, ttl, .. } => Some(node::extend(node, owner, ttl)),
-            Request::Release { owner } => {
-                node::release(node, owner);
+            Request::Release {
+                owner,
+                handoff,
+                stay,
+            } => {
+                let head = node::release(&self.setup, node, owner, handoff, stay, pick);
+                if let Some(waiter) = head
+                    && self.departed(state, i, waiter)
+                {
+                    state.no_departed_reservation = false;
+                }
                 None
             }
         };
         reply.filter(|_| awaited)
+    }
+
+    /// Whether `waiter` has left as far as node `i` can know: its call is over (a lease
+    /// released, or given up), every request of that call has run on node `i`, and node
+    /// `i` never misbehaved (a crash may lose the release that leaves; the entry then
+    /// stays until it counts as gone, which `docs/protocol.md` accepts).
+    fn departed(&self, state: &State, i: usize, waiter: crate::state::Waiter) -> bool {
+        let c = usize::from(waiter.client);
+        let client = &state.clients[c];
+        let over = waiter.seq < client.calls || client.phase == Phase::Idle;
+        let in_flight = state
+            .flights
+            .channel(c, i)
+            .iter()
+            .any(|&(_, r)| r.owner().seq == waiter.seq);
+        over && !in_flight && state.faulty & bit(i) == 0
     }
 
     /// Deliver an answer (or a failed vote) from node `i` to client `c`'s current round.
@@ -183,6 +246,7 @@ impl Model for Redlease {
                     attempts: 0,
                     floor: 0,
                     trusted: [None; MAX_NODES],
+                    waited: 0,
                     phase: Phase::Idle,
                 };
                 clients
@@ -198,6 +262,10 @@ impl Model for Redlease {
             extended_seen: false,
             since_wipe: None,
             wiped: 0,
+            now: 0,
+            handed: 0,
+            handoff_won: false,
+            no_departed_reservation: true,
         }]
     }
 
@@ -228,6 +296,19 @@ impl Model for Redlease {
             for i in 0..s.nodes {
                 if state.nodes[i].is_up() && state.flights.head(c, i).is_some() {
                     actions.push(Action::Run { client: c, node: i });
+                    if let Some(Request::Release {
+                        owner,
+                        handoff,
+                        stay,
+                    }) = state.flights.head(c, i)
+                    {
+                        let tied = node::heads(s, &state.nodes[i], owner, handoff, stay).len();
+                        actions.extend((1..tied).map(|pick| Action::RunPick {
+                            client: c,
+                            node: i,
+                            pick,
+                        }));
+                    }
                     if self.reply_awaited(state, c, i, 0) && self.may_fault(state, i) {
                         actions.push(Action::RunReplyLost { client: c, node: i });
                     }
@@ -246,6 +327,9 @@ impl Model for Redlease {
             actions.push(Action::Heal);
         }
         for (i, node) in state.nodes.iter().enumerate() {
+            if node.handoff.is_some() {
+                actions.push(Action::Lapse(i));
+            }
             match node.down {
                 None if self.may_fault(state, i) => actions.push(Action::Crash(i)),
                 Some(down) if down >= s.min_down => {
@@ -270,32 +354,39 @@ impl Model for Redlease {
                 if let Some(t) = state.since_wipe.as_mut() {
                     *t = (*t + 1).min(self.setup.ttl);
                 }
+                if self.setup.node_clocks {
+                    state.now = next_clock(&self.setup, &state);
+                }
             }
             Action::Begin(c) => client::begin(&self.setup, &mut state, c),
             Action::Run { client, node } => {
-                if let Some(reply) = self.run(&mut state, client, node, 0) {
+                if let Some(reply) = self.run(&mut state, client, node, 0, 0) {
                     self.answer(&mut state, client, node, Some(reply));
                 }
             }
+            Action::RunPick { client, node, pick } => {
+                self.run(&mut state, client, node, 0, pick);
+            }
+            Action::Lapse(i) => state.nodes[i].handoff = None,
             Action::Overtake {
                 client,
                 node,
                 position,
             } => {
                 state.faulty |= bit(node);
-                if let Some(reply) = self.run(&mut state, client, node, position) {
+                if let Some(reply) = self.run(&mut state, client, node, position, 0) {
                     self.answer(&mut state, client, node, Some(reply));
                 }
             }
             Action::RunReplyLost { client, node } => {
                 state.faulty |= bit(node);
-                self.run(&mut state, client, node, 0);
+                self.run(&mut state, client, node, 0, 0);
             }
             Action::Timeout { client, node } => {
                 state.faulty |= bit(node);
                 self.answer(&mut state, client, node, None);
             }
-            Action::Release(c) => client::release(&mut state, c),
+            Action::Release(c) => client::release(&self.setup, &mut state, c),
             Action::Extend(c, ttl) => client::begin_extend(&self.setup, &mut state, c, ttl, false),
             Action::Renew(c) => {
                 client::begin_extend(&self.setup, &mut state, c, self.setup.ttl, true)
@@ -318,7 +409,10 @@ impl Model for Redlease {
                             state.wiped |= bit(i);
                         }
                     }
-                    Restart::StaleSnapshot => node.lock = None,
+                    Restart::StaleSnapshot => {
+                        node.lock = None;
+                        node.handoff = None;
+                    }
                 }
             }
         }
@@ -362,6 +456,14 @@ impl Model for Redlease {
                 },
             ));
         }
+        if !self.setup.handoff.is_zero() {
+            properties.push(Property::always(NO_DEPARTED, |_, state: &State| {
+                state.no_departed_reservation
+            }));
+            properties.push(Property::sometimes(HANDED_OFF, |_, state: &State| {
+                state.handoff_won
+            }));
+        }
         if self.setup.delayed_restart && self.setup.restarts.contains(&Restart::Wipe) {
             properties.push(Property::sometimes(HELD_BACK, |_, state: &State| {
                 state.held_back_seen
@@ -385,6 +487,43 @@ impl Redlease {
             }
         }
     }
+}
+
+/// The node clocks one tick later: `now + clock_tick`, but never more than one tick above
+/// the highest token or counter the state still holds, and never back.
+///
+/// This keeps the clock finite without a horizon, and it is exact for every decision:
+/// clocks enter only through `fencing_token = max(max counter + 1, latest clock)` and
+/// then only through comparisons and `max` with the counters and tokens held. Once the
+/// clock is a tick above every value held (`m`), any new token is the clock itself,
+/// above all of them, whether the clock reads `m + clock_tick` or a million ticks more:
+/// stopping it there changes no comparison. Below that it runs exactly. A value that
+/// falls (a counter wiped) never pulls the clock back. The state stores absolute
+/// values (counters start from 0, the absent counter), so a library that ignored the
+/// floor would be checked exactly too: its tokens restart from 1 after every copy of
+/// a counter was lost, and the model sees that.
+pub fn next_clock(setup: &Setup, state: &State) -> u64 {
+    let held = state
+        .nodes
+        .iter()
+        .map(|node| node.fence)
+        .chain(state.flights.tokens())
+        .chain(
+            state
+                .clients
+                .iter()
+                .filter_map(|client| match &client.phase {
+                    Phase::Voting(round) => Some(round.read),
+                    Phase::Fencing(round) => Some(round.token),
+                    _ => None,
+                }),
+        )
+        .fold(state.last_token, u64::max);
+    let tick = setup.clock_tick();
+    state
+        .now
+        .saturating_add(tick)
+        .min(state.now.max(held.saturating_add(tick)))
 }
 
 /// "Validity never lies": every client that holds a valid lease by its settled deadline

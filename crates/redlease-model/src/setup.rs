@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use redlease::protocol;
+use redlease::protocol::queue::Role;
 
 /// How long one tick of the model's clock stands for. Only ratios matter: the TTL and
 /// `max_ttl` are whole ticks, the drift allowance and the delayed-restart slack are
@@ -82,6 +83,25 @@ pub struct Setup {
     /// last wipe is `max_ttl` old), so nodes may be wiped one after the other, many
     /// times: assumption A3 of `docs/guarantees.md` with f = 1. Needs `max_faulty` 1.
     pub rolling: bool,
+    /// Nodes have clocks: `acquire.lua` reports the node's time, the floor of the next
+    /// fencing token (see [`Setup::clock_tick`] and [`crate::model::next_clock`]). Off,
+    /// every node reports 0: the counters alone must keep the tokens in order.
+    pub node_clocks: bool,
+    /// How long each `acquire` call may wait (the model's calls give up after
+    /// `attempts`; this only decides, through `protocol::queue::Role::of_call`, whether a
+    /// refused call joins the wait queues). Zero: `try_acquire`.
+    pub wait: Duration,
+    /// The hand-off window a lease's release reserves the lock for the longest live
+    /// waiter (the library's `handoff`, under a tick); zero turns hand-off and the queue
+    /// off.
+    pub handoff: Duration,
+    /// The library's `wake_up_fallback`: with the node timeout it sets when a queued
+    /// waiter that has not tried again counts as gone (`retry::waiter_gone_after`).
+    pub wake_up_fallback: Duration,
+    /// Queue places are kept up to this many ticks; places at the cap tie, and a tie may
+    /// go either way. 0 keeps no order at all, which is exact while at most one other
+    /// waiter can be queued (two clients: a releasing holder leaves the queue first).
+    pub place_cap: u8,
 }
 
 impl Setup {
@@ -109,6 +129,11 @@ impl Setup {
             renewal: None,
             max_renewals: 0,
             rolling: false,
+            node_clocks: false,
+            wait: Duration::ZERO,
+            handoff: Duration::ZERO,
+            wake_up_fallback: Duration::from_secs(1),
+            place_cap: 0,
         }
     }
 
@@ -143,15 +168,65 @@ impl Setup {
 
     /// Rolling wipes: nodes lose their data one at a time, `max_ttl` apart, as often as
     /// the run goes on (within assumption A3), with delayed restart on. Issue 10 item 2:
-    /// fence counters live only where their last write quorum put them.
+    /// fence counters live only where their last write quorum put them; the nodes' clocks
+    /// (the tokens' floor) are what keeps tokens growing.
     pub fn rolling_wipes(nodes: usize) -> Self {
         Setup {
             name: "rolling wipes, delayed restart on",
             max_faulty: 1,
             rolling: true,
+            node_clocks: true,
             attempts: 1,
             ..Setup::wipes_protected(nodes)
         }
+    }
+
+    /// Rolling wipes, for fencing tokens alone: one client makes two `acquire` calls one
+    /// after the other while the nodes lose their data one at a time (every restart
+    /// empty), so that no copy of a counter may survive between them. With one client
+    /// mutual exclusion is not in question, so delayed restart (whose markers multiply
+    /// the states) is off; [`Setup::rolling_wipes`] with two clients checks the same
+    /// faults with contention, in far more states.
+    pub fn rolling_wipes_tokens(nodes: usize) -> Self {
+        Setup {
+            name: "rolling wipes, one client, two calls",
+            clients: 1,
+            acquisitions: 2,
+            delayed_restart: false,
+            restarts: vec![Restart::Wipe],
+            ..Setup::rolling_wipes(nodes)
+        }
+    }
+
+    /// The ideal protocol with the wait queue and hand-off reservations: calls wait
+    /// (they queue when refused), a lease's release reserves the lock for the longest
+    /// live waiter for the library's default window (50 ms), and a waiter that has not
+    /// tried again within `waiter_gone_after` (here 2 * (200 ms + 10 ms), under a tick:
+    /// its entry counts only in the tick of its last refusal) is skipped.
+    pub fn queued(nodes: usize) -> Self {
+        Setup {
+            name: "wait queue and hand-off",
+            wait: Duration::from_secs(3),
+            handoff: Duration::from_millis(50),
+            wake_up_fallback: Duration::from_millis(200),
+            ..Setup::ideal(nodes)
+        }
+    }
+
+    /// The queue's role for every call: `protocol::queue::Role::of_call`.
+    pub fn role(&self) -> Role {
+        Role::of_call(self.wait, self.handoff)
+    }
+
+    /// Whether a queue entry last refreshed `seen` ticks ago still counts: `release.lua`
+    /// keeps it while `now - seen <= waiter_gone_after` (node clocks tick exactly).
+    pub fn live(&self, seen: u8) -> bool {
+        ticks(seen) <= protocol::retry::waiter_gone_after(self.wake_up_fallback, self.node_timeout)
+    }
+
+    /// `seen` ages are kept up to the first age that no longer counts.
+    pub fn seen_cap(&self) -> u8 {
+        (0..u8::MAX).find(|&t| !self.live(t)).unwrap_or(u8::MAX)
     }
 
     /// Whether every node that restarts keeps its data: only then must a quorum of keys
@@ -212,6 +287,15 @@ impl Setup {
             reorder: true,
             ..Setup::ideal(nodes)
         }
+    }
+
+    /// How far a node clock advances in one tick, in token units (the library's µs): more
+    /// than the number of tokens the whole run can mint, so that, as with real clocks
+    /// (a million µs a second, each token a round trip or more), no chain of `counter + 1`
+    /// increments within one tick can reach the next tick's clock.
+    pub fn clock_tick(&self) -> u64 {
+        let mints = self.clients * usize::from(self.acquisitions) * usize::from(self.attempts);
+        u64::try_from(mints).unwrap_or(u64::MAX - 1) + 1
     }
 
     /// Quorum of this setup.

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use redlease::protocol::queue::Role;
 use redlease::protocol::{Attempt, NodeVote, Tally};
 
 /// The owner value of one acquisition attempt: which client, which of its calls, which
@@ -23,6 +24,42 @@ pub struct Owner {
     pub seq: u8,
     /// Which attempt of that call (1-based).
     pub attempt: u8,
+}
+
+impl Owner {
+    /// The waiter id of the call this attempt belongs to.
+    pub fn waiter(self) -> Waiter {
+        Waiter {
+            client: self.client,
+            seq: self.seq,
+        }
+    }
+}
+
+/// A waiter id in the wait queue: one per `acquire` call, shared by its attempts (the
+/// library's `Target::waiter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Waiter {
+    /// The client.
+    pub client: u8,
+    /// Which of the client's `acquire` calls.
+    pub seq: u8,
+}
+
+/// A waiter's entry in a node's wait queue (`acquire.lua`'s `queue` zset and `seen`
+/// hash, for one resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Entry {
+    /// Ticks since its place: the zset score is the node's clock minus how long the
+    /// waiter had waited when it was queued, so this is how long it has waited by the
+    /// node's count. Capped at [`crate::setup::Setup::place_cap`]: entries at the cap
+    /// are tied, and a tie may go either way (as random waiter ids break real ties).
+    pub since: u8,
+    /// Ticks since its last refused attempt (`seen`), capped one past the point where a
+    /// release counts the waiter as gone.
+    pub seen: u8,
+    /// Whose entry.
+    pub waiter: Waiter,
 }
 
 /// A lock key on a node.
@@ -42,6 +79,11 @@ pub struct Node {
     pub down: Option<u8>,
     /// The resource's lock key, if present and not expired.
     pub lock: Option<Lock>,
+    /// The lock key as a hand-off reservation, `handoff:<waiter>`, instead of a lease
+    /// (never both). Its window is shorter than a tick: gone at the next tick, or sooner.
+    pub handoff: Option<Waiter>,
+    /// The wait queue, in a canonical order (see [`Entry`] for the queue's own order).
+    pub queue: Vec<Entry>,
     /// The resource's fencing counter (0 when absent).
     pub fence: u64,
     /// Age of the delayed-restart marker in ticks, if it exists. Capped (see
@@ -72,6 +114,10 @@ pub enum Request {
         owner: Owner,
         /// Part of the client's current round.
         current: bool,
+        /// Whether a refusal queues the caller (`ARGV[3]`).
+        role: Role,
+        /// Ticks the call has waited (`ARGV[4]`), capped like queue places.
+        waited: u8,
     },
     /// `fence.lua`.
     Fence {
@@ -95,6 +141,10 @@ pub enum Request {
     Release {
         /// Owner whose key to delete.
         owner: Owner,
+        /// A lease's release, with the hand-off window (not a failed attempt's clean-up).
+        handoff: bool,
+        /// Keep the waiter's place in the queue (`ARGV[8]` "stay").
+        stay: bool,
     },
 }
 
@@ -105,7 +155,7 @@ impl Request {
             Request::Acquire { owner, .. }
             | Request::Fence { owner, .. }
             | Request::Extend { owner, .. }
-            | Request::Release { owner } => owner,
+            | Request::Release { owner, .. } => owner,
         }
     }
 
@@ -115,7 +165,7 @@ impl Request {
             Request::Acquire { owner, .. }
             | Request::Fence { owner, .. }
             | Request::Extend { owner, .. }
-            | Request::Release { owner } => owner.client = client,
+            | Request::Release { owner, .. } => owner.client = client,
         }
         self
     }
@@ -123,9 +173,16 @@ impl Request {
     /// The same request, no longer part of the client's current round.
     pub fn stale(self) -> Self {
         match self {
-            Request::Acquire { owner, .. } => Request::Acquire {
+            Request::Acquire {
+                owner,
+                role,
+                waited,
+                ..
+            } => Request::Acquire {
                 owner,
                 current: false,
+                role,
+                waited,
             },
             Request::Fence { owner, token, .. } => Request::Fence {
                 owner,
@@ -156,6 +213,9 @@ pub struct VoteRound {
     /// remember the markers the attempt's [`Outcome::trust`](redlease::protocol::Outcome)
     /// names.
     pub markers: [Option<u8>; MAX_NODES],
+    /// The highest fence counter read in this round (the attempt keeps it too): a value
+    /// the node clocks must not fall behind (see [`crate::model::next_clock`]).
+    pub read: u64,
 }
 
 impl VoteRound {
@@ -247,6 +307,9 @@ pub struct Client {
     /// the age it has now (capped like node markers): a young grant from a node whose
     /// marker is the trusted one counts at once.
     pub trusted: [Option<u8>; MAX_NODES],
+    /// Ticks the current call has waited (the library's `started.elapsed()`, sent as
+    /// `waited_ms`), capped at [`crate::setup::Setup::place_cap`].
+    pub waited: u8,
     /// What it is doing.
     pub phase: Phase,
 }
@@ -284,6 +347,17 @@ pub struct State {
     /// With rolling wipes: nodes that came back empty at least once (bit mask, for the
     /// non-vacuity example); always 0 without.
     pub wiped: u8,
+    /// Every node's clock, in token units (the library's µs; see
+    /// [`crate::setup::Setup::clock_tick`]), kept finite by [`crate::model::next_clock`];
+    /// always 0 without [`crate::setup::Setup::node_clocks`].
+    pub now: u64,
+    /// Clients whose current attempt took a hand-off reservation on some node (bit mask).
+    pub handed: u8,
+    /// Some lease was won with a grant that took a hand-off reservation (an example).
+    pub handoff_won: bool,
+    /// False once a release on a node that never misbehaved reserved the lock for a
+    /// waiter that had left: its call over and every request of it run there.
+    pub no_departed_reservation: bool,
 }
 
 /// Most nodes a model can have (node sets are `u8` masks).
@@ -331,6 +405,14 @@ impl Flights {
         let k = (c as u8, i as u8);
         let at = self.0.partition_point(|e| key(e) < k) + position;
         (self.0.get(at).map(key) == Some(k)).then(|| self.0.remove(at).1)
+    }
+
+    /// The tokens of the `fence.lua` requests in flight.
+    pub fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().filter_map(|&(_, request)| match request {
+            Request::Fence { token, .. } => Some(token),
+            _ => None,
+        })
     }
 
     /// Drop every request to node `i` (its connections broke).

@@ -6,8 +6,8 @@
 //! not a bug to hide.
 
 use crate::model::{
-    EXTENDED, HELD_BACK, MUTUAL_EXCLUSION, ROLLING, SOME_LEASE, TOKENS_INCREASE, TRUSTED,
-    TWO_LEASES,
+    EXTENDED, HANDED_OFF, HELD_BACK, MUTUAL_EXCLUSION, ROLLING, SOME_LEASE, TOKENS_INCREASE,
+    TRUSTED, TWO_LEASES,
 };
 use crate::setup::Setup;
 
@@ -26,7 +26,7 @@ pub struct Case {
 /// Whether `property` is a `sometimes` property (an example must exist).
 pub fn is_example(property: &str) -> bool {
     [
-        SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED, EXTENDED, ROLLING,
+        SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED, EXTENDED, ROLLING, HANDED_OFF,
     ]
     .contains(&property)
 }
@@ -48,6 +48,23 @@ pub fn default_cases() -> Vec<Case> {
         case(Setup::instant_wipes(3), &[MUTUAL_EXCLUSION], false),
         case(Setup::stale_snapshots(3), &[MUTUAL_EXCLUSION], false),
         case(Setup::reordering(3), &[MUTUAL_EXCLUSION], false),
+        case(
+            Setup {
+                max_faulty: 0,
+                ..Setup::queued(3)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                fencing: false,
+                ..Setup::queued(3)
+            },
+            &[],
+            true,
+        ),
+        case(Setup::rolling_wipes_tokens(3), &[], true),
     ]
 }
 
@@ -79,6 +96,17 @@ pub fn long_cases() -> Vec<Case> {
                 clients: 3,
                 attempts: 1,
                 ..Setup::wipes_protected(3)
+            },
+            &[],
+            true,
+        ),
+        case(Setup::queued(3), &[], true),
+        case(
+            Setup {
+                clients: 3,
+                max_faulty: 0,
+                place_cap: 2,
+                ..Setup::queued(3)
             },
             &[],
             true,

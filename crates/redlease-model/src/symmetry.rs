@@ -36,7 +36,7 @@ pub fn representative(state: &State) -> State {
 /// phase's node-free values, and the sorted multiset of what it holds about each node
 /// (no renaming changes a multiset). It need not be complete: clients with equal
 /// signatures are tried in every order.
-type Signature = ((u8, u8, u64), (u8, u8, u64, Duration), Vec<Marks>);
+type Signature = ((u8, u8, u8, u64), (u8, u8, u64, Duration), Vec<Marks>);
 
 fn signature(client: &Client) -> Signature {
     let phase = match &client.phase {
@@ -61,7 +61,11 @@ fn signature(client: &Client) -> Signature {
     };
     let mut marks: Vec<Marks> = (0..MAX_NODES).map(|i| client_marks(client, i)).collect();
     marks.sort_unstable();
-    ((client.calls, client.attempts, client.floor), phase, marks)
+    (
+        (client.calls, client.attempts, client.waited, client.floor),
+        phase,
+        marks,
+    )
 }
 
 /// Every order of the clients that sorts them by signature: `sorted` permuted within
@@ -114,11 +118,22 @@ fn rename_clients(state: &State, order: &[usize]) -> State {
         new_name[old] = k as u8;
     }
     let mut nodes = state.nodes.clone();
+    let rename = |client: &mut u8| *client = new_name[usize::from(*client)];
     for node in &mut nodes {
         if let Some(lock) = node.lock.as_mut() {
-            lock.owner.client = new_name[usize::from(lock.owner.client)];
+            rename(&mut lock.owner.client);
         }
+        if let Some(waiter) = node.handoff.as_mut() {
+            rename(&mut waiter.client);
+        }
+        for entry in &mut node.queue {
+            rename(&mut entry.waiter.client);
+        }
+        node.queue.sort_unstable();
     }
+    let handed = (0..order.len())
+        .filter(|&old| state.handed & bit(old) != 0)
+        .fold(0u8, |mask, old| mask | bit(usize::from(new_name[old])));
     let same_nodes: Vec<usize> = (0..state.nodes.len()).collect();
     State {
         nodes,
@@ -127,6 +142,7 @@ fn rename_clients(state: &State, order: &[usize]) -> State {
             .map(|&old| state.clients[old].clone())
             .collect(),
         flights: state.flights.renamed(&new_name, &same_nodes),
+        handed,
         ..*state
     }
 }
@@ -262,7 +278,14 @@ mod tests {
 
     #[test]
     fn renamed_states_have_one_representative() {
-        for setup in [Setup::wipes_protected(3), Setup::wipes_protected(5)] {
+        for setup in [
+            Setup::wipes_protected(3),
+            Setup::wipes_protected(5),
+            Setup {
+                place_cap: 2,
+                ..Setup::queued(3)
+            },
+        ] {
             let setup = Setup {
                 clients: 3,
                 ..setup

@@ -34,8 +34,13 @@ pub fn summary(state: &State) -> String {
         .enumerate()
         .map(|(c, client)| format!("c{c}:{}", phase(&client.phase)))
         .collect();
+    let clock = if state.now > 0 {
+        format!(" clock {}", state.now)
+    } else {
+        String::new()
+    };
     format!(
-        "nodes [{}] clients [{}]",
+        "nodes [{}] clients [{}]{clock}",
         nodes.join(" "),
         clients.join(" ")
     )
@@ -54,11 +59,24 @@ fn node(node: &Node) -> String {
                 lock.owner.client, lock.owner.seq, lock.left
             );
         }
-        None => s.push('-'),
+        None => match node.handoff {
+            Some(w) => {
+                let _ = write!(s, "handoff:c{}#{}", w.client, w.seq);
+            }
+            None => s.push('-'),
+        },
     }
     let _ = write!(s, " f{}", node.fence);
     if let Some(age) = node.marker {
         let _ = write!(s, " m{age}");
+    }
+    if !node.queue.is_empty() {
+        let queue: Vec<String> = node
+            .queue
+            .iter()
+            .map(|e| format!("c{}#{}", e.waiter.client, e.waiter.seq))
+            .collect();
+        let _ = write!(s, " q[{}]", queue.join(","));
     }
     format!("<{s}>")
 }

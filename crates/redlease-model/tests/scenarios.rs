@@ -7,7 +7,7 @@
 
 use redlease_model::model::{Action, Redlease};
 use redlease_model::setup::Restart;
-use redlease_model::state::{Phase, State};
+use redlease_model::state::{Phase, State, Waiter};
 use redlease_model::{Setup, client, trace};
 use stateright::Model;
 
@@ -144,4 +144,81 @@ fn without_delayed_restart_a_wiped_node_gives_a_second_holder() {
     let state = play(&protected, &steps[..18]);
     assert_eq!(state.clients[0].phase, Phase::Idle);
     assert_eq!(valid_holders(&state), 1);
+}
+
+/// Client 1 runs one attempt while client 0 holds every node: refused everywhere, it is
+/// queued on each node (its clean-up keeps the place), and waits in backoff.
+fn c1_is_refused_and_queued() -> Vec<Action> {
+    let mut steps = c0_takes_everything();
+    // Two refusals lose the vote; node 2 still runs the acquire (refused, queued), then
+    // the clean-up release, which keeps the place.
+    steps.extend([Action::Begin(1), run(1, 0), run(1, 1), run(1, 2), run(1, 2)]);
+    steps
+}
+
+/// The hand-off: the holder's release reserves every node for the queued waiter, whose
+/// next attempt (a new owner, the same waiter id) takes the reservations and wins.
+#[test]
+fn a_release_hands_the_lock_to_the_queued_waiter() {
+    let model = Redlease::new(Setup::queued(3));
+    let mut steps = c1_is_refused_and_queued();
+    let state = play(&model, &steps);
+    assert_eq!(state.clients[1].phase, Phase::Backoff);
+    let waiter = Waiter { client: 1, seq: 1 };
+    assert!(
+        state
+            .nodes
+            .iter()
+            .all(|n| n.queue.len() == 1 && n.queue[0].waiter == waiter)
+    );
+    steps.extend([Action::Release(0), run(0, 0), run(0, 1), run(0, 2)]);
+    let state = play(&model, &steps);
+    // Reserved for client 1's call, and client 0 left the queue.
+    assert!(
+        state
+            .nodes
+            .iter()
+            .all(|n| n.handoff == Some(waiter) && n.lock.is_none())
+    );
+    steps.push(Action::Begin(1));
+    steps.extend((0..3).map(|i| run(1, i)));
+    steps.extend((0..3).map(|i| run(1, i)));
+    let state = play(&model, &steps);
+    assert!(client::holds_valid(&state, 1));
+    assert!(state.handoff_won);
+    assert_eq!(state.last_token, 2);
+    // The winner is still queued (a grant does not know the vote was won) until its
+    // release leaves.
+    steps.extend([Action::Release(1), run(1, 0), run(1, 1), run(1, 2)]);
+    let state = play(&model, &steps);
+    assert!(
+        state
+            .nodes
+            .iter()
+            .all(|n| n.queue.is_empty() && n.handoff.is_none())
+    );
+}
+
+/// A waiter that gives up leaves every queue (issue 10 item 4): the holder's release then
+/// simply frees the lock, reserving nothing for a caller that is gone.
+#[test]
+fn a_waiter_that_gives_up_leaves_every_queue() {
+    let model = Redlease::new(Setup::queued(3));
+    let mut steps = c1_is_refused_and_queued();
+    // The second and last attempt: refused again; the leave goes to every node (after
+    // the acquire and the clean-up on node 2).
+    steps.extend([Action::Begin(1), run(1, 0), run(1, 1), run(1, 0), run(1, 1)]);
+    steps.extend([run(1, 2), run(1, 2), run(1, 2)]);
+    let state = play(&model, &steps);
+    assert_eq!(state.clients[1].phase, Phase::Idle);
+    assert!(state.nodes.iter().all(|n| n.queue.is_empty()));
+    steps.extend([Action::Release(0), run(0, 0), run(0, 1), run(0, 2)]);
+    let state = play(&model, &steps);
+    assert!(
+        state
+            .nodes
+            .iter()
+            .all(|n| n.lock.is_none() && n.handoff.is_none())
+    );
+    assert!(state.no_departed_reservation);
 }

@@ -81,11 +81,7 @@ impl Acquirer<'_> {
         };
         let mut target = attempt_target();
         // Only callers that wait, with hand-off on, join the queue.
-        let role = if wait.is_zero() || c.handoff.is_zero() {
-            Role::Try
-        } else {
-            Role::Wait
-        };
+        let role = Role::of_call(wait, c.handoff);
         let started = Instant::now();
         let fencing = match (c.fencing, cluster.nodes.len()) {
             (false, _) => Fencing::Off,
@@ -95,7 +91,7 @@ impl Acquirer<'_> {
             (true, _) => Fencing::Client,
         };
         let (queue_ttl, counter_ttl) = (
-            cluster.waiter_gone_after().saturating_mul(2),
+            protocol::queue::queue_ttl(cluster.waiter_gone_after()),
             protocol::fence_counter_ttl(c.max_ttl),
         );
         let request = |target: &Arc<Target>| {
@@ -135,7 +131,7 @@ impl Acquirer<'_> {
             let result = self.attempt(&request(&target), give_up).await;
             // Every attempt that returns has released what it did not keep; a waiter may
             // still be queued, and leaves the queues if dropped while it waits.
-            guard.armed = role == Role::Wait;
+            guard.armed = role.leaves_on_give_up();
             let (error, outcome) = match result {
                 Ok(lease) => {
                     guard.armed = false;
@@ -146,7 +142,7 @@ impl Acquirer<'_> {
             };
             let now = Instant::now();
             if give_up.is_some_and(|g| now >= g) {
-                if role == Role::Wait {
+                if role.leaves_on_give_up() {
                     // Leave the wait queues, so that the next release reserves nothing
                     // for a waiter that is gone.
                     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
@@ -276,7 +272,7 @@ impl Acquirer<'_> {
         let fail = |error: Error, outcome: Outcome| async move {
             // A caller that waits keeps its place in the queues: the loop retries, or
             // gives up and then leaves every queue.
-            let stay_queued = request.role == Role::Wait;
+            let stay_queued = request.role.keeps_place_after_failure();
             release::clean_up(
                 cluster,
                 target,

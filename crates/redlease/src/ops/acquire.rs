@@ -15,18 +15,10 @@ use super::parse::{ReplyError, array, counter, flag, int};
 use super::{Compiled, Invocation, MarkerKey, Op, Target, millis};
 use crate::config::NodeKind;
 use crate::protocol::AcquireReply;
+pub(crate) use crate::protocol::queue::Role;
 
 pub(crate) const LUA: &str = include_str!("acquire.lua");
 static SCRIPT: Compiled = Compiled::new(LUA);
-
-/// Whether a refused caller joins the wait queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    /// A single attempt: never queued.
-    Try,
-    /// The caller waits when refused: queued for hand-off.
-    Wait,
-}
 
 /// Where an acquisition's fencing token comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@
 //! | [`attempt`] | one acquisition attempt: grants, refusals, held-back nodes, busy vs unavailable |
 //! | [`extend`] | the deadline after an extend, whether it succeeded or not |
 //! | [`renewal`] | when a kept-alive lease is renewed, and retried after a failure |
+//! | [`queue`] | who joins the wait queue, when a waiter keeps its place and when it leaves |
 //! | [`restart`] | delayed restart: which nodes came back empty, which markers are trusted |
 //! | [`retry`] | delays between attempts |
 //! | [`names`] | key names and owner values |
@@ -27,6 +28,7 @@ use std::time::Duration;
 pub mod attempt;
 pub mod extend;
 pub mod names;
+pub mod queue;
 pub mod renewal;
 pub mod restart;
 pub mod retry;
