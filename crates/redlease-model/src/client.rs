@@ -8,10 +8,10 @@
 //! [`protocol::validity`] with [`protocol::drift`], the token by
 //! [`protocol::fencing_token`], the fencing round counted by
 //! [`protocol::attempt::fence_tally`] and [`Tally::decision`](redlease::protocol::Tally::decision). What stays the model's is
-//! the bookkeeping the library keeps on its own clock: each node's trusted marker as an
-//! age relative to now (the library's `MarkerTrust` keeps a birth on its monotonic
-//! clock, which the model does not have), compared exactly as the library compares
-//! births (equal within the slack, less than a tick).
+//! the bookkeeping of trusted markers: each node's trusted marker as an age relative to
+//! now (the library's `MarkerTrust` keeps the marker's birth on the node's own clock,
+//! which most model configurations do not have), compared exactly as the library
+//! compares births (equal).
 
 use std::time::Duration;
 
@@ -57,9 +57,10 @@ fn ticks_of(age: Duration) -> u8 {
 
 /// The `trusted` input `acquire.rs` computes for a reply: a grant with a young marker
 /// that is the marker this client's manager trusts (`Node::marker_trusted`, i.e.
-/// `MarkerTrust::check`). Both births are estimated on the client's clock; the library
-/// allows the restart slack between them, less than one tick, so here the ages must be
-/// equal. A different marker means the node lost its data: the trust is dropped.
+/// `MarkerTrust::check`). The library knows a marker by its birth on the node's clock
+/// (the reply's time minus its age) and requires equal births; here the ages relative
+/// to now must be equal. A different marker means the node lost its data: the trust is
+/// dropped.
 fn trusted(setup: &Setup, trust: &mut Option<u8>, reply: &protocol::AcquireReply) -> bool {
     reply.granted
         && reply.marker_age_ms.is_some_and(|ms| {
