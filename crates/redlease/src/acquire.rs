@@ -16,9 +16,9 @@ use crate::cluster::Cluster;
 use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, Repr};
 use crate::lease::{Lease, LeaseCore};
+use crate::ops::Target;
 use crate::ops::acquire::{Acquire, Fencing, Role};
 use crate::ops::fence::Fence;
-use crate::ops::{Target, millis};
 use crate::protocol::attempt::fence_tally;
 use crate::protocol::{self, Attempt, AttemptRules, Decision, Keys, Outcome, Step, Verdict, Vote};
 use crate::release;
@@ -94,17 +94,15 @@ impl Acquirer<'_> {
             (true, 1) => Fencing::Script,
             (true, _) => Fencing::Client,
         };
-        let (queue_ttl, counter_ttl) = (
-            cluster.waiter_gone_after().saturating_mul(2),
-            protocol::fence_counter_ttl(c.max_ttl),
-        );
+        let (queue_ttl, counter_ttl) =
+            (cluster.queue_ttl(), protocol::fence_counter_ttl(c.max_ttl));
         let request = |target: &Arc<Target>| {
             Arc::new(Acquire {
                 target: Arc::clone(target),
                 ttl,
                 role,
                 // The queue orders waiters by how long they have waited (see acquire.lua).
-                waited_ms: millis(started.elapsed()),
+                waited_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 fencing,
                 marker: cluster.marker.clone(),
                 queue_ttl,
@@ -124,8 +122,15 @@ impl Acquirer<'_> {
         let mut attempt: u32 = 0;
         let mut splits: u32 = 0;
         loop {
-            if let Some(s) = subscription.as_mut() {
-                s.mark_seen();
+            match subscription.as_mut() {
+                Some(s) => s.mark_seen(),
+                // Other waiters of this process listen on the channel already: join them
+                // before the attempt, for free, so a refusal needs no second attempt.
+                None if !wait.is_zero() && c.wake_ups => {
+                    subscription =
+                        wakeup::join_if_listening(&cluster.wakeups, &keys.channel, &waiter);
+                }
+                None => {}
             }
             if attempt > 0 {
                 target = attempt_target();
@@ -258,6 +263,12 @@ impl Acquirer<'_> {
                 }
             };
             if step == Step::Stop {
+                // A refused caller that waits hears the other nodes out (each bounded by
+                // the node timeout): it would only sleep meanwhile, and a node that
+                // refused needs no clean-up, where one not heard from does.
+                if request.role == Role::Wait && vote.decision() == Decision::Lost {
+                    continue;
+                }
                 stopped = true;
                 break;
             }

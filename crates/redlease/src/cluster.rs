@@ -98,6 +98,11 @@ impl Cluster {
         protocol::retry::waiter_gone_after(self.config.wake_up_fallback, self.config.node_timeout)
     }
 
+    /// How long a node keeps a wait queue after a waiter last joined or kept its place.
+    pub(crate) fn queue_ttl(&self) -> Duration {
+        self.waiter_gone_after().saturating_mul(2)
+    }
+
     /// Now, on the cluster's monotonic clock (for marker trust, which compares births
     /// seen at different times).
     pub(crate) fn clock(&self) -> Duration {

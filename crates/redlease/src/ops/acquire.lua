@@ -8,7 +8,7 @@
 --          delete the next attempt's grant)
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
--- ARGV[4]  how long the caller has been waiting, in ms of its own monotonic clock
+-- ARGV[4]  how long the caller has been waiting, in µs of its own monotonic clock
 -- ARGV[5]  "mint" to mint the fencing token here, on grant (single node: the one node's
 --          counter is the whole quorum, so no second round is needed); "fence" when the
 --          client mints the token from the nodes' counters and clocks (several nodes);
@@ -41,14 +41,19 @@
 -- on this node's clock: now minus how long it says it has waited. No client's wall clock
 -- enters it, so a client whose clock lags cannot jump the queue, and since every node
 -- computes it from the same waited time, all nodes order the waiters alike up to the
--- network delay between them (fairness, never safety, depends on it).
+-- network delay between them (fairness, never safety, depends on it). In microseconds:
+-- in milliseconds, two waiters that start waiting within a millisecond or two of each
+-- other (the releaser of each hand-off comes back that soon after the previous one)
+-- were ordered one way on some nodes and the other way on others, so those nodes
+-- reserved the lock for different waiters and the hand-off split.
 -- The clock is read only when something needs it (the marker, the token's floor, the
 -- queue): an unfenced grant without a marker does no more than SET NX would.
-local now, now_us
+local now, now_us, micros
 local function clock()
   if not now then
     local t = redis.call('TIME')
     now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
     now_us = t[1] .. string.format('%06d', tonumber(t[2]))
   end
 end
@@ -112,7 +117,7 @@ if holder == ARGV[1] then
 end
 if ARGV[3] == 'wait' then
   clock()
-  redis.call('ZADD', KEYS[3], 'NX', now - tonumber(ARGV[4]), ARGV[7])
+  redis.call('ZADD', KEYS[3], 'NX', micros - tonumber(ARGV[4]), ARGV[7])
   redis.call('HSET', KEYS[4], ARGV[7], now)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])

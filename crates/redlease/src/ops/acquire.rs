@@ -44,9 +44,9 @@ pub(crate) struct Acquire {
     pub target: Arc<Target>,
     pub ttl: Duration,
     pub role: Role,
-    /// How long the caller has been waiting, in ms of its monotonic clock: the node
+    /// How long the caller has been waiting, in µs of its monotonic clock: the node
     /// derives the caller's place in the queue from it.
-    pub waited_ms: u64,
+    pub waited_us: u64,
     /// Whether a fencing token is made, and where.
     pub fencing: Fencing,
     /// The node's delayed-restart marker, when delayed restart is on.
@@ -86,7 +86,7 @@ impl Op for Acquire {
                 Role::Try => "try",
                 Role::Wait => "wait",
             })
-            .arg(self.waited_ms)
+            .arg(self.waited_us)
             .arg(match self.fencing {
                 Fencing::Off => "",
                 Fencing::Client => "fence",

@@ -234,6 +234,12 @@ impl Attempt {
         if stop { Step::Stop } else { Step::Continue }
     }
 
+    /// Whether the answers so far decide the vote (lost stays lost: later answers can
+    /// only add to the refusals or grants that no longer reach a quorum).
+    pub fn decision(&self) -> Decision {
+        self.tally.decision()
+    }
+
     /// How each node stands so far.
     pub fn votes(&self) -> &[NodeVote] {
         &self.votes
