@@ -246,6 +246,17 @@ impl Acquirer<'_> {
         let mut seen_at = vec![Duration::ZERO; n];
         let mut stopped = false;
         while let Some((i, result)) = round.next().await {
+            // The script answers an unfenced grant with its short form (no counter, no
+            // clock); a grant without the node's clock can never count towards a token.
+            let result = result.and_then(|reply| {
+                if request.fencing != Fencing::Off && reply.granted && reply.node_time_us == 0 {
+                    Err(NodeError::Protocol(
+                        "a grant without the node's fencing counter and clock".into(),
+                    ))
+                } else {
+                    Ok(reply)
+                }
+            });
             let step = match result {
                 Ok(reply) => {
                     let now = cluster.clock();

@@ -20,7 +20,8 @@
 -- ARGV[8]  ms the fencing counter is kept after it was last written
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
--- Returns { granted, fence, pttl, handoff, age, now }:
+-- Returns { 1, age } for a grant without fencing (the common case: two integers decode in
+-- a fraction of the full reply's time), otherwise { granted, fence, pttl, handoff, age, now }:
 --   granted  1 if the lock is now ours on this node, 0 otherwise
 --   fence    this node's fencing counter for the resource, as a decimal string ("0" if none);
 --            with "mint" and granted, the new token
@@ -109,10 +110,12 @@ if (not holder) or holder == ('handoff:' .. ARGV[7]) then
     fence = larger(increment(fence), now_us)
     redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
   end
+  if not fencing then return { 1, age } end
   return reply(1, -1, 0)
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  if not fencing then return { 1, age } end
   return reply(1, -1, 0)
 end
 if ARGV[3] == 'wait' then

@@ -107,7 +107,9 @@ impl Op for Acquire {
     }
 }
 
-/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`.
+/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`, or
+/// `{ 1, age }` for a grant without fencing (no counter, no clock: the attempt refuses
+/// that form where it asked for a token, see `acquire.rs`).
 ///
 /// ```
 /// use redis::Value;
@@ -127,6 +129,18 @@ impl Op for Acquire {
 /// ```
 pub fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
     const NAME: &str = "acquire";
+    if let Value::Array(items) = value
+        && let [granted, age] = items.as_slice()
+    {
+        if !flag(NAME, granted)? {
+            return Err(ReplyError::new(NAME, "a short reply that is not a grant"));
+        }
+        return Ok(AcquireReply {
+            granted: true,
+            marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
+            ..AcquireReply::default()
+        });
+    }
     let [granted, fence, pttl, handoff, age, now] = array::<6>(NAME, value)?;
     let granted = flag(NAME, granted)?;
     let fence = counter(NAME, fence)?;
@@ -174,6 +188,28 @@ mod tests {
                 node_time_us: 1_764_576_000_123_456,
             })
         );
+    }
+
+    #[test]
+    fn an_unfenced_grant_is_two_integers() {
+        let reply = |age| Value::Array(vec![Value::Int(1), Value::Int(age)]);
+        assert_eq!(
+            parse(&reply(1500)),
+            Ok(AcquireReply {
+                granted: true,
+                marker_age_ms: Some(1500),
+                ..AcquireReply::default()
+            })
+        );
+        assert_eq!(parse(&reply(-1)).map(|r| r.marker_age_ms), Ok(None));
+        // Only a grant has the short form, and its age is an integer.
+        for bad in [
+            Value::Array(vec![Value::Int(0), Value::Int(5)]),
+            Value::Array(vec![Value::Int(1), bulk("5")]),
+            Value::Array(vec![Value::Int(1)]),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
