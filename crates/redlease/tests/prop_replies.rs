@@ -137,9 +137,9 @@ fn near_miss() -> impl Strategy<Value = Value> {
 fn parse_all(v: &Value) {
     let is_array_of = |n: usize| matches!(v, Value::Array(items) if items.len() == n);
     if acquire::parse(v).is_ok() {
-        // The full reply, or an unfenced grant's `{ 1, age }`.
-        let short_grant =
-            matches!(v, Value::Array(items) if items.len() == 2 && items[0] == Value::Int(1));
+        // The full reply, or a grant's `{ 1, age }` or `{ 1, fence, age, now }`.
+        let short_grant = matches!(v, Value::Array(items)
+            if matches!(items.len(), 2 | 4) && items[0] == Value::Int(1));
         assert!(is_array_of(6) || short_grant, "acquire accepted {v:?}");
     }
     if extend::parse(v).is_ok() {

@@ -20,8 +20,9 @@
 -- ARGV[8]  ms the fencing counter is kept after it was last written
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
--- Returns { 1, age } for a grant without fencing (the common case: two integers decode in
--- a fraction of the full reply's time), otherwise { granted, fence, pttl, handoff, age, now }:
+-- Returns, for a grant, { 1, age } without fencing and { 1, fence, age, now } with it (each
+-- element costs the client a decoding step: a grant has no pttl or hand-off to report),
+-- and for a refusal { granted, fence, pttl, handoff, age, now }:
 --   granted  1 if the lock is now ours on this node, 0 otherwise
 --   fence    this node's fencing counter for the resource, as a decimal string ("0" if none);
 --            with "mint" and granted, the new token
@@ -98,6 +99,10 @@ if fencing then fence = redis.call('GET', KEYS[2]) or '0' end
 local function reply(granted, pttl, handoff)
   return { granted, fence, pttl, handoff, age, now_us or '0' }
 end
+local function grant()
+  if fencing then return { 1, fence, age, now_us } end
+  return { 1, age }
+end
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ('handoff:' .. ARGV[7]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -110,13 +115,11 @@ if (not holder) or holder == ('handoff:' .. ARGV[7]) then
     fence = larger(increment(fence), now_us)
     redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
   end
-  if not fencing then return { 1, age } end
-  return reply(1, -1, 0)
+  return grant()
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if not fencing then return { 1, age } end
-  return reply(1, -1, 0)
+  return grant()
 end
 if ARGV[3] == 'wait' then
   clock()

@@ -107,9 +107,9 @@ impl Op for Acquire {
     }
 }
 
-/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`, or
-/// `{ 1, age }` for a grant without fencing (no counter, no clock: the attempt refuses
-/// that form where it asked for a token, see `acquire.rs`).
+/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`, or for
+/// a grant `{ 1, fence, age, now }` with fencing and `{ 1, age }` without (no counter, no
+/// clock: the attempt refuses that form where it asked for a token, see `acquire.rs`).
 ///
 /// ```
 /// use redis::Value;
@@ -129,17 +129,33 @@ impl Op for Acquire {
 /// ```
 pub fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
     const NAME: &str = "acquire";
-    if let Value::Array(items) = value
-        && let [granted, age] = items.as_slice()
-    {
-        if !flag(NAME, granted)? {
-            return Err(ReplyError::new(NAME, "a short reply that is not a grant"));
+    let grant = |granted: &Value| match flag(NAME, granted)? {
+        true => Ok(()),
+        false => Err(ReplyError::new(NAME, "a short reply that is not a grant")),
+    };
+    if let Value::Array(items) = value {
+        match items.as_slice() {
+            [granted, age] => {
+                grant(granted)?;
+                return Ok(AcquireReply {
+                    granted: true,
+                    marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
+                    ..AcquireReply::default()
+                });
+            }
+            [granted, fence, age, now] => {
+                grant(granted)?;
+                return Ok(AcquireReply {
+                    granted: true,
+                    fence: counter(NAME, fence)?,
+                    holder_pttl_ms: None,
+                    handoff: false,
+                    marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
+                    node_time_us: counter(NAME, now)?,
+                });
+            }
+            _ => {}
         }
-        return Ok(AcquireReply {
-            granted: true,
-            marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
-            ..AcquireReply::default()
-        });
     }
     let [granted, fence, pttl, handoff, age, now] = array::<6>(NAME, value)?;
     let granted = flag(NAME, granted)?;
@@ -191,6 +207,27 @@ mod tests {
     }
 
     #[test]
+    fn a_fenced_grant_is_four_elements() {
+        let v = Value::Array(vec![
+            Value::Int(1),
+            bulk("17"),
+            Value::Int(1500),
+            bulk("1764576000123456"),
+        ]);
+        assert_eq!(
+            parse(&v),
+            Ok(AcquireReply {
+                granted: true,
+                fence: 17,
+                holder_pttl_ms: None,
+                handoff: false,
+                marker_age_ms: Some(1500),
+                node_time_us: 1_764_576_000_123_456,
+            })
+        );
+    }
+
+    #[test]
     fn an_unfenced_grant_is_two_integers() {
         let reply = |age| Value::Array(vec![Value::Int(1), Value::Int(age)]);
         assert_eq!(
@@ -202,11 +239,15 @@ mod tests {
             })
         );
         assert_eq!(parse(&reply(-1)).map(|r| r.marker_age_ms), Ok(None));
-        // Only a grant has the short form, and its age is an integer.
+        // Only a grant has the short forms, with their elements' types.
         for bad in [
             Value::Array(vec![Value::Int(0), Value::Int(5)]),
             Value::Array(vec![Value::Int(1), bulk("5")]),
             Value::Array(vec![Value::Int(1)]),
+            Value::Array(vec![Value::Int(0), bulk("7"), Value::Int(5), bulk("9")]),
+            Value::Array(vec![Value::Int(1), bulk("-7"), Value::Int(5), bulk("9")]),
+            Value::Array(vec![Value::Int(1), bulk("7"), bulk("5"), bulk("9")]),
+            Value::Array(vec![Value::Int(1), bulk("7"), Value::Int(5)]),
         ] {
             assert!(parse(&bad).is_err(), "{bad:?}");
         }
