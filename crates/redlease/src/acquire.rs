@@ -16,9 +16,9 @@ use crate::cluster::Cluster;
 use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, Repr};
 use crate::lease::{Lease, LeaseCore};
+use crate::ops::Target;
 use crate::ops::acquire::{Acquire, Fencing, Role};
 use crate::ops::fence::Fence;
-use crate::ops::{Target, millis};
 use crate::protocol::attempt::fence_tally;
 use crate::protocol::{self, Attempt, AttemptRules, Decision, Keys, Outcome, Step, Verdict, Vote};
 use crate::release;
@@ -90,17 +90,15 @@ impl Acquirer<'_> {
             (true, 1) => Fencing::Script,
             (true, _) => Fencing::Client,
         };
-        let (queue_ttl, counter_ttl) = (
-            protocol::queue::queue_ttl(cluster.waiter_gone_after()),
-            protocol::fence_counter_ttl(c.max_ttl),
-        );
+        let (queue_ttl, counter_ttl) =
+            (cluster.queue_ttl(), protocol::fence_counter_ttl(c.max_ttl));
         let request = |target: &Arc<Target>| {
             Arc::new(Acquire {
                 target: Arc::clone(target),
                 ttl,
                 role,
                 // The queue orders waiters by how long they have waited (see acquire.lua).
-                waited_ms: millis(started.elapsed()),
+                waited_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                 fencing,
                 marker: cluster.marker.clone(),
                 queue_ttl,
@@ -120,8 +118,15 @@ impl Acquirer<'_> {
         let mut attempt: u32 = 0;
         let mut splits: u32 = 0;
         loop {
-            if let Some(s) = subscription.as_mut() {
-                s.mark_seen();
+            match subscription.as_mut() {
+                Some(s) => s.mark_seen(),
+                // Other waiters of this process listen on the channel already: join them
+                // before the attempt, for free, so a refusal needs no second attempt.
+                None if !wait.is_zero() && c.wake_ups => {
+                    subscription =
+                        wakeup::join_if_listening(&cluster.wakeups, &keys.channel, &waiter);
+                }
+                None => {}
             }
             if attempt > 0 {
                 target = attempt_target();
@@ -234,23 +239,40 @@ impl Acquirer<'_> {
             slack,
         });
         let mut errors: Vec<Option<NodeError>> = vec![None; n];
-        let mut seen_at = vec![Duration::ZERO; n];
+        let mut seen_at: Vec<Option<Duration>> = vec![None; n];
         let mut stopped = false;
         while let Some((i, result)) = round.next().await {
+            // The script answers an unfenced grant with its short form (no counter, no
+            // clock); a grant without the node's clock can never count towards a token.
+            let result = result.and_then(|reply| {
+                if request.fencing != Fencing::Off && reply.granted && reply.node_time_us == 0 {
+                    Err(NodeError::Protocol(
+                        "a grant without the node's fencing counter and clock".into(),
+                    ))
+                } else {
+                    Ok(reply)
+                }
+            });
             let step = match result {
                 Ok(reply) => {
-                    // A marker is known by its birth on the node's own clock (the reply's
-                    // time minus its age, both the node's): when this client reads the
-                    // answer does not enter, so a stall between the node's answer and
-                    // this line cannot make a new marker look like the trusted one.
-                    let now = Duration::from_millis(reply.node_time_us / 1000);
-                    seen_at[i] = now;
+                    // A marker is known by its birth on the node's own clock, as the node
+                    // reports it: when this client reads the answer does not enter, so a
+                    // stall between the node's answer and this line cannot make a new
+                    // marker look like the trusted one. `seen_at`: when the node measured
+                    // the age, on its clock.
+                    seen_at[i] = reply
+                        .marker_born_ms
+                        .zip(reply.marker_age_ms)
+                        .map(|(born, age)| Duration::from_millis(born.saturating_add(age)));
                     let trusted = reply.granted
-                        && reply.marker_age_ms.is_some_and(|ms| {
-                            let age = Duration::from_millis(ms);
-                            age < c.max_ttl
-                                && cluster.nodes[i].marker_trusted(age, now, Duration::ZERO)
-                        });
+                        && reply
+                            .marker_age_ms
+                            .zip(seen_at[i])
+                            .is_some_and(|(ms, now)| {
+                                let age = Duration::from_millis(ms);
+                                age < c.max_ttl
+                                    && cluster.nodes[i].marker_trusted(age, now, Duration::ZERO)
+                            });
                     vote.answer(i, Some(&reply), trusted)
                 }
                 Err(e) => {
@@ -259,6 +281,12 @@ impl Acquirer<'_> {
                 }
             };
             if step == Step::Stop {
+                // A refused caller that waits hears the other nodes out (each bounded by
+                // the node timeout): it would only sleep meanwhile, and a node that
+                // refused needs no clean-up, where one not heard from does.
+                if request.role == Role::Wait && vote.decision() == Decision::Lost {
+                    continue;
+                }
                 stopped = true;
                 break;
             }
@@ -266,7 +294,9 @@ impl Acquirer<'_> {
         round.detach();
         let outcome = vote.finish(!stopped);
         for &(i, age) in &outcome.trust {
-            cluster.nodes[i].trust_marker(age, seen_at[i]);
+            if let Some(seen_at) = seen_at[i] {
+                cluster.nodes[i].trust_marker(age, seen_at);
+            }
         }
         let cleanup_waits = give_up.is_none_or(|g| Instant::now() < g);
         let fail = |error: Error, outcome: Outcome| async move {

@@ -95,6 +95,11 @@ impl Cluster {
         protocol::retry::waiter_gone_after(self.config.wake_up_fallback, self.config.node_timeout)
     }
 
+    /// How long a node keeps a wait queue after a waiter last joined or kept its place.
+    pub(crate) fn queue_ttl(&self) -> Duration {
+        protocol::queue::queue_ttl(self.waiter_gone_after())
+    }
+
     /// The keys of `resource`, for `owner`.
     pub(crate) fn target(&self, resource: &str, owner: String) -> Arc<Target> {
         Target::new(&self.config.key_prefix, resource, owner)

@@ -44,6 +44,7 @@ pub(crate) async fn everywhere(
         target: Arc::clone(target),
         handoff: cluster.config.handoff,
         waiter_gone_after: cluster.waiter_gone_after(),
+        queue_ttl: cluster.queue_ttl(),
         publish_always: cluster.config.handoff.is_zero(),
         stay_queued: false,
     });
@@ -91,6 +92,7 @@ pub(crate) async fn clean_up(
         target: Arc::clone(target),
         handoff: Duration::ZERO,
         waiter_gone_after: cluster.waiter_gone_after(),
+        queue_ttl: cluster.queue_ttl(),
         publish_always: cluster.config.handoff.is_zero(),
         stay_queued,
     });

@@ -35,6 +35,9 @@ pub(crate) struct Wakeups {
 /// The waiters of this process on one channel, by owner.
 struct Channel {
     waiters: HashMap<String, watch::Sender<u64>>,
+    /// The first waiter's SUBSCRIBE went through: releases published from now on reach
+    /// the waiters registered here (see [`join_if_listening`]).
+    listening: bool,
 }
 
 /// Count a wake-up; the low bit records whether the last one was a hand-off to this
@@ -70,13 +73,14 @@ impl Wakeups {
     }
 
     /// Bump every channel: used when a subscriber connection broke and messages may
-    /// have been lost.
+    /// have been lost. New waiters no longer count on those channels (they subscribe and
+    /// try once more) until all their waiters have left and they are subscribed afresh.
     fn wake_all(&self) {
-        if let Ok(channels) = self.channels.lock() {
-            channels
-                .values()
-                .flat_map(|c| c.waiters.values())
-                .for_each(|tx| bump(tx, false));
+        if let Ok(mut channels) = self.channels.lock() {
+            for channel in channels.values_mut() {
+                channel.listening = false;
+                channel.waiters.values().for_each(|tx| bump(tx, false));
+            }
         }
     }
 
@@ -176,6 +180,7 @@ pub(crate) async fn subscribe(
             .entry(channel.to_owned())
             .or_insert_with(|| Channel {
                 waiters: HashMap::new(),
+                listening: false,
             });
         let (tx, rx) = watch::channel(0);
         entry.waiters.insert(owner.to_owned(), tx);
@@ -195,8 +200,40 @@ pub(crate) async fn subscribe(
         if !results.into_iter().any(|ok| ok) {
             return None;
         }
+        if let Ok(mut channels) = wakeups.channels.lock()
+            && let Some(entry) = channels.get_mut(channel)
+        {
+            entry.listening = true;
+        }
     }
     Some(subscription)
+}
+
+/// Register `owner` on `channel` without a round trip, if this process already listens
+/// there (other waiters subscribed it): `None` otherwise.
+///
+/// Registered before an attempt, a waiter that is then refused cannot miss a release
+/// published in between, so it need not try once more after subscribing (the releaser
+/// of each hand-off comes straight back and is refused: that second attempt cost a whole
+/// round on every node, and its clean-up, per critical section).
+pub(crate) fn join_if_listening(
+    wakeups: &Arc<Wakeups>,
+    channel: &str,
+    owner: &str,
+) -> Option<Subscription> {
+    let rx = {
+        let mut channels = wakeups.channels.lock().ok()?;
+        let entry = channels.get_mut(channel).filter(|c| c.listening)?;
+        let (tx, rx) = watch::channel(0);
+        entry.waiters.insert(owner.to_owned(), tx);
+        rx
+    };
+    Some(Subscription {
+        wakeups: Arc::clone(wakeups),
+        channel: channel.to_owned(),
+        owner: owner.to_owned(),
+        rx,
+    })
 }
 
 /// Subscribe `channel` on node `index`, connecting its subscriber first if needed.

@@ -258,3 +258,135 @@ async fn a_waiter_keeps_its_place_on_the_nodes_it_won_in_a_split_vote() {
         .expect("acquired after the release");
     lease.release().await.expect("release");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clean_up_of_a_split_vote_wakes_no_other_waiter() {
+    // Three nodes. The holder's key disappears from node 0 only, so a waiter that retries
+    // on a short timer keeps winning node 0, losing nodes 1 and 2, and cleaning up node 0.
+    // Those clean-ups must not wake the other waiters: woken, they all tried at once,
+    // lost to the holder (or split among themselves) and cleaned up in turn, waking
+    // everyone again (most of the work per critical section, contended on 3-5 nodes).
+    let cluster = start(3);
+    let manager = |fallback: Duration| {
+        builder(&cluster)
+            .ttl(Duration::from_secs(30))
+            .wake_up_fallback(fallback)
+            .build()
+    };
+    let holder = manager(NEVER)
+        .await
+        .expect("config")
+        .acquire("stampede")
+        .await
+        .expect("acquire");
+    let sleeper = {
+        let m = manager(NEVER).await.expect("config");
+        tokio::spawn(async move {
+            m.acquire_for("stampede", Duration::from_secs(30), Duration::from_secs(20))
+                .await
+        })
+    };
+    let keys = redlease::protocol::Keys::new("redlease:", "stampede");
+    // The sleeper's entry in node 1's "last attempt" table: it changes on every attempt.
+    let seen = || {
+        cluster
+            .node(1)
+            .command(&["HGETALL", keys.seen.as_str()])
+            .expect("HGETALL")
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (sleeper_id, first_seen) = {
+        let entry = seen();
+        let (id, at) = entry.split_once(' ').expect("the sleeper is queued");
+        (id.to_owned(), at.to_owned())
+    };
+    let retrier = {
+        let m = manager(Duration::from_millis(200)).await.expect("config");
+        tokio::spawn(async move {
+            m.acquire_for("stampede", Duration::from_secs(30), Duration::from_secs(20))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster
+        .node(0)
+        .command(&["DEL", keys.lock.as_str()])
+        .expect("DEL");
+    // The retrier's attempts now split again and again (its timer is 200 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let now_seen = cluster
+        .node(1)
+        .command(&["HGET", keys.seen.as_str(), sleeper_id.as_str()])
+        .expect("HGET");
+    assert_eq!(
+        now_seen, first_seen,
+        "the sleeper was woken by another waiter's clean-up"
+    );
+    // The sleeper waited longest: the release hands it the lock, then the retrier.
+    holder.release().await.expect("release");
+    let first = sleeper
+        .await
+        .expect("sleeper")
+        .expect("the sleeper acquires after the release");
+    first.release().await.expect("release");
+    retrier
+        .await
+        .expect("retrier")
+        .expect("the retrier acquires next")
+        .release()
+        .await
+        .expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_waiter_tries_once_when_its_process_already_listens() {
+    // Another waiter of the same manager already listens on the resource's channel, so a
+    // new waiter that is refused cannot have missed a release: it must not try a second
+    // time right away (the releaser of every contended hand-off comes straight back and
+    // is refused: a needless second attempt on every node per critical section).
+    let cluster = start(1);
+    let m = builder(&cluster)
+        .ttl(Duration::from_secs(30))
+        .wake_up_fallback(NEVER)
+        .build()
+        .await
+        .expect("config");
+    let holder = m.acquire("listened").await.expect("acquire");
+    let waiter = |m: redlease::LockManager| {
+        tokio::spawn(async move {
+            m.acquire_for("listened", Duration::from_secs(30), Duration::from_secs(20))
+                .await
+        })
+    };
+    let first = waiter(m.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let scripts_run = || {
+        let stats = cluster
+            .node(0)
+            .command(&["INFO", "commandstats"])
+            .expect("INFO");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("EVALSHA counted")
+    };
+    let before = scripts_run();
+    let second = waiter(m.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        scripts_run() - before,
+        1,
+        "the second waiter's attempts while the lock is held"
+    );
+    holder.release().await.expect("release");
+    for w in [first, second] {
+        w.await
+            .expect("waiter")
+            .expect("acquired in turn")
+            .release()
+            .await
+            .expect("release");
+    }
+}

@@ -8,7 +8,7 @@
 --          delete the next attempt's grant)
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  "wait" if the caller waits when refused, "try" for a single attempt
--- ARGV[4]  how long the caller has been waiting, in ms of its own monotonic clock
+-- ARGV[4]  how long the caller has been waiting, in µs of its own monotonic clock
 -- ARGV[5]  "mint" to mint the fencing token here, on grant (single node: the one node's
 --          counter is the whole quorum, so no second round is needed); "fence" when the
 --          client mints the token from the nodes' counters and clocks (several nodes);
@@ -20,7 +20,10 @@
 -- ARGV[8]  ms the fencing counter is kept after it was last written
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
--- Returns { granted, fence, pttl, handoff, age, now }:
+-- Returns, for a grant, { 1, age } without fencing ({ 1, age, born } with a marker: born is
+-- the marker's value, its birth on this node's clock in ms) and { 1, fence, age, now } with
+-- fencing (each element costs the client a decoding step: a grant has no pttl or hand-off
+-- to report), and for a refusal { granted, fence, pttl, handoff, age, now }:
 --   granted  1 if the lock is now ours on this node, 0 otherwise
 --   fence    this node's fencing counter for the resource, as a decimal string ("0" if none);
 --            with "mint" and granted, the new token
@@ -41,23 +44,28 @@
 -- on this node's clock: now minus how long it says it has waited. No client's wall clock
 -- enters it, so a client whose clock lags cannot jump the queue, and since every node
 -- computes it from the same waited time, all nodes order the waiters alike up to the
--- network delay between them (fairness, never safety, depends on it).
+-- network delay between them (fairness, never safety, depends on it). In microseconds:
+-- in milliseconds, two waiters that start waiting within a millisecond or two of each
+-- other (the releaser of each hand-off comes back that soon after the previous one)
+-- were ordered one way on some nodes and the other way on others, so those nodes
+-- reserved the lock for different waiters and the hand-off split.
 -- The clock is read only when something needs it (the marker, the token's floor, the
 -- queue): an unfenced grant without a marker does no more than SET NX would.
-local now, now_us
+local now, now_us, micros
 local function clock()
   if not now then
     local t = redis.call('TIME')
     now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
     now_us = t[1] .. string.format('%06d', tonumber(t[2]))
   end
 end
 local fencing = ARGV[5] ~= ''
 if fencing then clock() end
-local age = -1
+local age, born = -1, nil
 if KEYS[5] then
   clock()
-  local born = tonumber(redis.call('GET', KEYS[5]) or '')
+  born = tonumber(redis.call('GET', KEYS[5]) or '')
   if not born then
     redis.call('SET', KEYS[5], now)
     born = now
@@ -92,6 +100,12 @@ if fencing then fence = redis.call('GET', KEYS[2]) or '0' end
 local function reply(granted, pttl, handoff)
   return { granted, fence, pttl, handoff, age, now_us or '0' }
 end
+local function grant()
+  if fencing then return { 1, fence, age, now_us } end
+  -- The marker's birth tells this marker from a later one (see MarkerTrust).
+  if born then return { 1, age, born } end
+  return { 1, age }
+end
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ('handoff:' .. ARGV[7]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -104,15 +118,15 @@ if (not holder) or holder == ('handoff:' .. ARGV[7]) then
     fence = larger(increment(fence), now_us)
     redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
   end
-  return reply(1, -1, 0)
+  return grant()
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return reply(1, -1, 0)
+  return grant()
 end
 if ARGV[3] == 'wait' then
   clock()
-  redis.call('ZADD', KEYS[3], 'NX', now - tonumber(ARGV[4]), ARGV[7])
+  redis.call('ZADD', KEYS[3], 'NX', micros - tonumber(ARGV[4]), ARGV[7])
   redis.call('HSET', KEYS[4], ARGV[7], now)
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])

@@ -36,9 +36,9 @@ pub(crate) struct Acquire {
     pub target: Arc<Target>,
     pub ttl: Duration,
     pub role: Role,
-    /// How long the caller has been waiting, in ms of its monotonic clock: the node
+    /// How long the caller has been waiting, in µs of its monotonic clock: the node
     /// derives the caller's place in the queue from it.
-    pub waited_ms: u64,
+    pub waited_us: u64,
     /// Whether a fencing token is made, and where.
     pub fencing: Fencing,
     /// The node's delayed-restart marker, when delayed restart is on.
@@ -78,7 +78,7 @@ impl Op for Acquire {
                 Role::Try => "try",
                 Role::Wait => "wait",
             })
-            .arg(self.waited_ms)
+            .arg(self.waited_us)
             .arg(match self.fencing {
                 Fencing::Off => "",
                 Fencing::Client => "fence",
@@ -99,7 +99,9 @@ impl Op for Acquire {
     }
 }
 
-/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`.
+/// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`, or for
+/// a grant `{ 1, fence, age, now }` with fencing and `{ 1, age }` without (no counter, no
+/// clock: the attempt refuses that form where it asked for a token, see `acquire.rs`).
 ///
 /// ```
 /// use redis::Value;
@@ -119,10 +121,50 @@ impl Op for Acquire {
 /// ```
 pub fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
     const NAME: &str = "acquire";
+    let grant = |granted: &Value| match flag(NAME, granted)? {
+        true => Ok(()),
+        false => Err(ReplyError::new(NAME, "a short reply that is not a grant")),
+    };
+    if let Value::Array(items) = value {
+        match items.as_slice() {
+            [granted, age] => {
+                grant(granted)?;
+                return Ok(AcquireReply {
+                    granted: true,
+                    marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
+                    ..AcquireReply::default()
+                });
+            }
+            [granted, age, born] => {
+                grant(granted)?;
+                return Ok(AcquireReply {
+                    granted: true,
+                    marker_age_ms: Some(count(NAME, age)?),
+                    marker_born_ms: Some(count(NAME, born)?),
+                    ..AcquireReply::default()
+                });
+            }
+            [granted, fence, age, now] => {
+                grant(granted)?;
+                let (age, now) = (int(NAME, age)?, counter(NAME, now)?);
+                return Ok(AcquireReply {
+                    granted: true,
+                    fence: counter(NAME, fence)?,
+                    holder_pttl_ms: None,
+                    handoff: false,
+                    marker_age_ms: u64::try_from(age).ok(),
+                    node_time_us: now,
+                    marker_born_ms: born(age, now),
+                });
+            }
+            _ => {}
+        }
+    }
     let [granted, fence, pttl, handoff, age, now] = array::<6>(NAME, value)?;
     let granted = flag(NAME, granted)?;
     let fence = counter(NAME, fence)?;
     let pttl = int(NAME, pttl)?;
+    let (age, now) = (int(NAME, age)?, counter(NAME, now)?);
     Ok(AcquireReply {
         granted,
         fence,
@@ -132,9 +174,22 @@ pub fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
             u64::try_from(pttl).ok()
         },
         handoff: flag(NAME, handoff)?,
-        marker_age_ms: u64::try_from(int(NAME, age)?).ok(),
-        node_time_us: counter(NAME, now)?,
+        marker_age_ms: u64::try_from(age).ok(),
+        node_time_us: now,
+        marker_born_ms: born(age, now),
     })
+}
+
+/// A marker's birth from its `age` (ms, -1 without a marker) and the node's time `now_us`
+/// when it measured it (the script computed the age as its time minus the birth).
+fn born(age: i64, now_us: u64) -> Option<u64> {
+    let age = u64::try_from(age).ok()?;
+    (now_us / 1000).checked_sub(age)
+}
+
+/// A non-negative integer element.
+fn count(name: &'static str, value: &Value) -> Result<u64, ReplyError> {
+    u64::try_from(int(name, value)?).map_err(|_| ReplyError::new(name, "a negative count"))
 }
 
 #[cfg(test)]
@@ -164,8 +219,70 @@ mod tests {
                 handoff: false,
                 marker_age_ms: Some(1500),
                 node_time_us: 1_764_576_000_123_456,
+                marker_born_ms: Some(1_764_576_000_123 - 1500),
             })
         );
+    }
+
+    #[test]
+    fn a_fenced_grant_is_four_elements() {
+        let v = Value::Array(vec![
+            Value::Int(1),
+            bulk("17"),
+            Value::Int(1500),
+            bulk("1764576000123456"),
+        ]);
+        assert_eq!(
+            parse(&v),
+            Ok(AcquireReply {
+                granted: true,
+                fence: 17,
+                holder_pttl_ms: None,
+                handoff: false,
+                marker_age_ms: Some(1500),
+                node_time_us: 1_764_576_000_123_456,
+                marker_born_ms: Some(1_764_576_000_123 - 1500),
+            })
+        );
+    }
+
+    #[test]
+    fn an_unfenced_grant_is_two_integers() {
+        let reply = |age| Value::Array(vec![Value::Int(1), Value::Int(age)]);
+        assert_eq!(
+            parse(&reply(1500)),
+            Ok(AcquireReply {
+                granted: true,
+                marker_age_ms: Some(1500),
+                ..AcquireReply::default()
+            })
+        );
+        assert_eq!(parse(&reply(-1)).map(|r| r.marker_age_ms), Ok(None));
+        // With a marker, its birth on the node's clock comes along.
+        let with_marker = Value::Array(vec![Value::Int(1), Value::Int(1500), Value::Int(9000)]);
+        assert_eq!(
+            parse(&with_marker),
+            Ok(AcquireReply {
+                granted: true,
+                marker_age_ms: Some(1500),
+                marker_born_ms: Some(9000),
+                ..AcquireReply::default()
+            })
+        );
+        // Only a grant has the short forms, with their elements' types.
+        for bad in [
+            Value::Array(vec![Value::Int(0), Value::Int(5)]),
+            Value::Array(vec![Value::Int(1), bulk("5")]),
+            Value::Array(vec![Value::Int(1)]),
+            Value::Array(vec![Value::Int(1), Value::Int(-1), Value::Int(9000)]),
+            Value::Array(vec![Value::Int(0), Value::Int(1500), Value::Int(9000)]),
+            Value::Array(vec![Value::Int(0), bulk("7"), Value::Int(5), bulk("9")]),
+            Value::Array(vec![Value::Int(1), bulk("-7"), Value::Int(5), bulk("9")]),
+            Value::Array(vec![Value::Int(1), bulk("7"), bulk("5"), bulk("9")]),
+            Value::Array(vec![Value::Int(1), bulk("7"), Value::Int(5)]),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 --          queued here
 -- ARGV[8]  "stay" to keep the owner's place in the wait queue (a failed attempt of a
 --          caller that goes on waiting), "leave" otherwise
+-- ARGV[9]  ms the wait queue is kept after a waiter kept its place in it
 --
 -- Returns 1 if the key held our owner and was released, 0 if it was absent or someone
 -- else's (release is idempotent: releasing twice is not an error).
@@ -41,6 +42,15 @@ if #firsts > 0 then
   others = #firsts
   if ARGV[8] == 'stay' then
     if firsts[1] == ARGV[5] or firsts[2] == ARGV[5] then others = others - 1 end
+    -- A waiter that keeps winning this node in split votes is never refused here, so
+    -- its attempts do not refresh its place: its clean-up does, or the queue would
+    -- expire, or the waiter count as gone, while it still waits.
+    if redis.call('ZSCORE', KEYS[2], ARGV[5]) then
+      local t = redis.call('TIME')
+      redis.call('HSET', KEYS[3], ARGV[5], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+      redis.call('PEXPIRE', KEYS[2], ARGV[9])
+      redis.call('PEXPIRE', KEYS[3], ARGV[9])
+    end
   elseif redis.call('ZREM', KEYS[2], ARGV[5]) == 1 then
     redis.call('HDEL', KEYS[3], ARGV[5])
     others = others - 1
@@ -75,7 +85,12 @@ if head ~= '' then
 else
   redis.call('DEL', KEYS[1])
 end
-if others > 0 or ARGV[7] == 'always' then
+-- The clean-up of a failed attempt by a caller that goes on waiting ("stay") wakes
+-- nobody: that caller retries by itself (at once after a split vote, else when the
+-- holder of the other nodes releases them, which wakes the head there). Waking every
+-- waiter here made them all try at once, lose to the real holder (or split among
+-- themselves), and clean up, waking everyone again.
+if ARGV[8] ~= 'stay' and (others > 0 or ARGV[7] == 'always') then
   redis.call(ARGV[6] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH', ARGV[2], head)
 end
 return 1

@@ -25,6 +25,8 @@ pub(crate) struct Release {
     pub handoff: Duration,
     /// A queued waiter that has not tried again for this long counts as gone.
     pub waiter_gone_after: Duration,
+    /// How long the node keeps the wait queue after a waiter kept its place there.
+    pub queue_ttl: Duration,
     /// Publish every release, not only when someone else is queued: with hand-off off,
     /// waiters subscribe without joining the queue.
     pub publish_always: bool,
@@ -64,7 +66,8 @@ impl Op for Release {
             } else {
                 "queued"
             })
-            .arg(if self.stay_queued { "stay" } else { "leave" });
+            .arg(if self.stay_queued { "stay" } else { "leave" })
+            .arg(millis(self.queue_ttl));
         call
     }
 

@@ -52,6 +52,10 @@ pub struct AcquireReply {
     /// The node's clock in microseconds: a floor for the next fencing token (see
     /// [`super::fencing_token`]).
     pub node_time_us: u64,
+    /// The marker's birth on the node's own clock, in ms: what tells this marker from one
+    /// written after a wipe (see [`super::MarkerTrust`]), whenever the node reported a
+    /// marker.
+    pub marker_born_ms: Option<u64>,
 }
 
 /// The fixed rules of one attempt.
@@ -232,6 +236,12 @@ impl Attempt {
             Decision::Pending => false,
         };
         if stop { Step::Stop } else { Step::Continue }
+    }
+
+    /// Whether the answers so far decide the vote (lost stays lost: later answers can
+    /// only add to the refusals or grants that no longer reach a quorum).
+    pub fn decision(&self) -> Decision {
+        self.tally.decision()
     }
 
     /// How each node stands so far.
