@@ -313,6 +313,23 @@ impl Node {
         })
     }
 
+    /// Sends several commands on one fresh connection, in order, and returns their raw
+    /// replies: for commands whose meaning depends on the connection, such as `WAIT`
+    /// (which waits for *this connection's* writes; on a fresh connection it returns at
+    /// once). Same timeout as [`command`](Node::command), for each reply.
+    pub fn queries<A: AsRef<[u8]>>(&self, commands: &[&[A]]) -> io::Result<Vec<Reply>> {
+        let mut conn = self
+            .connect(DEFAULT_COMMAND_TIMEOUT)
+            .map_err(|e| self.context(e, "cannot connect"))?;
+        commands
+            .iter()
+            .map(|args| {
+                conn.call(args)
+                    .map_err(|e| self.context(e, "request failed"))
+            })
+            .collect()
+    }
+
     // ---- crate-internal: starting ----------------------------------------
 
     /// Spawns the server without waiting for it (see [`Node::await_ready`]).

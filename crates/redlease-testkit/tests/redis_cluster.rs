@@ -92,8 +92,12 @@ fn a_failed_primary_is_replaced_by_its_replica() {
     assert_eq!(cluster.nodes().len(), 6);
     let old = cluster.primary_of("k").expect("owner");
     let old_port = old.port();
-    old.command(&["SET", "k", "v"]).expect("write");
-    assert_eq!(old.command(&["WAIT", "1", "5000"]).expect("wait"), "1");
+    // WAIT on the connection that wrote: on another connection it would not wait for
+    // this write (it returned 1 while the replica did not yet have the key).
+    let replies = old
+        .queries(&[&["SET", "k", "v"][..], &["WAIT", "1", "5000"]])
+        .expect("write");
+    assert_eq!(replies[1].to_string(), "1", "{replies:?}");
 
     let started = Instant::now();
     let new = cluster.fail_over_primary_of("k").expect("failover");
