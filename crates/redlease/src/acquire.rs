@@ -16,11 +16,13 @@ use crate::cluster::Cluster;
 use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, Repr};
 use crate::lease::{Lease, LeaseCore};
-use crate::ops::Target;
 use crate::ops::acquire::{Acquire, Fencing, Role};
 use crate::ops::fence::Fence;
+use crate::ops::{MarkerKey, Target};
 use crate::protocol::attempt::fence_tally;
-use crate::protocol::{self, Attempt, AttemptRules, Decision, Keys, Outcome, Step, Verdict, Vote};
+use crate::protocol::{
+    self, Attempt, AttemptRules, Decision, Keys, Known, Outcome, Step, Verdict, Vote,
+};
 use crate::release;
 use crate::renewal::Renewals;
 use crate::round::Round;
@@ -264,16 +266,27 @@ impl Acquirer<'_> {
                         .marker_born_ms
                         .zip(reply.marker_age_ms)
                         .map(|(born, age)| Duration::from_millis(born.saturating_add(age)));
-                    let trusted = reply.granted
-                        && reply
-                            .marker_age_ms
-                            .zip(seen_at[i])
-                            .is_some_and(|(ms, now)| {
-                                let age = Duration::from_millis(ms);
-                                age < c.max_ttl
-                                    && cluster.nodes[i].marker_trusted(age, now, Duration::ZERO)
-                            });
-                    vote.answer(i, Some(&reply), trusted)
+                    let marker = reply
+                        .marker_age_ms
+                        .map(Duration::from_millis)
+                        .zip(seen_at[i])
+                        .filter(|(age, _)| reply.granted && *age < c.max_ttl);
+                    let known = match marker {
+                        Some((age, now))
+                            if cluster.nodes[i].marker_trusted(age, now, Duration::ZERO) =>
+                        {
+                            Known::Trusted
+                        }
+                        // With one marker per node, a new one proves the node lost its data.
+                        Some((age, now))
+                            if matches!(cluster.marker, Some(MarkerKey::Global(_)))
+                                && cluster.nodes[i].marker_replaced(age, now) =>
+                        {
+                            Known::Replaced
+                        }
+                        _ => Known::Unknown,
+                    };
+                    vote.answer_known(i, Some(&reply), known)
                 }
                 Err(e) => {
                     errors[i] = Some(e);

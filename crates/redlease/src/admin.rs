@@ -193,6 +193,11 @@ pub(crate) async fn markers(cluster: &Cluster, action: Action) -> Markers {
         action,
         max_ttl: cluster.config.max_ttl,
     };
+    if action == Action::Reset {
+        // The new markers are a fresh start, not a sign of lost data, for this client.
+        // (Other running clients hold the nodes back until the markers are max_ttl old.)
+        cluster.nodes.iter().for_each(|node| node.forget_markers());
+    }
     let calls = cluster.nodes.iter().map(|node| {
         let op = &op;
         async move { (node.name().clone(), node.run(op).await) }

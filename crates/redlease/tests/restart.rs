@@ -305,3 +305,38 @@ async fn stall_across_a_wipe(fencing: bool) {
         "two holders: the wiped node's grant was counted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_trusted_marker_changed_is_held_back_while_the_others_are_silent() {
+    // Five nodes, and a client that trusts every node's marker. Another client holds a
+    // lease on all five. Three nodes lose their data and the two that kept it stop
+    // answering: only young markers arrive, as in a brand-new deployment. The client knows
+    // better: those markers replaced the ones it trusted, so the nodes lost their data.
+    let cluster = Cluster::start(5).expect("redis-server");
+    let m = manager(&cluster, true).await;
+    warm_up(&m).await;
+    let holder = manager(&cluster, true).await;
+    let lease = holder.try_acquire("silent").await.expect("all nodes up");
+    for i in 0..3 {
+        cluster.node(i).wipe().expect("a node loses its data");
+    }
+    cluster.node(3).pause().expect("pause");
+    cluster.node(4).pause().expect("pause");
+    let second = m.try_acquire("silent").await;
+    cluster.node(3).resume().expect("resume");
+    cluster.node(4).resume().expect("resume");
+    let two_holders = second.is_ok() && lease.is_valid();
+    if let Err(e) = &second {
+        let held_back = e
+            .node_failures()
+            .iter()
+            .filter(|f| matches!(f.error, NodeError::HeldBack { .. }))
+            .count();
+        assert_eq!(held_back, 3, "the wiped nodes are named as held back: {e}");
+    }
+    if let Ok(l) = second {
+        let _ = l.forget();
+    }
+    lease.release().await.expect("release");
+    assert!(!two_holders, "two holders: the wiped nodes' grants counted");
+}

@@ -307,6 +307,21 @@ impl Node {
             .is_ok_and(|mut trust| trust.check(age, seen_at, tolerance))
     }
 
+    /// Whether this node's marker replaced the one trusted before: the node lost its data
+    /// (see [`MarkerTrust::replaced`]).
+    pub(crate) fn marker_replaced(&self, age: Duration, seen_at: Duration) -> bool {
+        self.trust
+            .lock()
+            .is_ok_and(|trust| trust.replaced(age, seen_at, Duration::ZERO))
+    }
+
+    /// Forget what this node's markers were (an operator reset them).
+    pub(crate) fn forget_markers(&self) {
+        if let Ok(mut trust) = self.trust.lock() {
+            trust.forget();
+        }
+    }
+
     /// Remember this node's marker as one that a complete round did not hold back.
     pub(crate) fn trust_marker(&self, age: Duration, seen_at: Duration) {
         if let Ok(mut trust) = self.trust.lock() {

@@ -58,6 +58,17 @@ pub struct AcquireReply {
     pub marker_born_ms: Option<u64>,
 }
 
+/// What the client knows of the marker a node reported (see [`super::MarkerTrust`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Known {
+    /// The marker this client trusts: the node kept its data.
+    Trusted,
+    /// A marker that replaced the one this client trusted: the node lost its data.
+    Replaced,
+    /// Nothing known.
+    Unknown,
+}
+
 /// The fixed rules of one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttemptRules {
@@ -179,6 +190,33 @@ impl Attempt {
     /// [`super::MarkerTrust`] recognises the marker it reported, so a young marker's grant
     /// counts at once. Returns whether to keep listening.
     pub fn answer(&mut self, node: usize, reply: Option<&AcquireReply>, trusted: bool) -> Step {
+        let known = if trusted {
+            Known::Trusted
+        } else {
+            Known::Unknown
+        };
+        self.answer_known(node, reply, known)
+    }
+
+    /// [`answer`](Self::answer) with all the caller knows of the node's marker: a grant
+    /// whose young marker [replaced](super::MarkerTrust::replaced) a trusted one is held
+    /// back at once, whatever the other nodes answer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redlease::protocol::{AcquireReply, Attempt, AttemptRules, Known, NodeVote};
+    /// let rules = AttemptRules { nodes: 3, fencing: false, max_ttl: Duration::from_secs(60), slack: Duration::ZERO };
+    /// let young = AcquireReply { granted: true, marker_age_ms: Some(2_000), ..AcquireReply::default() };
+    /// let mut attempt = Attempt::new(rules);
+    /// attempt.answer_known(0, Some(&young), Known::Replaced);
+    /// assert!(matches!(attempt.votes()[0], NodeVote::HeldBack(_)));
+    /// ```
+    pub fn answer_known(
+        &mut self,
+        node: usize,
+        reply: Option<&AcquireReply>,
+        known: Known,
+    ) -> Step {
         if self.votes.get(node) != Some(&NodeVote::Pending) {
             return self.step();
         }
@@ -195,7 +233,13 @@ impl Attempt {
                 self.oldest = self.oldest.max(age.unwrap_or_default());
                 if reply.granted {
                     match age {
-                        Some(age) if age < self.rules.max_ttl && !trusted => NodeVote::Young(age),
+                        Some(age) if age < self.rules.max_ttl && known == Known::Replaced => {
+                            self.tally.record(Vote::Failed);
+                            NodeVote::HeldBack(age)
+                        }
+                        Some(age) if age < self.rules.max_ttl && known != Known::Trusted => {
+                            NodeVote::Young(age)
+                        }
                         _ => {
                             self.tally.record(Vote::Yes);
                             NodeVote::Granted

@@ -34,7 +34,7 @@ pub mod restart;
 pub mod retry;
 pub mod tally;
 
-pub use attempt::{AcquireReply, Attempt, AttemptRules, NodeVote, Outcome, Step, Verdict};
+pub use attempt::{AcquireReply, Attempt, AttemptRules, Known, NodeVote, Outcome, Step, Verdict};
 pub use extend::{ExtendReply, ExtendVerdict};
 pub use names::{Keys, new_owner};
 pub use restart::{MarkerTrust, held_back, restart_slack};

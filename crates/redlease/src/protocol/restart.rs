@@ -74,9 +74,11 @@ pub fn held_back(age: Duration, oldest: Duration, max_ttl: Duration, slack: Dura
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MarkerTrust {
-    /// Birth of the trusted marker, in ns relative to the client's epoch (negative when
-    /// the marker is older than the epoch).
+    /// Birth of the trusted marker, in ns on the clock `seen_at` is read on.
     birth_ns: Option<i128>,
+    /// Birth of the marker that was seen in place of the trusted one: proof that the node
+    /// lost its data since (see [`MarkerTrust::replaced`]).
+    replaced_by_ns: Option<i128>,
 }
 
 impl MarkerTrust {
@@ -86,16 +88,49 @@ impl MarkerTrust {
         let Some(known) = self.birth_ns else {
             return false;
         };
-        let same = known.abs_diff(birth(age, seen_at)) <= tolerance.as_nanos();
+        let seen = birth(age, seen_at);
+        let same = known.abs_diff(seen) <= tolerance.as_nanos();
         if !same {
             self.birth_ns = None;
+            self.replaced_by_ns = Some(seen);
         }
         same
+    }
+
+    /// Whether the marker of `age`, seen at `seen_at`, is the one [`check`](Self::check)
+    /// found in place of a trusted marker. With one marker per node (not on Redis
+    /// Cluster, where each resource has its own), a marker that replaced the one this
+    /// client trusted proves that the node lost its data since: its grants must not count
+    /// until its marker is `max_ttl` old, whatever the other nodes answer. Without this,
+    /// the client holds such a node back only when an older marker arrives in the same
+    /// attempt, and counts its grant as in a brand-new deployment when every node that kept
+    /// its data fails to answer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redlease::protocol::MarkerTrust;
+    /// let s = Duration::from_secs;
+    /// let mut trust = MarkerTrust::default();
+    /// trust.trust(s(100), s(5));
+    /// assert!(!trust.check(s(2), s(20), s(1)));  // a new marker: the node lost its data
+    /// assert!(trust.replaced(s(3), s(21), s(1))); // the same new marker, a second later
+    /// trust.trust(s(3), s(21));                  // trusted again after a complete round
+    /// assert!(!trust.replaced(s(4), s(22), s(1)));
+    /// ```
+    pub fn replaced(&self, age: Duration, seen_at: Duration, tolerance: Duration) -> bool {
+        self.replaced_by_ns
+            .is_some_and(|b| b.abs_diff(birth(age, seen_at)) <= tolerance.as_nanos())
     }
 
     /// Trust the marker of `age` seen at `seen_at`.
     pub fn trust(&mut self, age: Duration, seen_at: Duration) {
         self.birth_ns = Some(birth(age, seen_at));
+        self.replaced_by_ns = None;
+    }
+
+    /// Forget every marker (the operator reset them: the deployment starts afresh).
+    pub fn forget(&mut self) {
+        *self = MarkerTrust::default();
     }
 
     /// Whether a marker is trusted at all.
