@@ -108,6 +108,10 @@
 //!   and the delayed-restart slack (270 ms) all fit inside one tick of 1 s; a crash keeps
 //!   a node down at least `min_down` ticks (1, i.e. longer than the slack; 0 in
 //!   [`Setup::instant_wipes`]).
+//! - A client's memory of a marker that *replaced* one it trusted
+//!   (`MarkerTrust::replaced`, `Known::Replaced`): the library holds such a node's grant
+//!   back at once; the model's clients pass only trusted or unknown to the same
+//!   `Attempt`, so they explore a protocol that counts more grants, never fewer.
 //! - Retry delays and wake-ups (pub/sub): they decide *when* a waiter retries, never
 //!   whether a grant counts; any delay is possible anyway, since the clock may tick
 //!   between any two steps. (The queue and reservations are modelled, see above.)
