@@ -78,7 +78,12 @@ pub fn run(probe: &Probe, options: &ProbeOptions) -> io::Result<ProbeOutcome> {
             thread::sleep(spacing);
         }
         idle.store(false, Ordering::SeqCst);
-        thread::sleep(Duration::from_millis(700));
+        // After a quiet pass every node was wiped and none re-marked: the clients' first
+        // contacts re-mark them together, a brand-new deployment. A wipe within the restart
+        // slack of that is invisible to delayed restart (a documented limit, not what this
+        // probe checks), so the next pass waits well beyond the slack, with room for the
+        // clients to be slow to come back on a loaded machine.
+        thread::sleep(redlease::protocol::restart_slack(NODE_TIMEOUT) * 4);
     }
     stop.store(true, Ordering::SeqCst);
     for t in tasks {
