@@ -261,7 +261,8 @@ impl Acquirer<'_> {
                     // reports it: when this client reads the answer does not enter, so a
                     // stall between the node's answer and this line cannot make a new
                     // marker look like the trusted one. `seen_at`: when the node measured
-                    // the age, on its clock.
+                    // the age, on its clock. Refusals are checked too: a different marker
+                    // proves the node lost its data whatever it answered this time.
                     seen_at[i] = reply
                         .marker_born_ms
                         .zip(reply.marker_age_ms)
@@ -270,7 +271,7 @@ impl Acquirer<'_> {
                         .marker_age_ms
                         .map(Duration::from_millis)
                         .zip(seen_at[i])
-                        .filter(|(age, _)| reply.granted && *age < c.max_ttl);
+                        .filter(|(age, _)| *age < c.max_ttl);
                     let known = match marker {
                         Some((age, now))
                             if cluster.nodes[i].marker_trusted(age, now, Duration::ZERO) =>

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::builder;
+use common::{builder, closed_port_url};
 use redlease::{LockManager, NodeError};
 use redlease_testkit::{Cluster, ClusterOptions};
 
@@ -83,14 +83,6 @@ async fn classic_counterexample(delayed_restart: bool) -> bool {
         let _ = l.forget();
     }
     two_holders
-}
-
-/// A loopback URL where nothing listens (distinct per call).
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("redis://127.0.0.1:{port}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

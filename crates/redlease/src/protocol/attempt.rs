@@ -59,7 +59,7 @@ pub struct AcquireReply {
 }
 
 /// What the client knows of the marker a node reported (see [`super::MarkerTrust`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Known {
     /// The marker this client trusts: the node kept its data.
     Trusted,
@@ -118,6 +118,8 @@ pub struct Attempt {
     votes: Vec<NodeVote>,
     /// Marker ages reported, per node (for trusting them after a complete round).
     markers: Vec<Option<Duration>>,
+    /// Which of those markers replaced one the caller trusted.
+    replaced: Vec<bool>,
     tally: Tally,
     oldest: Duration,
     highest_fence: u64,
@@ -177,6 +179,7 @@ impl Attempt {
             rules,
             votes: vec![NodeVote::Pending; rules.nodes],
             markers: vec![None; rules.nodes],
+            replaced: vec![false; rules.nodes],
             tally: Tally::new(rules.nodes),
             oldest: Duration::ZERO,
             highest_fence: 0,
@@ -230,6 +233,7 @@ impl Attempt {
                 self.time_floor = self.time_floor.max(reply.node_time_us);
                 let age = reply.marker_age_ms.map(Duration::from_millis);
                 self.markers[node] = age;
+                self.replaced[node] = known == Known::Replaced;
                 self.oldest = self.oldest.max(age.unwrap_or_default());
                 if reply.granted {
                     match age {
@@ -316,6 +320,7 @@ impl Attempt {
         for (old, &new) in new_index.iter().enumerate().take(self.votes.len()) {
             moved.votes[new] = self.votes[old];
             moved.markers[new] = self.markers[old];
+            moved.replaced[new] = self.replaced[old];
         }
         moved
     }
@@ -332,12 +337,20 @@ impl Attempt {
                     self.tally.record(Vote::Yes);
                 }
             }
-            // Every node answered, none held back: their markers are trusted, and later
-            // rounds need not wait for everyone before counting their grants (until a
-            // node shows a different marker, i.e. lost its data).
+            // Every node answered, none held back: markers that delayed restart would
+            // not hold back are trusted, and later rounds need not wait for everyone
+            // before counting those nodes' grants (until a node shows a different marker,
+            // i.e. lost its data). Refusals report markers too, and are judged alike: a
+            // young marker among older ones, or one that replaced a trusted marker, is a
+            // node that lost its data, whether or not it granted this time; trusting it
+            // would count its next grant while a lease it forgot may still be valid
+            // (`tests/trust.rs`).
             if self.tally.failed() == 0 {
+                let (max_ttl, slack, oldest) = (self.rules.max_ttl, self.rules.slack, self.oldest);
                 trust = (0..self.rules.nodes)
+                    .filter(|&i| !self.replaced[i] || self.markers[i] >= Some(max_ttl))
                     .filter_map(|i| self.markers[i].map(|age| (i, age)))
+                    .filter(|&(_, age)| !held_back(age, oldest, max_ttl, slack))
                     .collect();
             }
         }
@@ -416,131 +429,5 @@ pub fn fence_tally(nodes: usize, granted: usize) -> Tally {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rules(nodes: usize, fencing: bool) -> AttemptRules {
-        AttemptRules {
-            nodes,
-            fencing,
-            max_ttl: Duration::from_secs(60),
-            slack: Duration::from_millis(450),
-        }
-    }
-
-    fn granted(age_s: Option<u64>) -> AcquireReply {
-        AcquireReply {
-            granted: true,
-            marker_age_ms: age_s.map(|s| s * 1000),
-            ..AcquireReply::default()
-        }
-    }
-
-    fn busy(age_s: Option<u64>) -> AcquireReply {
-        AcquireReply {
-            granted: false,
-            holder_pttl_ms: Some(900),
-            marker_age_ms: age_s.map(|s| s * 1000),
-            ..AcquireReply::default()
-        }
-    }
-
-    #[test]
-    fn fenced_attempts_hear_everyone() {
-        let mut a = Attempt::new(rules(3, true));
-        assert_eq!(a.answer(0, Some(&granted(None)), false), Step::Continue);
-        assert_eq!(a.answer(1, Some(&granted(None)), false), Step::Continue);
-        assert_eq!(a.answer(2, None, false), Step::Continue);
-        let o = a.finish(true);
-        assert_eq!(o.verdict, Verdict::Won);
-        assert_eq!(o.failed, 1);
-    }
-
-    #[test]
-    fn a_node_that_came_back_empty_is_held_back() {
-        let mut a = Attempt::new(rules(3, false));
-        a.answer(0, Some(&granted(Some(1))), false);
-        a.answer(1, Some(&granted(Some(3600))), false);
-        a.answer(2, Some(&busy(Some(3600))), false);
-        let o = a.finish(true);
-        assert_eq!(o.held_back, vec![(0, Duration::from_secs(1))]);
-        assert_ne!(o.verdict, Verdict::Won);
-        assert!(
-            o.trust.is_empty(),
-            "a round with a held-back node trusts no marker"
-        );
-    }
-
-    #[test]
-    fn a_new_deployment_counts_young_grants() {
-        let mut a = Attempt::new(rules(3, false));
-        for i in 0..3 {
-            a.answer(i, Some(&granted(Some(1))), false);
-        }
-        let o = a.finish(true);
-        assert_eq!(o.verdict, Verdict::Won);
-        assert_eq!(o.trust.len(), 3);
-    }
-
-    #[test]
-    fn a_trusted_young_marker_counts_at_once() {
-        let mut a = Attempt::new(rules(3, false));
-        assert_eq!(a.answer(0, Some(&granted(Some(1))), true), Step::Continue);
-        assert_eq!(a.answer(1, Some(&granted(Some(1))), true), Step::Stop);
-        assert_eq!(a.finish(false).verdict, Verdict::Won);
-    }
-
-    #[test]
-    fn refused_nodes_are_not_released() {
-        let mut a = Attempt::new(rules(3, false));
-        a.answer(0, Some(&busy(None)), false);
-        a.answer(1, Some(&busy(None)), false);
-        let o = a.finish(false);
-        assert_eq!(o.verdict, Verdict::Busy);
-        assert_eq!(o.release_on, vec![2]);
-        assert_eq!(o.holder_ttl, Some(Duration::from_millis(900)));
-    }
-
-    #[test]
-    fn refusals_make_it_busy_even_with_a_node_held_back() {
-        // 5 nodes, held by another owner on 4; the fifth came back empty and grants. Its
-        // grant is held back, and two refusals settle it whatever the rest say: busy,
-        // not unavailable (every node answered or could have).
-        let mut a = Attempt::new(rules(5, false));
-        a.answer(0, Some(&granted(Some(1))), false);
-        a.answer(1, Some(&busy(Some(3600))), false);
-        assert_eq!(a.answer(2, Some(&busy(Some(3600))), false), Step::Stop);
-        let o = a.finish(false);
-        assert_eq!(o.verdict, Verdict::Busy);
-        assert_eq!(o.held_back.len(), 1);
-    }
-
-    #[test]
-    fn failures_alone_make_it_unavailable() {
-        let mut a = Attempt::new(rules(3, false));
-        a.answer(0, None, false);
-        assert_eq!(a.answer(1, None, false), Step::Stop);
-        assert_eq!(a.finish(false).verdict, Verdict::Unavailable);
-        // Two failures and a refusal: still unavailable (no quorum even if it granted).
-        let mut a = Attempt::new(rules(3, false));
-        a.answer(2, Some(&busy(None)), false);
-        a.answer(0, None, false);
-        a.answer(1, None, false);
-        assert_eq!(a.finish(true).verdict, Verdict::Unavailable);
-        // Nodes held back count like failed ones: nobody holds it, yet no quorum.
-        let mut a = Attempt::new(rules(3, false));
-        a.answer(0, Some(&granted(Some(3600))), false);
-        a.answer(1, Some(&granted(Some(1))), false);
-        a.answer(2, Some(&granted(Some(1))), false);
-        assert_eq!(a.finish(true).verdict, Verdict::Unavailable);
-    }
-
-    #[test]
-    fn a_second_answer_from_one_node_is_ignored() {
-        let mut a = Attempt::new(rules(3, false));
-        a.answer(0, Some(&granted(None)), false);
-        a.answer(0, Some(&granted(None)), false);
-        assert_eq!(a.answer(0, None, false), Step::Continue);
-        assert_eq!(a.finish(false).granted, vec![0]);
-    }
-}
+#[path = "attempt_tests.rs"]
+mod tests;

@@ -28,3 +28,12 @@ pub async fn manager(cluster: &Cluster) -> LockManager {
 pub fn start(nodes: usize) -> Cluster {
     Cluster::start(nodes).expect("redis-server must be installed: apt-get install -y redis-server")
 }
+
+/// A loopback URL where nothing listens (distinct per call): a node partitioned from
+/// one client.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("redis://127.0.0.1:{port}")
+}
