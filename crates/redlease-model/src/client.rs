@@ -8,10 +8,10 @@
 //! [`protocol::validity`] with [`protocol::drift`], the token by
 //! [`protocol::fencing_token`], the fencing round counted by
 //! [`protocol::attempt::fence_tally`] and [`Tally::decision`](redlease::protocol::Tally::decision). What stays the model's is
-//! the bookkeeping of trusted markers: each node's trusted marker as an age relative to
-//! now (the library's `MarkerTrust` keeps the marker's birth on the node's own clock,
-//! which most model configurations do not have), compared exactly as the library
-//! compares births (equal).
+//! the bookkeeping of trusted markers: each node's trusted marker, and the marker that
+//! replaced it, as ages relative to now (the library's `MarkerTrust` keeps the markers'
+//! births on the node's own clock, which most model configurations do not have),
+//! compared exactly as the library compares births (equal).
 
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use redlease::protocol::attempt::fence_tally;
 use redlease::protocol::extend::{self, ExtendVerdict, conclude};
 use redlease::protocol::renewal;
 use redlease::protocol::{
-    self, Attempt, AttemptRules, Decision, NodeVote, Outcome, Step, Tally, Verdict, Vote,
+    self, Attempt, AttemptRules, Decision, Known, NodeVote, Outcome, Tally, Verdict, Vote,
 };
 use redlease::redis::Value;
 
@@ -55,25 +55,39 @@ fn ticks_of(age: Duration) -> u8 {
     u8::try_from(age.as_nanos() / crate::setup::TICK.as_nanos()).unwrap_or(u8::MAX)
 }
 
-/// The `trusted` input `acquire.rs` computes for a reply: a grant with a young marker
-/// that is the marker this client's manager trusts (`Node::marker_trusted`, i.e.
-/// `MarkerTrust::check`). The library knows a marker by its birth on the node's clock
-/// (the reply's time minus its age) and requires equal births; here the ages relative
-/// to now must be equal. A different marker means the node lost its data: the trust is
-/// dropped.
-fn trusted(setup: &Setup, trust: &mut Option<u8>, reply: &protocol::AcquireReply) -> bool {
-    reply.granted
-        && reply.marker_age_ms.is_some_and(|ms| {
-            let age = Duration::from_millis(ms);
-            if age >= setup.ttl_duration() {
-                return false;
-            }
-            let same = trust.is_some_and(|t| t == ticks_of(age));
-            if !same {
-                *trust = None;
-            }
-            same
-        })
+/// What `acquire.rs` knows of a reply's marker ([`Known`]): `MarkerTrust::check`, then
+/// `MarkerTrust::replaced`, for every reply with a marker younger than `max_ttl`,
+/// granted or refused. The library knows a marker by its birth on the node's clock (the
+/// reply's time minus its age) and requires equal births; here the ages relative to now
+/// must be equal. A different marker where one was trusted means the node lost its
+/// data: the trust is dropped and the new marker remembered as the replacement (held
+/// back until `max_ttl` old, whatever the other nodes answer).
+fn known(
+    setup: &Setup,
+    trust: &mut Option<u8>,
+    replaced: &mut Option<u8>,
+    reply: &protocol::AcquireReply,
+) -> Known {
+    let Some(age) = reply.marker_age_ms.map(Duration::from_millis) else {
+        return Known::Unknown;
+    };
+    if age >= setup.ttl_duration() {
+        return Known::Unknown;
+    }
+    let age = ticks_of(age);
+    match *trust {
+        Some(t) if t == age => return Known::Trusted,
+        Some(_) => {
+            *trust = None;
+            *replaced = Some(age);
+        }
+        None => {}
+    }
+    if *replaced == Some(age) {
+        Known::Replaced
+    } else {
+        Known::Unknown
+    }
 }
 
 /// Nodes in `mask`.
@@ -144,13 +158,18 @@ pub fn on_acquire_answer(setup: &Setup, state: &mut State, c: usize, i: usize, a
     // A reply the parser rejects is a failed vote, as in the library.
     let step = match answer.and_then(|v| ops::acquire::parse(&v).ok()) {
         Some(reply) => {
-            let trusted = trusted(setup, &mut client.trusted[i], &reply);
-            state.trusted_seen |= trusted;
+            let known = known(
+                setup,
+                &mut client.trusted[i],
+                &mut client.replaced[i],
+                &reply,
+            );
+            state.trusted_seen |= reply.granted && known == Known::Trusted;
             round.read = round.read.max(reply.fence);
             round.markers[i] = reply
                 .marker_age_ms
                 .map(|ms| ticks_of(Duration::from_millis(ms)));
-            round.attempt.answer(i, Some(&reply), trusted)
+            round.attempt.answer_known(i, Some(&reply), known)
         }
         None => round.attempt.answer(i, None, false),
     };
@@ -160,7 +179,7 @@ pub fn on_acquire_answer(setup: &Setup, state: &mut State, c: usize, i: usize, a
         .iter()
         .any(|v| matches!(v, NodeVote::HeldBack(_)));
     let everyone_answered = round.waiting() == 0;
-    if step == Step::Stop {
+    if round.attempt.stops(step, setup.role()) {
         finish_vote(setup, state, c, false);
     } else if everyone_answered {
         finish_vote(setup, state, c, true);
@@ -179,6 +198,7 @@ fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bo
         // The library records the birth `seen_at - age`; the model keeps the marker's
         // age now, which is what it compares later ones against.
         state.clients[c].trusted[i] = round.markers[i];
+        state.clients[c].replaced[i] = None;
     }
     let release_on = mask(&outcome.release_on);
     if outcome.verdict != Verdict::Won || !valid_now(setup, round.elapsed) {
@@ -483,6 +503,7 @@ pub fn tick(setup: &Setup, client: &mut crate::state::Client) {
         }
     };
     client.trusted.iter_mut().for_each(older);
+    client.replaced.iter_mut().for_each(older);
     if matches!(
         client.phase,
         Phase::Voting(_) | Phase::Backoff | Phase::Fencing(_)

@@ -246,6 +246,7 @@ impl Model for Redlease {
                     attempts: 0,
                     floor: 0,
                     trusted: [None; MAX_NODES],
+                    replaced: [None; MAX_NODES],
                     waited: 0,
                     phase: Phase::Idle,
                 };

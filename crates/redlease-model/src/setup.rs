@@ -256,6 +256,25 @@ impl Setup {
         }
     }
 
+    /// [`Setup::wipes_protected`] with callers that wait ([`Setup::queued`]'s wait,
+    /// hand-off and fallback): a refused waiter hears every node out, so a lost round
+    /// reports every node's marker, refusals included. Trusting a marker from such a round
+    /// that delayed restart would hold back counted a wiped node's next grant (found by
+    /// the `rolling-wipes` chaos probe). The sequence needs three clients and two
+    /// attempts of one of them, past what an exhaustive run explores in minutes: the
+    /// scripted run `scenarios.rs::a_round_of_refusals_does_not_make_a_wiped_node_trusted`
+    /// plays it.
+    pub fn wipes_waiting(nodes: usize) -> Self {
+        let queued = Setup::queued(nodes);
+        Setup {
+            name: "wipes, delayed restart on, callers wait",
+            wait: queued.wait,
+            handoff: queued.handoff,
+            wake_up_fallback: queued.wake_up_fallback,
+            ..Setup::wipes_protected(nodes)
+        }
+    }
+
     /// Like [`Setup::wipes_protected`], but a node may lose its data with no downtime
     /// (FLUSHALL, or a restart quicker than the slack) in the same tick as the
     /// deployment's first acquisition: the marker ages cannot tell it apart.

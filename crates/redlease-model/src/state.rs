@@ -307,6 +307,9 @@ pub struct Client {
     /// the age it has now (capped like node markers): a young grant from a node whose
     /// marker is the trusted one counts at once.
     pub trusted: [Option<u8>; MAX_NODES],
+    /// The marker each node showed in place of a trusted one (`MarkerTrust::replaced`),
+    /// as the age it has now: proof that the node lost its data.
+    pub replaced: [Option<u8>; MAX_NODES],
     /// Ticks the current call has waited (the library's `started.elapsed()`, sent as
     /// `waited_ms`), capped at [`crate::setup::Setup::place_cap`].
     pub waited: u8,

@@ -149,18 +149,19 @@ fn rename_clients(state: &State, order: &[usize]) -> State {
 
 /// What a client holds about node `i`: its bits (fence round waiting, release on), its
 /// vote and the marker age reported in the attempt (the library's [`NodeVote`] and
-/// marker, and the model's current age of it), and the marker it trusts.
+/// marker, and the model's current age of it), the marker it trusts and the one that
+/// replaced a trusted marker.
 type Marks = (
     u8,
     Option<NodeVote>,
     Option<Duration>,
     Option<u8>,
-    Option<u8>,
+    (Option<u8>, Option<u8>),
 );
 
 fn client_marks(client: &Client, i: usize) -> Marks {
     let flag = |mask: u8, shift: u8| u8::from(mask & bit(i) != 0) << shift;
-    let trusted = client.trusted[i];
+    let trusted = (client.trusted[i], client.replaced[i]);
     match &client.phase {
         Phase::Voting(round) => (
             0,
@@ -237,6 +238,7 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
     };
     for client in &mut state.clients {
         permute(&mut client.trusted);
+        permute(&mut client.replaced);
         match &mut client.phase {
             Phase::Voting(round) => {
                 round.attempt = round.attempt.renumbered(&new_index);

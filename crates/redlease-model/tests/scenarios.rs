@@ -147,12 +147,12 @@ fn without_delayed_restart_a_wiped_node_gives_a_second_holder() {
 }
 
 /// Client 1 runs one attempt while client 0 holds every node: refused everywhere, it is
-/// queued on each node (its clean-up keeps the place), and waits in backoff.
+/// queued on each node, and waits in backoff.
 fn c1_is_refused_and_queued() -> Vec<Action> {
     let mut steps = c0_takes_everything();
-    // Two refusals lose the vote; node 2 still runs the acquire (refused, queued), then
-    // the clean-up release, which keeps the place.
-    steps.extend([Action::Begin(1), run(1, 0), run(1, 1), run(1, 2), run(1, 2)]);
+    // Two refusals lose the vote; a waiter hears node 2 out (as `Attempt::stops` says),
+    // refused and queued there too: no node needs a clean-up.
+    steps.extend([Action::Begin(1), run(1, 0), run(1, 1), run(1, 2)]);
     steps
 }
 
@@ -205,10 +205,10 @@ fn a_release_hands_the_lock_to_the_queued_waiter() {
 fn a_waiter_that_gives_up_leaves_every_queue() {
     let model = Redlease::new(Setup::queued(3));
     let mut steps = c1_is_refused_and_queued();
-    // The second and last attempt: refused again; the leave goes to every node (after
-    // the acquire and the clean-up on node 2).
-    steps.extend([Action::Begin(1), run(1, 0), run(1, 1), run(1, 0), run(1, 1)]);
-    steps.extend([run(1, 2), run(1, 2), run(1, 2)]);
+    // The second and last attempt: refused everywhere (heard out); the call gives up and
+    // the leave goes to every node.
+    steps.extend([Action::Begin(1), run(1, 0), run(1, 1), run(1, 2)]);
+    steps.extend([run(1, 0), run(1, 1), run(1, 2)]);
     let state = play(&model, &steps);
     assert_eq!(state.clients[1].phase, Phase::Idle);
     assert!(state.nodes.iter().all(|n| n.queue.is_empty()));
@@ -221,4 +221,73 @@ fn a_waiter_that_gives_up_leaves_every_queue() {
             .all(|n| n.lock.is_none() && n.handoff.is_none())
     );
     assert!(state.no_departed_reservation);
+}
+
+/// The `rolling-wipes` chaos probe's overlap, step by step (3 clients A, B, C; node 1 is
+/// the one faulty node). A holds nodes 0 and 1 (node 2 refused it: C's grant of a lost
+/// vote was still there). Node 1 loses its data. C's next attempt re-marks node 1 and
+/// leaves its uncounted grant there; B, waiting, hears every node out: all three refuse,
+/// node 1 with its young marker. Trusting that marker (as every marker of a complete
+/// round was trusted before) let B's next attempt count node 1's grant at once, and win
+/// nodes 1 and 2 while A's lease was valid. Now the marker is not trusted (delayed restart
+/// would hold it back) and B's grant from node 1 is held back.
+#[test]
+fn a_round_of_refusals_does_not_make_a_wiped_node_trusted() {
+    let (a, b, c) = (0, 1, 2);
+    let model = Redlease::new(Setup {
+        clients: 3,
+        min_down: 0,
+        ..Setup::wipes_waiting(3)
+    });
+    let mut steps = vec![
+        // C's attempt: node 2 grants it first.
+        Action::Begin(c),
+        run(c, 2),
+        // A wins nodes 0 and 1 (node 2 refuses it), and records its token there.
+        Action::Begin(a),
+        run(a, 0),
+        run(a, 1),
+        run(a, 2),
+        run(a, 0),
+        run(a, 1),
+        // C loses, hears everyone out, and cleans up on node 2.
+        run(c, 0),
+        run(c, 1),
+        run(c, 2),
+        // The markers age a tick; node 1 loses its data.
+        Action::Tick,
+        Action::Crash(1),
+        Action::Restart(1, Restart::Wipe),
+        // C again: node 1 re-marks and grants (held back: C trusted the old marker), node 0
+        // refuses, node 2 grants; lost, clean-ups pending on nodes 1 and 2.
+        Action::Begin(c),
+        run(c, 1),
+        run(c, 0),
+        run(c, 2),
+        // B waits: every node refuses (node 1 with its young marker), and B hears all.
+        Action::Begin(b),
+        run(b, 0),
+        run(b, 1),
+        run(b, 2),
+        // C's clean-ups free nodes 1 and 2 (reservations there run out).
+        run(c, 1),
+        run(c, 2),
+    ];
+    let state = play(&model, &steps);
+    assert!(client::holds_valid(&state, a));
+    assert_eq!(
+        state.clients[b].trusted[1], None,
+        "node 1's young marker must not be trusted"
+    );
+    // B's next attempt: node 1 grants with its young marker, node 0 refuses with an old
+    // one (node 1 is held back), node 2 grants: lost.
+    steps.extend([Action::Begin(b), run(b, 1), run(b, 0), run(b, 2)]);
+    let state = play(&model, &steps);
+    assert!(
+        !matches!(state.clients[b].phase, Phase::Fencing(_)),
+        "B won nodes 1 and 2 while A's lease is valid"
+    );
+    assert!(state.held_back_seen);
+    assert_eq!(valid_holders(&state), 1);
+    assert!(client::holds_valid(&state, a));
 }

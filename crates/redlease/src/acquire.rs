@@ -20,9 +20,7 @@ use crate::ops::acquire::{Acquire, Fencing, Role};
 use crate::ops::fence::Fence;
 use crate::ops::{MarkerKey, Target};
 use crate::protocol::attempt::fence_tally;
-use crate::protocol::{
-    self, Attempt, AttemptRules, Decision, Keys, Known, Outcome, Step, Verdict, Vote,
-};
+use crate::protocol::{self, Attempt, AttemptRules, Decision, Keys, Known, Outcome, Verdict, Vote};
 use crate::release;
 use crate::renewal::Renewals;
 use crate::round::Round;
@@ -294,13 +292,8 @@ impl Acquirer<'_> {
                     vote.answer(i, None, false)
                 }
             };
-            if step == Step::Stop {
-                // A refused caller that waits hears the other nodes out (each bounded by
-                // the node timeout): it would only sleep meanwhile, and a node that
-                // refused needs no clean-up, where one not heard from does.
-                if request.role == Role::Wait && vote.decision() == Decision::Lost {
-                    continue;
-                }
+            // A refused caller that waits hears the other nodes out.
+            if vote.stops(step, request.role) {
                 stopped = true;
                 break;
             }

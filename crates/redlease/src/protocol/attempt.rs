@@ -32,6 +32,7 @@
 
 use std::time::Duration;
 
+use super::queue::Role;
 use super::restart::held_back;
 use super::tally::{Decision, Tally, Vote};
 
@@ -284,6 +285,28 @@ impl Attempt {
             Decision::Pending => false,
         };
         if stop { Step::Stop } else { Step::Continue }
+    }
+
+    /// Whether a caller in `role` stops listening after an answer that returned `step`.
+    /// A refused caller that waits hears the other nodes out (each bounded by the node
+    /// timeout): it would only sleep meanwhile, and a node that refused needs no
+    /// clean-up, where one not heard from does. Hearing everyone out also lets a lost
+    /// round [trust](Outcome::trust) markers, so the library and the model must agree
+    /// on it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redlease::protocol::{AcquireReply, Attempt, AttemptRules, queue::Role};
+    /// let rules = AttemptRules { nodes: 3, fencing: false, max_ttl: Duration::from_secs(60), slack: Duration::ZERO };
+    /// let busy = AcquireReply::default();
+    /// let mut attempt = Attempt::new(rules);
+    /// attempt.answer(0, Some(&busy), false);
+    /// let step = attempt.answer(1, Some(&busy), false); // lost
+    /// assert!(attempt.stops(step, Role::Try));
+    /// assert!(!attempt.stops(step, Role::Wait));
+    /// ```
+    pub fn stops(&self, step: Step, role: Role) -> bool {
+        step == Step::Stop && !(role == Role::Wait && self.decision() == Decision::Lost)
     }
 
     /// Whether the answers so far decide the vote (lost stays lost: later answers can
