@@ -21,7 +21,7 @@ use crate::ops::fence::Fence;
 use crate::ops::{MarkerKey, Target};
 use crate::protocol::attempt::fence_tally;
 use crate::protocol::{
-    self, Attempt, AttemptRules, Decision, Keys, Known, Outcome, Step, Verdict, Vote,
+    self, Attempt, AttemptRules, Decision, Known, Outcome, ResourceKeys, Step, Verdict, Vote,
 };
 use crate::release;
 use crate::renewal::Renewals;
@@ -72,11 +72,10 @@ impl Acquirer<'_> {
         // attempt's grant there; the wait queue knows the call by one waiter id.
         let waiter: Arc<str> = Arc::from(protocol::new_owner());
         // The key names are the same for every attempt: built once per call.
-        let keys = Arc::new(Keys::new(&c.key_prefix, resource));
+        let keys = Arc::new(ResourceKeys::new(&c.key_prefix, resource));
         let attempt_target = || {
             Target::for_waiter(
                 Arc::clone(&keys),
-                resource,
                 protocol::new_owner(),
                 Arc::clone(&waiter),
             )
@@ -126,7 +125,7 @@ impl Acquirer<'_> {
                 // before the attempt, for free, so a refusal needs no second attempt.
                 None if !wait.is_zero() && c.wake_ups => {
                     subscription =
-                        wakeup::join_if_listening(&cluster.wakeups, &keys.channel, &waiter);
+                        wakeup::join_if_listening(&cluster.wakeups, keys.channel(), &waiter);
                 }
                 None => {}
             }
@@ -169,7 +168,7 @@ impl Acquirer<'_> {
             }
             if c.wake_ups && subscription.is_none() {
                 subscription =
-                    wakeup::subscribe(&cluster.wakeups, &target.keys.channel, &waiter).await;
+                    wakeup::subscribe(&cluster.wakeups, target.keys.channel(), &waiter).await;
                 // A release published before we subscribed would be missed: try once
                 // more now that we listen (not for a fresh hand-off: it is reserved for a
                 // waiter that has been woken).
@@ -334,7 +333,7 @@ impl Acquirer<'_> {
         let drift = cluster.drift(ttl);
         let spent = |start: Instant| -> Error {
             Repr::ValiditySpent {
-                resource: target.resource.clone(),
+                resource: target.resource().to_owned(),
                 elapsed: start.elapsed(),
                 ttl,
                 drift,
@@ -353,7 +352,7 @@ impl Acquirer<'_> {
                 .unwrap_or(u64::MAX);
             if let Err(failures) = self.record_token(target, token, &outcome.granted).await {
                 let error = Repr::Unavailable {
-                    resource: target.resource.clone(),
+                    resource: target.resource().to_owned(),
                     quorum: cluster.quorum(),
                     total: n,
                     failures,
@@ -404,13 +403,13 @@ impl Acquirer<'_> {
         let total = cluster.nodes.len();
         match outcome.verdict {
             Verdict::Unavailable => Repr::Unavailable {
-                resource: target.resource.clone(),
+                resource: target.resource().to_owned(),
                 quorum: cluster.quorum(),
                 total,
                 failures,
             },
             _ => Repr::Busy {
-                resource: target.resource.clone(),
+                resource: target.resource().to_owned(),
                 busy: outcome
                     .busy
                     .iter()

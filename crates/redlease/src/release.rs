@@ -65,7 +65,7 @@ pub(crate) async fn everywhere(
     round.detach();
     if answered < quorum {
         return Err(Repr::Unavailable {
-            resource: target.resource.clone(),
+            resource: target.resource().to_owned(),
             quorum,
             total: n,
             failures,

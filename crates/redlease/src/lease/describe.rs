@@ -39,7 +39,7 @@ impl LeaseCore {
             Decision::Won => Ok(()),
             _ if tally.refused_by_enough() => Err(self.lost_error(LostReason::NotHeld)),
             _ => Err(Repr::Unavailable {
-                resource: self.target.resource.clone(),
+                resource: self.target.resource().to_owned(),
                 quorum: cluster.quorum(),
                 total: n,
                 failures,

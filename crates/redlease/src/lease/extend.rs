@@ -115,7 +115,7 @@ impl LeaseCore {
             ExtendVerdict::Unavailable { .. } => {
                 // The deadline was already moved to the sooner one when the round began.
                 Err(Repr::Unavailable {
-                    resource: self.target.resource.clone(),
+                    resource: self.target.resource().to_owned(),
                     quorum: cluster.quorum(),
                     total: n,
                     failures,
