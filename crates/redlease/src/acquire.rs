@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 use crate::release;
 use crate::renewal::Renewals;
-use crate::round::Round;
+use crate::round;
 use crate::wakeup::{self, Subscription};
 
 /// What an acquisition needs besides the resource.
@@ -232,7 +232,7 @@ impl Acquirer<'_> {
         // Validity is measured from before the first request: a node may start the key's
         // TTL the moment it receives it.
         let start = Instant::now();
-        let mut round = Round::start(cluster, 0..n, request);
+        let mut round = round::start(cluster, 0..n, request);
         let mut vote = Attempt::new(AttemptRules {
             nodes: n,
             fencing: c.fencing,
@@ -437,7 +437,7 @@ impl Acquirer<'_> {
             token,
             counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
         });
-        let round = Round::start(cluster, granted.iter().copied(), &op);
+        let round = round::start(cluster, granted.iter().copied(), &op);
         let mut tally = fence_tally(cluster.nodes.len(), granted.len());
         let mut lost_there = Vec::new();
         let mut failures = round
