@@ -239,8 +239,10 @@ impl Acquirer<'_> {
             max_ttl: c.max_ttl,
             slack,
         });
-        let mut errors: Vec<Option<NodeError>> = vec![None; n];
-        let mut seen_at: Vec<Option<Duration>> = vec![None; n];
+        // Per node, only for the nodes that have one: nothing to allocate when every node
+        // answers without a marker.
+        let mut errors: Vec<(usize, NodeError)> = Vec::new();
+        let mut seen_at: Vec<(usize, Duration)> = Vec::new();
         let mut stopped = false;
         while let Some((i, result)) = round.next().await {
             // The script answers an unfenced grant with its short form (no counter, no
@@ -261,14 +263,17 @@ impl Acquirer<'_> {
                     // stall between the node's answer and this line cannot make a new
                     // marker look like the trusted one. `seen_at`: when the node measured
                     // the age, on its clock.
-                    seen_at[i] = reply
+                    let seen = reply
                         .marker_born_ms
                         .zip(reply.marker_age_ms)
                         .map(|(born, age)| Duration::from_millis(born.saturating_add(age)));
+                    if let Some(seen) = seen {
+                        seen_at.push((i, seen));
+                    }
                     let marker = reply
                         .marker_age_ms
                         .map(Duration::from_millis)
-                        .zip(seen_at[i])
+                        .zip(seen)
                         .filter(|(age, _)| reply.granted && *age < c.max_ttl);
                     let known = match marker {
                         Some((age, now))
@@ -288,7 +293,7 @@ impl Acquirer<'_> {
                     vote.answer_known(i, Some(&reply), known)
                 }
                 Err(e) => {
-                    errors[i] = Some(e);
+                    errors.push((i, e));
                     vote.answer(i, None, false)
                 }
             };
@@ -306,7 +311,7 @@ impl Acquirer<'_> {
         round.detach();
         let outcome = vote.finish(!stopped);
         for &(i, age) in &outcome.trust {
-            if let Some(seen_at) = seen_at[i] {
+            if let Some(&(_, seen_at)) = seen_at.iter().find(|&&(j, _)| j == i) {
                 cluster.nodes[i].trust_marker(age, seen_at);
             }
         }
@@ -383,13 +388,14 @@ impl Acquirer<'_> {
         &self,
         target: &Target,
         outcome: &Outcome,
-        errors: Vec<Option<NodeError>>,
+        mut errors: Vec<(usize, NodeError)>,
     ) -> Error {
         let cluster = self.cluster;
+        // In node order, whatever order they failed in.
+        errors.sort_by_key(|&(i, _)| i);
         let mut failures: Vec<NodeFailure> = errors
             .into_iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.map(|e| cluster.failure(i, e)))
+            .map(|(i, e)| cluster.failure(i, e))
             .collect();
         failures.extend(outcome.held_back.iter().map(|&(i, age)| {
             cluster.failure(
