@@ -214,24 +214,48 @@ impl Invocation {
         &self,
         conn: &mut impl redis::aio::ConnectionLike,
     ) -> RedisResult<Value> {
+        match self.query(conn).await {
+            Err(e) => self.recover(conn, e).await,
+            answer => answer,
+        }
+    }
+
+    /// Send the call once, as it is.
+    pub(crate) async fn query(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+    ) -> RedisResult<Value> {
         if self.misbuilt || self.keys_left > 0 {
             return Err(redis::RedisError::from((
                 redis::ErrorKind::Client,
                 "script call built with the wrong number of keys (a redlease bug)",
             )));
         }
-        match self.cmd.query_async::<Value>(conn).await {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(self.source)
-                    .exec_async(conn)
-                    .await?;
-                self.cmd.query_async::<Value>(conn).await
-            }
-            other => other,
-        }
+        self.cmd.query_async::<Value>(conn).await
     }
+
+    /// After [`Invocation::query`] failed with `error` on `conn`: a node that does not
+    /// know the script gets it loaded and the call sent again; any other error stands.
+    pub(crate) async fn recover(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+        error: redis::RedisError,
+    ) -> RedisResult<Value> {
+        if !needs_script(&error) {
+            return Err(error);
+        }
+        redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(self.source)
+            .exec_async(conn)
+            .await?;
+        self.cmd.query_async::<Value>(conn).await
+    }
+}
+
+/// The node does not know the script (`NOSCRIPT`): [`Invocation::recover`] loads it.
+pub(crate) fn needs_script(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
 #[cfg(test)]
