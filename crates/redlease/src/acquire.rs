@@ -20,10 +20,12 @@ use crate::ops::acquire::{Acquire, Fencing, Role};
 use crate::ops::fence::Fence;
 use crate::ops::{MarkerKey, Target};
 use crate::protocol::attempt::fence_tally;
-use crate::protocol::{self, Attempt, AttemptRules, Decision, Keys, Known, Outcome, Verdict, Vote};
+use crate::protocol::{
+    self, Attempt, AttemptRules, Decision, Known, Outcome, ResourceKeys, Verdict, Vote,
+};
 use crate::release;
 use crate::renewal::Renewals;
-use crate::round::Round;
+use crate::round;
 use crate::wakeup::{self, Subscription};
 
 /// What an acquisition needs besides the resource.
@@ -70,11 +72,10 @@ impl Acquirer<'_> {
         // attempt's grant there; the wait queue knows the call by one waiter id.
         let waiter: Arc<str> = Arc::from(protocol::new_owner());
         // The key names are the same for every attempt: built once per call.
-        let keys = Arc::new(Keys::new(&c.key_prefix, resource));
+        let keys = Arc::new(ResourceKeys::new(&c.key_prefix, resource));
         let attempt_target = || {
             Target::for_waiter(
                 Arc::clone(&keys),
-                resource,
                 protocol::new_owner(),
                 Arc::clone(&waiter),
             )
@@ -124,7 +125,7 @@ impl Acquirer<'_> {
                 // before the attempt, for free, so a refusal needs no second attempt.
                 None if !wait.is_zero() && c.wake_ups => {
                     subscription =
-                        wakeup::join_if_listening(&cluster.wakeups, &keys.channel, &waiter);
+                        wakeup::join_if_listening(&cluster.wakeups, keys.channel(), &waiter);
                 }
                 None => {}
             }
@@ -167,7 +168,7 @@ impl Acquirer<'_> {
             }
             if c.wake_ups && subscription.is_none() {
                 subscription =
-                    wakeup::subscribe(&cluster.wakeups, &target.keys.channel, &waiter).await;
+                    wakeup::subscribe(&cluster.wakeups, target.keys.channel(), &waiter).await;
                 // A release published before we subscribed would be missed: try once
                 // more now that we listen (not for a fresh hand-off: it is reserved for a
                 // waiter that has been woken).
@@ -231,15 +232,17 @@ impl Acquirer<'_> {
         // Validity is measured from before the first request: a node may start the key's
         // TTL the moment it receives it.
         let start = Instant::now();
-        let mut round = Round::start(cluster, 0..n, request);
+        let mut round = round::start(cluster, 0..n, request);
         let mut vote = Attempt::new(AttemptRules {
             nodes: n,
             fencing: c.fencing,
             max_ttl: c.max_ttl,
             slack,
         });
-        let mut errors: Vec<Option<NodeError>> = vec![None; n];
-        let mut seen_at: Vec<Option<Duration>> = vec![None; n];
+        // Per node, only for the nodes that have one: nothing to allocate when every node
+        // answers without a marker.
+        let mut errors: Vec<(usize, NodeError)> = Vec::new();
+        let mut seen_at: Vec<(usize, Duration)> = Vec::new();
         let mut stopped = false;
         while let Some((i, result)) = round.next().await {
             // The script answers an unfenced grant with its short form (no counter, no
@@ -261,14 +264,17 @@ impl Acquirer<'_> {
                     // marker look like the trusted one. `seen_at`: when the node measured
                     // the age, on its clock. Refusals are checked too: a different marker
                     // proves the node lost its data whatever it answered this time.
-                    seen_at[i] = reply
+                    let seen = reply
                         .marker_born_ms
                         .zip(reply.marker_age_ms)
                         .map(|(born, age)| Duration::from_millis(born.saturating_add(age)));
+                    if let Some(seen) = seen {
+                        seen_at.push((i, seen));
+                    }
                     let marker = reply
                         .marker_age_ms
                         .map(Duration::from_millis)
-                        .zip(seen_at[i])
+                        .zip(seen)
                         .filter(|(age, _)| *age < c.max_ttl);
                     let known = match marker {
                         Some((age, now))
@@ -288,7 +294,7 @@ impl Acquirer<'_> {
                     vote.answer_known(i, Some(&reply), known)
                 }
                 Err(e) => {
-                    errors[i] = Some(e);
+                    errors.push((i, e));
                     vote.answer(i, None, false)
                 }
             };
@@ -301,7 +307,7 @@ impl Acquirer<'_> {
         round.detach();
         let outcome = vote.finish(!stopped);
         for &(i, age) in &outcome.trust {
-            if let Some(seen_at) = seen_at[i] {
+            if let Some(&(_, seen_at)) = seen_at.iter().find(|&&(j, _)| j == i) {
                 cluster.nodes[i].trust_marker(age, seen_at);
             }
         }
@@ -328,7 +334,7 @@ impl Acquirer<'_> {
         let drift = cluster.drift(ttl);
         let spent = |start: Instant| -> Error {
             Repr::ValiditySpent {
-                resource: target.resource.clone(),
+                resource: target.resource().to_owned(),
                 elapsed: start.elapsed(),
                 ttl,
                 drift,
@@ -347,7 +353,7 @@ impl Acquirer<'_> {
                 .unwrap_or(u64::MAX);
             if let Err(failures) = self.record_token(target, token, &outcome.granted).await {
                 let error = Repr::Unavailable {
-                    resource: target.resource.clone(),
+                    resource: target.resource().to_owned(),
                     quorum: cluster.quorum(),
                     total: n,
                     failures,
@@ -378,13 +384,14 @@ impl Acquirer<'_> {
         &self,
         target: &Target,
         outcome: &Outcome,
-        errors: Vec<Option<NodeError>>,
+        mut errors: Vec<(usize, NodeError)>,
     ) -> Error {
         let cluster = self.cluster;
+        // In node order, whatever order they failed in.
+        errors.sort_by_key(|&(i, _)| i);
         let mut failures: Vec<NodeFailure> = errors
             .into_iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.map(|e| cluster.failure(i, e)))
+            .map(|(i, e)| cluster.failure(i, e))
             .collect();
         failures.extend(outcome.held_back.iter().map(|&(i, age)| {
             cluster.failure(
@@ -398,13 +405,13 @@ impl Acquirer<'_> {
         let total = cluster.nodes.len();
         match outcome.verdict {
             Verdict::Unavailable => Repr::Unavailable {
-                resource: target.resource.clone(),
+                resource: target.resource().to_owned(),
                 quorum: cluster.quorum(),
                 total,
                 failures,
             },
             _ => Repr::Busy {
-                resource: target.resource.clone(),
+                resource: target.resource().to_owned(),
                 busy: outcome
                     .busy
                     .iter()
@@ -432,7 +439,7 @@ impl Acquirer<'_> {
             token,
             counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
         });
-        let round = Round::start(cluster, granted.iter().copied(), &op);
+        let round = round::start(cluster, granted.iter().copied(), &op);
         let mut tally = fence_tally(cluster.nodes.len(), granted.len());
         let mut lost_there = Vec::new();
         let mut failures = round

@@ -18,7 +18,7 @@ use crate::ops::status::{Status as StatusOp, StatusReply};
 use crate::protocol;
 use crate::release;
 use crate::renewal::Renewals;
-use crate::round::Round;
+use crate::round;
 
 /// What the nodes say about one resource, from [`crate::LockManager::status`].
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ pub(crate) async fn status(cluster: &Arc<Cluster>, resource: &str) -> Result<Sta
             reply: Err(NodeError::Timeout(cluster.config.node_timeout)),
         })
         .collect();
-    for (i, reply) in Round::start(cluster, 0..cluster.nodes.len(), &op)
+    for (i, reply) in round::start(cluster, 0..cluster.nodes.len(), &op)
         .finish()
         .await
     {

@@ -12,7 +12,7 @@ use crate::cluster::Cluster;
 use crate::error::{Error, NodeFailure, Repr};
 use crate::ops::Target;
 use crate::ops::release::Release;
-use crate::round::Round;
+use crate::round;
 
 /// What a release on every node found.
 pub(crate) struct Released {
@@ -49,7 +49,7 @@ pub(crate) async fn everywhere(
         stay_queued: false,
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
-    let mut round = Round::start(cluster, 0..n, &op);
+    let mut round = round::start(cluster, 0..n, &op);
     while let Some((i, result)) = round.next().await {
         match result {
             Ok(deleted) => {
@@ -65,7 +65,7 @@ pub(crate) async fn everywhere(
     round.detach();
     if answered < quorum {
         return Err(Repr::Unavailable {
-            resource: target.resource.clone(),
+            resource: target.resource().to_owned(),
             quorum,
             total: n,
             failures,
@@ -96,7 +96,7 @@ pub(crate) async fn clean_up(
         publish_always: cluster.config.handoff.is_zero(),
         stay_queued,
     });
-    let mut round = Round::start(cluster, nodes.iter().copied(), &op);
+    let mut round = round::start(cluster, nodes.iter().copied(), &op);
     if wait {
         while round.next().await.is_some() {}
     }

@@ -64,9 +64,10 @@ pub(crate) fn check_call_ttl(ttl: Duration, config: &super::Config) -> Result<()
 
 /// Check a resource name.
 pub(crate) fn check_resource(resource: &str) -> Result<(), Error> {
-    let allowed = format!("a non-empty string of at most {MAX_RESOURCE_LEN} bytes");
+    // Written out only for an error: this check runs on every acquire.
+    let allowed = || format!("a non-empty string of at most {MAX_RESOURCE_LEN} bytes");
     if resource.is_empty() {
-        return Err(Error::invalid("resource", resource, "is empty", allowed));
+        return Err(Error::invalid("resource", resource, "is empty", allowed()));
     }
     if resource.len() > MAX_RESOURCE_LEN {
         let shown: String = resource.chars().take(32).collect();
@@ -74,7 +75,7 @@ pub(crate) fn check_resource(resource: &str) -> Result<(), Error> {
             "resource",
             format_args!("{shown}... ({} bytes)", resource.len()),
             "too long",
-            allowed,
+            allowed(),
         ));
     }
     Ok(())

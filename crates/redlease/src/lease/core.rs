@@ -72,7 +72,7 @@ impl LeaseCore {
     }
 
     pub(crate) fn resource(&self) -> &str {
-        &self.target.resource
+        self.target.resource()
     }
 
     pub(crate) fn token(&self) -> u64 {
@@ -149,7 +149,7 @@ impl LeaseCore {
     }
 
     pub(crate) fn lost_error(&self, reason: LostReason) -> Error {
-        Error::lost(&self.target.resource, reason)
+        Error::lost(self.target.resource(), reason)
     }
 
     /// Release on every node, after any extend in flight.

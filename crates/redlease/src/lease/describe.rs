@@ -6,7 +6,7 @@ use super::core::LeaseCore;
 use crate::error::{Error, LostReason, Repr};
 use crate::ops::describe::Describe;
 use crate::protocol::{Decision, Tally, Vote};
-use crate::round::Round;
+use crate::round;
 
 /// Longest holder description accepted, in bytes.
 pub const MAX_HOLDER_INFO: usize = 4096;
@@ -29,7 +29,7 @@ impl LeaseCore {
             info: info.to_owned(),
         });
         let mut tally = Tally::new(n);
-        let failures = Round::start(cluster, 0..n, &op)
+        let failures = round::start(cluster, 0..n, &op)
             .decide(
                 &mut tally,
                 |_, stored| if stored { Vote::Yes } else { Vote::No },
@@ -39,7 +39,7 @@ impl LeaseCore {
             Decision::Won => Ok(()),
             _ if tally.refused_by_enough() => Err(self.lost_error(LostReason::NotHeld)),
             _ => Err(Repr::Unavailable {
-                resource: self.target.resource.clone(),
+                resource: self.target.resource().to_owned(),
                 quorum: cluster.quorum(),
                 total: n,
                 failures,

@@ -10,13 +10,12 @@ use super::LeaseState;
 use super::core::LeaseCore;
 use crate::batch;
 use crate::config;
-use crate::error::NodeError;
 use crate::error::{Error, LostReason, Repr};
 use crate::ops::extend::Extend;
 use crate::protocol::ExtendReply;
 use crate::protocol::extend::{ExtendVerdict, conclude, while_extending};
 use crate::protocol::{Tally, Vote};
-use crate::round::{Call, Round};
+use crate::round::{self, Round};
 
 impl LeaseCore {
     /// Extend on every node (the caller holds the operation lock); returns the highest
@@ -49,30 +48,24 @@ impl LeaseCore {
             target: Arc::clone(&self.target),
             ttl,
         });
-        let round = if batched {
-            Round::from_calls(
-                cluster,
-                (0..n).map(|i| {
-                    let cluster = Arc::clone(cluster);
-                    let op = Arc::clone(&op);
-                    Box::pin(async move {
-                        let result = if batch::batchable(&cluster, i) {
-                            batch::extend(&cluster, i, Arc::clone(&op.target), ttl)
-                                .await
-                                .map(|extended| ExtendReply { extended, fence: 0 })
-                        } else {
-                            match cluster.nodes.get(i) {
-                                Some(node) => node.run(op.as_ref()).await,
-                                None => Err(NodeError::Protocol(format!("no node {i}"))),
-                            }
-                        };
+        // Renewal gathers its extends per node where it can.
+        let round = Round::from_calls(
+            cluster,
+            (0..n).map(|i| {
+                let cluster = Arc::clone(cluster);
+                let op = Arc::clone(&op);
+                async move {
+                    if batched && batch::batchable(&cluster, i) {
+                        let result = batch::extend(&cluster, i, Arc::clone(&op.target), ttl)
+                            .await
+                            .map(|extended| ExtendReply { extended, fence: 0 });
                         (i, result)
-                    }) as Call<ExtendReply>
-                }),
-            )
-        } else {
-            Round::start(cluster, 0..n, &op)
-        };
+                    } else {
+                        round::call(cluster, i, op).await
+                    }
+                }
+            }),
+        );
         let mut tally = Tally::new(n);
         let mut fence = 0u64;
         let failures = round
@@ -115,7 +108,7 @@ impl LeaseCore {
             ExtendVerdict::Unavailable { .. } => {
                 // The deadline was already moved to the sooner one when the round began.
                 Err(Repr::Unavailable {
-                    resource: self.target.resource.clone(),
+                    resource: self.target.resource().to_owned(),
                     quorum: cluster.quorum(),
                     total: n,
                     failures,

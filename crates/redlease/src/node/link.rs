@@ -155,6 +155,9 @@ pub(crate) fn cluster_builder(
     }
 }
 
+/// A direct connection's settings: the node timeout for connecting and for each response.
+/// The response timeout is what bounds a request on a live connection (see
+/// `request.rs`, which sends those without a timer of its own): keep it.
 pub(crate) fn config(timeout: Duration) -> AsyncConnectionConfig {
     AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))

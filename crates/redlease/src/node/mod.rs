@@ -17,8 +17,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use redis::Value;
-
 use crate::config::{NodeKind, Server, Tls};
 use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::ops::{self, Op};
@@ -28,13 +26,14 @@ pub(crate) mod checks;
 mod follow;
 mod link;
 mod pubsub;
+mod request;
 mod scan;
 mod sentinel;
 mod verdict;
 
 pub(crate) use link::{Conn, Link, Refusal};
 pub(crate) use pubsub::{Event, Messages, PubSubLink, Sink};
-use verdict::{needs_new_connection, refusal, refuse_replica};
+use verdict::refuse_replica;
 
 /// Timeouts in a row after which the connection is considered hung and replaced.
 const HUNG_AFTER_TIMEOUTS: u32 = 2;
@@ -125,7 +124,7 @@ impl Node {
     /// vote fails (the caller's clean-up releases what it granted).
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<O::Reply, NodeError> {
         let started = tokio::time::Instant::now();
-        let (value, conn) = self.eval(&op.invocation_for(self.kind)).await?;
+        let (value, conn) = self.eval(&op.invocation_for(self.kind), started).await?;
         let reply = O::parse(&value).map_err(|e| NodeError::Protocol(e.to_string()))?;
         if self.min_replicas > 0
             && let Some(key) = O::replicated_key(op, &reply)
@@ -152,57 +151,6 @@ impl Node {
             Err(_) => Err(NodeError::Replication(format!(
                 "the {n} replicas required (min_replicas) did not confirm the write within {left:?}"
             ))),
-        }
-    }
-
-    async fn eval(&self, invocation: &crate::ops::Invocation) -> Result<(Value, Conn), NodeError> {
-        let attempt = async {
-            let (mut conn, generation) = self.connection().await?;
-            match invocation.invoke(&mut conn).await {
-                // A connection that broke while idle (the node restarted, a proxy reset
-                // it), or a Sentinel primary that was demoted (READONLY): reconnect once
-                // within the same timeout. Every script is safe to run twice for the same
-                // owner.
-                Err(e) if needs_new_connection(&e) && !e.is_timeout() => {
-                    self.invalidate(Some(generation));
-                    let (mut conn, generation) = self.connection().await?;
-                    match invocation.invoke(&mut conn).await {
-                        Ok(value) => Ok((value, conn)),
-                        Err(e) => Err((Refusal::Redis(e), Some(generation))),
-                    }
-                }
-                Ok(value) => Ok((value, conn)),
-                Err(e) => Err((Refusal::Redis(e), Some(generation))),
-            }
-        };
-        match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(answer)) => {
-                self.timeouts_in_row.store(0, Ordering::Relaxed);
-                self.last_answer_us
-                    .store(self.micros_since_epoch(), Ordering::Relaxed);
-                Ok(answer)
-            }
-            Ok(Err((Refusal::Redis(e), generation))) if e.is_timeout() => {
-                self.note_timeout(generation);
-                Err(NodeError::Timeout(self.timeout))
-            }
-            Ok(Err((Refusal::Redis(e), generation))) => {
-                if let Some(refusal) = refusal(&e) {
-                    // Credentials or configuration: the connection is of no use as it is.
-                    self.invalidate(generation);
-                    Err(refusal)
-                } else if needs_new_connection(&e) {
-                    self.invalidate(generation);
-                    Err(NodeError::Connection(e.to_string()))
-                } else {
-                    Err(NodeError::Redis(e.to_string()))
-                }
-            }
-            Ok(Err((Refusal::Unusable(why), _))) => Err(NodeError::Connection(why)),
-            Err(_elapsed) => {
-                self.note_timeout(None);
-                Err(NodeError::Timeout(self.timeout))
-            }
         }
     }
 

@@ -59,15 +59,15 @@ impl Op for Acquire {
     fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let keys = &self.target.keys;
         let mut call = SCRIPT.call(4 + usize::from(self.marker.is_some()));
-        call.key(&keys.lock)
-            .key(&keys.fence)
-            .key(&keys.queue)
-            .key(&keys.seen);
+        call.key(keys.lock())
+            .key(keys.fence())
+            .key(keys.queue())
+            .key(keys.seen());
         if let Some(marker) = &self.marker {
             // A cluster shard loses only its own slots: a node-wide marker would live on
             // another shard than the lock it must vouch for.
             let key = match kind {
-                NodeKind::Cluster => &self.target.keys.born,
+                NodeKind::Cluster => self.target.keys.born(),
                 _ => marker.key(&self.target),
             };
             call.key(key);
@@ -95,7 +95,7 @@ impl Op for Acquire {
     }
 
     fn replicated_key<'a>(&'a self, reply: &AcquireReply) -> Option<&'a str> {
-        reply.granted.then_some(self.target.keys.lock.as_str())
+        reply.granted.then_some(self.target.keys.lock())
     }
 }
 

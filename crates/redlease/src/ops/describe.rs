@@ -28,8 +28,8 @@ impl Op for Describe {
     fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
         let mut call = SCRIPT.call(2);
-        call.key(&keys.lock)
-            .key(&keys.holder)
+        call.key(keys.lock())
+            .key(keys.holder())
             .arg(&self.target.owner)
             .arg(&self.info);
         call

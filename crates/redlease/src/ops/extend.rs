@@ -28,9 +28,9 @@ impl Op for Extend {
     fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
         let mut call = SCRIPT.call(3);
-        call.key(&keys.lock)
-            .key(&keys.fence)
-            .key(&keys.holder)
+        call.key(keys.lock())
+            .key(keys.fence())
+            .key(keys.holder())
             .arg(&self.target.owner)
             .arg(millis(self.ttl));
         call
@@ -41,7 +41,7 @@ impl Op for Extend {
     }
 
     fn replicated_key<'a>(&'a self, reply: &ExtendReply) -> Option<&'a str> {
-        reply.extended.then_some(self.target.keys.lock.as_str())
+        reply.extended.then_some(self.target.keys.lock())
     }
 }
 

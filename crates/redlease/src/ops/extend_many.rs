@@ -35,7 +35,7 @@ impl Op for ExtendMany {
     fn invocation(&self) -> Invocation {
         let mut call = SCRIPT.call(2 * self.leases.len());
         for (target, _) in &self.leases {
-            call.key(&target.keys.lock).key(&target.keys.holder);
+            call.key(target.keys.lock()).key(target.keys.holder());
         }
         for (target, ttl) in &self.leases {
             call.arg(&target.owner).arg(millis(*ttl));

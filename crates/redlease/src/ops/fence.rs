@@ -30,8 +30,8 @@ impl Op for Fence {
     fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
         let mut call = SCRIPT.call(2);
-        call.key(&keys.lock)
-            .key(&keys.fence)
+        call.key(keys.lock())
+            .key(keys.fence())
             .arg(&self.target.owner)
             .arg(self.token)
             .arg(millis(self.counter_ttl));
@@ -43,7 +43,7 @@ impl Op for Fence {
     }
 
     fn replicated_key<'a>(&'a self, reply: &bool) -> Option<&'a str> {
-        reply.then_some(self.target.keys.fence.as_str())
+        reply.then_some(self.target.keys.fence())
     }
 }
 

@@ -11,14 +11,12 @@
 //! Replies are parsed by pure functions that never panic: a node that answers garbage is a
 //! failed vote, not a crash.
 
-use std::sync::Arc;
-
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use redis::{Cmd, RedisResult, ToRedisArgs, Value};
 
 use crate::config::NodeKind;
-use crate::protocol::Keys;
+use crate::protocol::ResourceKeys;
 
 pub mod acquire;
 pub mod describe;
@@ -72,7 +70,7 @@ impl MarkerKey {
     pub(crate) fn key<'a>(&'a self, target: &'a Target) -> &'a str {
         match self {
             MarkerKey::Global(key) => key,
-            MarkerKey::PerResource => &target.keys.born,
+            MarkerKey::PerResource => target.keys.born(),
         }
     }
 }
@@ -80,40 +78,37 @@ impl MarkerKey {
 /// The resource and owner an operation is about.
 #[derive(Debug)]
 pub(crate) struct Target {
-    pub resource: String,
     /// The value of the lock key: unique per acquisition attempt.
     pub owner: String,
     /// The caller's id in the wait queue: the same for every attempt of one `acquire`
     /// call (equal to the owner where there is no call, e.g. release by owner).
     pub waiter: Arc<str>,
-    /// Shared by every attempt of one call.
-    pub keys: Arc<Keys>,
+    /// The resource and its key names, shared by every attempt of one call.
+    pub keys: Arc<ResourceKeys>,
 }
 
 impl Target {
     pub(crate) fn new(prefix: &str, resource: &str, owner: String) -> Arc<Self> {
         let waiter = Arc::from(owner.as_str());
-        Self::for_waiter(
-            Arc::new(Keys::new(prefix, resource)),
-            resource,
-            owner,
-            waiter,
-        )
+        Self::for_waiter(Arc::new(ResourceKeys::new(prefix, resource)), owner, waiter)
     }
 
     /// One attempt of the call queued as `waiter`.
     pub(crate) fn for_waiter(
-        keys: Arc<Keys>,
-        resource: &str,
+        keys: Arc<ResourceKeys>,
         owner: String,
         waiter: Arc<str>,
     ) -> Arc<Self> {
         Arc::new(Target {
-            resource: resource.to_owned(),
             owner,
             waiter,
             keys,
         })
+    }
+
+    /// The resource.
+    pub(crate) fn resource(&self) -> &str {
+        self.keys.resource()
     }
 }
 
@@ -219,24 +214,48 @@ impl Invocation {
         &self,
         conn: &mut impl redis::aio::ConnectionLike,
     ) -> RedisResult<Value> {
+        match self.query(conn).await {
+            Err(e) => self.recover(conn, e).await,
+            answer => answer,
+        }
+    }
+
+    /// Send the call once, as it is.
+    pub(crate) async fn query(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+    ) -> RedisResult<Value> {
         if self.misbuilt || self.keys_left > 0 {
             return Err(redis::RedisError::from((
                 redis::ErrorKind::Client,
                 "script call built with the wrong number of keys (a redlease bug)",
             )));
         }
-        match self.cmd.query_async::<Value>(conn).await {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(self.source)
-                    .exec_async(conn)
-                    .await?;
-                self.cmd.query_async::<Value>(conn).await
-            }
-            other => other,
-        }
+        self.cmd.query_async::<Value>(conn).await
     }
+
+    /// After [`Invocation::query`] failed with `error` on `conn`: a node that does not
+    /// know the script gets it loaded and the call sent again; any other error stands.
+    pub(crate) async fn recover(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+        error: redis::RedisError,
+    ) -> RedisResult<Value> {
+        if !needs_script(&error) {
+            return Err(error);
+        }
+        redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(self.source)
+            .exec_async(conn)
+            .await?;
+        self.cmd.query_async::<Value>(conn).await
+    }
+}
+
+/// The node does not know the script (`NOSCRIPT`): [`Invocation::recover`] loads it.
+pub(crate) fn needs_script(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
 #[cfg(test)]

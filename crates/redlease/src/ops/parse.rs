@@ -83,19 +83,27 @@ pub(crate) fn counter(script: &'static str, value: &Value) -> Result<u64, ReplyE
             ));
         }
     };
-    std::str::from_utf8(digits)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| {
-            ReplyError::new(
-                script,
-                format!(
-                    "fencing counter {:?} is not a u64",
-                    String::from_utf8_lossy(digits)
-                ),
-            )
-        })
+    decimal(digits).ok_or_else(|| {
+        ReplyError::new(
+            script,
+            format!(
+                "fencing counter {:?} is not a u64",
+                String::from_utf8_lossy(digits)
+            ),
+        )
+    })
+}
+
+/// A non-empty run of ASCII digits that fits a u64, read in one pass (a fenced grant has
+/// two of them; `str::parse` after a UTF-8 check and a digit check read each three times).
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 pub(crate) fn describe(value: &Value) -> &'static str {
@@ -122,6 +130,36 @@ mod tests {
         assert!(counter("t", &Value::BulkString(b"18446744073709551616".to_vec())).is_err());
         assert!(counter("t", &Value::BulkString(b"-3".to_vec())).is_err());
         assert!(counter("t", &Value::BulkString(Vec::new())).is_err());
+    }
+
+    #[test]
+    fn counters_read_as_digits_then_u64() {
+        // The rule before the one-pass reader: UTF-8, only ASCII digits, then `parse`.
+        let by_parse = |digits: &[u8]| {
+            std::str::from_utf8(digits)
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        let cases: [&[u8]; 14] = [
+            b"0",
+            b"007",
+            b"42",
+            b"+5",
+            b" 5",
+            b"5 ",
+            b"1a",
+            b"/",
+            b":",
+            b"\xff1",
+            b"99999999999999999999",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            b"1764576000123456",
+        ];
+        for digits in cases {
+            assert_eq!(decimal(digits), by_parse(digits), "{digits:?}");
+        }
     }
 
     #[test]

@@ -46,12 +46,12 @@ impl Op for Release {
     fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let keys = &self.target.keys;
         let mut call = SCRIPT.call(4);
-        call.key(&keys.lock)
-            .key(&keys.queue)
-            .key(&keys.seen)
-            .key(&keys.holder)
+        call.key(keys.lock())
+            .key(keys.queue())
+            .key(keys.seen())
+            .key(keys.holder())
             .arg(&self.target.owner)
-            .arg(&keys.channel)
+            .arg(keys.channel())
             .arg(millis(self.handoff))
             .arg(millis(self.waiter_gone_after))
             .arg(self.target.waiter.as_ref())

@@ -39,7 +39,7 @@ impl Op for Status {
     fn invocation(&self) -> Invocation {
         let keys = &self.target.keys;
         let mut call = SCRIPT.call(3);
-        call.key(&keys.lock).key(&keys.fence).key(&keys.holder);
+        call.key(keys.lock()).key(keys.fence()).key(keys.holder());
         call
     }
 

@@ -36,6 +36,7 @@ pub mod tally;
 
 pub use attempt::{AcquireReply, Attempt, AttemptRules, Known, NodeVote, Outcome, Step, Verdict};
 pub use extend::{ExtendReply, ExtendVerdict};
+pub(crate) use names::ResourceKeys;
 pub use names::{Keys, new_owner};
 pub use restart::{MarkerTrust, held_back, restart_slack};
 pub use retry::RetryPolicy;

@@ -36,26 +36,111 @@ impl Keys {
     /// assert_eq!(keys.fence, "redlease:{orders:42}:fence");
     /// ```
     pub fn new(prefix: &str, resource: &str) -> Self {
-        // Built on every acquire: plain concatenation, not `format!` (a few times cheaper).
-        let tagged_len = prefix.len() + resource.len() + 2;
-        let name = |suffix: &str| {
-            let mut key = String::with_capacity(tagged_len + suffix.len());
-            key.push_str(prefix);
-            key.push('{');
-            key.push_str(resource);
-            key.push('}');
-            key.push_str(suffix);
-            key
-        };
+        let names = ResourceKeys::new(prefix, resource);
         Keys {
-            lock: name(":lock"),
-            fence: name(":fence"),
-            queue: name(":queue"),
-            seen: name(":seen"),
-            channel: name(":released"),
-            born: name(":born"),
-            holder: name(":holder"),
+            lock: names.lock().to_owned(),
+            fence: names.fence().to_owned(),
+            queue: names.queue().to_owned(),
+            seen: names.seen().to_owned(),
+            channel: names.channel().to_owned(),
+            born: names.born().to_owned(),
+            holder: names.holder().to_owned(),
         }
+    }
+}
+
+/// The suffixes of a resource's keys, after `<prefix>{<resource>}`, in the order
+/// [`ResourceKeys`] keeps them.
+const SUFFIXES: [&str; 7] = [
+    ":lock",
+    ":fence",
+    ":queue",
+    ":seen",
+    ":released",
+    ":born",
+    ":holder",
+];
+
+/// The resource and the names of its keys (see [`Keys`]) in one buffer, for the
+/// library's own calls.
+///
+/// Every acquisition needs them, and [`Keys`]' seven strings cost seven allocations (and
+/// seven frees) per call; this is one string, the resource then each name, with where
+/// each ends. [`Keys`] is built from it, so the two cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResourceKeys {
+    names: String,
+    /// Where the resource, then each name (in the order of [`SUFFIXES`]), ends in `names`.
+    ends: [usize; 8],
+}
+
+impl ResourceKeys {
+    /// The names for `resource` under `prefix`.
+    pub(crate) fn new(prefix: &str, resource: &str) -> Self {
+        let tagged = prefix.len() + resource.len() + 2;
+        let suffixes: usize = SUFFIXES.iter().map(|s| s.len()).sum();
+        let mut names = String::with_capacity(resource.len() + 7 * tagged + suffixes);
+        names.push_str(resource);
+        let mut ends = [names.len(); 8];
+        for (end, suffix) in ends.iter_mut().skip(1).zip(SUFFIXES) {
+            names.push_str(prefix);
+            names.push('{');
+            names.push_str(resource);
+            names.push('}');
+            names.push_str(suffix);
+            *end = names.len();
+        }
+        ResourceKeys { names, ends }
+    }
+
+    /// Part `i` of `names`: 0 the resource, then the keys in the order of [`SUFFIXES`].
+    fn part(&self, i: usize) -> &str {
+        // Always in bounds and on char boundaries: `new` recorded them as it wrote.
+        let start = i.checked_sub(1).and_then(|before| self.ends.get(before));
+        let end = self.ends.get(i).copied().unwrap_or_default();
+        self.names
+            .get(start.copied().unwrap_or_default()..end)
+            .unwrap_or_default()
+    }
+
+    /// The resource.
+    pub(crate) fn resource(&self) -> &str {
+        self.part(0)
+    }
+
+    /// See [`Keys::lock`].
+    pub(crate) fn lock(&self) -> &str {
+        self.part(1)
+    }
+
+    /// See [`Keys::fence`].
+    pub(crate) fn fence(&self) -> &str {
+        self.part(2)
+    }
+
+    /// See [`Keys::queue`].
+    pub(crate) fn queue(&self) -> &str {
+        self.part(3)
+    }
+
+    /// See [`Keys::seen`].
+    pub(crate) fn seen(&self) -> &str {
+        self.part(4)
+    }
+
+    /// See [`Keys::channel`].
+    pub(crate) fn channel(&self) -> &str {
+        self.part(5)
+    }
+
+    /// See [`Keys::born`].
+    pub(crate) fn born(&self) -> &str {
+        self.part(6)
+    }
+
+    /// See [`Keys::holder`].
+    pub(crate) fn holder(&self) -> &str {
+        self.part(7)
     }
 }
 
@@ -90,6 +175,22 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn one_buffer_names_every_key_and_the_resource() {
+        for (prefix, resource) in [("redlease:", "orders:42"), ("", "a}b"), ("p:", "{x}")] {
+            let names = ResourceKeys::new(prefix, resource);
+            let tagged = format!("{prefix}{{{resource}}}");
+            assert_eq!(names.resource(), resource);
+            assert_eq!(names.lock(), format!("{tagged}:lock"));
+            assert_eq!(names.fence(), format!("{tagged}:fence"));
+            assert_eq!(names.queue(), format!("{tagged}:queue"));
+            assert_eq!(names.seen(), format!("{tagged}:seen"));
+            assert_eq!(names.born(), format!("{tagged}:born"));
+            assert_eq!(names.holder(), format!("{tagged}:holder"));
+            assert_eq!(names.channel(), format!("{tagged}:released"));
+        }
     }
 
     #[test]
