@@ -74,7 +74,12 @@ async fn refusals_then_a_grant(warm: bool) -> bool {
     // Once node 1 has refused the waiter (it is in node 1's queue), the other client
     // cleans up.
     let queue = "redlease:{trust}:queue";
+    let give_up = std::time::Instant::now() + Duration::from_secs(20);
     while cluster.node(1).command(&["ZCARD", queue]).expect("zcard") == "0" {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the waiter never joined node 1's queue"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
