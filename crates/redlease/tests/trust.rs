@@ -88,7 +88,9 @@ async fn refusals_then_a_grant(warm: bool) -> bool {
     let (_client, second) = waiting.await.expect("waiter task");
     let two_holders = second.is_ok() && lease.is_valid();
     if let Err(e) = &second {
-        assert!(e.is_busy(), "{e}");
+        // Busy (node 1 held back, node 0 refusing); unavailable only if a loaded machine
+        // timed out the other nodes too.
+        assert!(e.is_busy() || e.is_unavailable(), "{e}");
     }
     if let Ok(l) = second {
         let _ = l.forget();
