@@ -127,6 +127,11 @@ fn a_second_answer_from_one_node_is_ignored() {
     assert_eq!(a.finish(false).granted, vec![0]);
 }
 
+/// The nodes whose markers an outcome trusts.
+fn trusted_nodes(o: &Outcome) -> Vec<usize> {
+    o.trust.iter().map(|&(i, _)| i).collect()
+}
+
 #[test]
 fn refusals_with_a_young_marker_among_older_ones_are_not_trusted() {
     // Node 1 refused with a marker far younger than the others': it lost its data. Its
@@ -137,7 +142,7 @@ fn refusals_with_a_young_marker_among_older_ones_are_not_trusted() {
     a.answer(2, Some(&granted(Some(30))), false);
     let o = a.finish(true);
     assert_eq!(o.verdict, Verdict::Busy);
-    let trusted: Vec<usize> = o.trust.iter().map(|&(i, _)| i).collect();
+    let trusted = trusted_nodes(&o);
     assert_eq!(trusted, vec![0, 2]);
 }
 
@@ -149,8 +154,7 @@ fn a_replaced_marker_is_not_trusted_even_when_every_marker_is_young() {
     a.answer_known(0, Some(&busy(Some(0))), Known::Replaced);
     a.answer(1, Some(&busy(Some(0))), false);
     a.answer(2, Some(&busy(Some(0))), false);
-    let o = a.finish(true);
-    let trusted: Vec<usize> = o.trust.iter().map(|&(i, _)| i).collect();
+    let trusted = trusted_nodes(&a.finish(true));
     assert_eq!(trusted, vec![1, 2]);
 }
 
@@ -160,7 +164,6 @@ fn markers_older_than_max_ttl_are_trusted_whatever_replaced_them() {
     a.answer_known(0, Some(&busy(Some(61))), Known::Replaced);
     a.answer(1, Some(&busy(Some(0))), false);
     a.answer(2, Some(&busy(Some(61))), false);
-    let o = a.finish(true);
-    let trusted: Vec<usize> = o.trust.iter().map(|&(i, _)| i).collect();
+    let trusted = trusted_nodes(&a.finish(true));
     assert_eq!(trusted, vec![0, 2]);
 }
