@@ -104,6 +104,9 @@ impl Acquirer<'_> {
                 marker: cluster.marker.clone(),
                 queue_ttl,
                 counter_ttl,
+                // A resource refused lately is likely refused again: the script at once
+                // (a refused quick request costs a second round trip).
+                quick: !cluster.contention.refused_lately(resource),
             })
         };
         let mut subscription: Option<Subscription> = None;
@@ -306,6 +309,9 @@ impl Acquirer<'_> {
         }
         round.detach();
         let outcome = vote.finish(!stopped);
+        if !outcome.busy.is_empty() {
+            cluster.contention.note_refusal(target.resource());
+        }
         for &(i, age) in &outcome.trust {
             if let Some(&(_, seen_at)) = seen_at.iter().find(|&&(j, _)| j == i) {
                 cluster.nodes[i].trust_marker(age, seen_at);

@@ -214,7 +214,10 @@ pub(crate) async fn release_owner(
     config::check_resource(resource)?;
     check_owner(owner)?;
     let target = cluster.target(resource, owner.to_owned());
-    Ok(release::everywhere(cluster, &target, true).await?.held > 0)
+    Ok(release::everywhere(cluster, &target, true, true)
+        .await?
+        .held
+        > 0)
 }
 
 /// Extend `resource` for `owner` to `ttl`: a lease that is neither renewed nor released

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::background::Background;
 use crate::config::Config;
 use crate::config::NodeKind;
+use crate::contention::Contention;
 use crate::error::{Error, NodeError, NodeFailure};
 use crate::node::Node;
 use crate::ops::extend_many::Queue;
@@ -30,6 +31,8 @@ pub(crate) struct Cluster {
     pub background: Arc<Background>,
     /// Per node, renewal's extends waiting for the next batch (see `batch`).
     pub extend_queues: Vec<Queue>,
+    /// Resources refused lately: those skip the quick acquire.
+    pub contention: Contention,
 }
 
 impl Cluster {
@@ -77,6 +80,7 @@ impl Cluster {
             wakeups,
             marker,
             background: Arc::default(),
+            contention: Contention::default(),
         })
     }
 

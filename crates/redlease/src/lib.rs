@@ -71,6 +71,7 @@ mod batch;
 pub mod blocking;
 mod cluster;
 pub mod config;
+mod contention;
 pub mod error;
 mod lease;
 mod manager;

@@ -33,10 +33,13 @@ pub(crate) struct Released {
 /// the floor that returns at majority does. A lease's release needs no more: what the
 /// late nodes answer changes nothing for the caller, and the next acquisition's vote
 /// does not depend on them.
+///
+/// `described`: the owner may have stored a description (see `Release::described`).
 pub(crate) async fn everywhere(
     cluster: &Arc<Cluster>,
     target: &Arc<Target>,
     every_answer: bool,
+    described: bool,
 ) -> Result<Released, Error> {
     let n = cluster.nodes.len();
     let quorum = cluster.quorum();
@@ -47,6 +50,7 @@ pub(crate) async fn everywhere(
         queue_ttl: cluster.queue_ttl(),
         publish_always: cluster.config.handoff.is_zero(),
         stay_queued: false,
+        described,
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     let mut round = round::start(cluster, 0..n, &op);
@@ -95,6 +99,8 @@ pub(crate) async fn clean_up(
         queue_ttl: cluster.queue_ttl(),
         publish_always: cluster.config.handoff.is_zero(),
         stay_queued,
+        // An attempt that did not win never described itself.
+        described: false,
     });
     let mut round = round::start(cluster, nodes.iter().copied(), &op);
     if wait {

@@ -39,6 +39,8 @@ pub(crate) struct LeaseCore {
     acquired_at: Instant,
     renewal_count: AtomicU32,
     pub(crate) renewing: AtomicBool,
+    /// A description was (or is being) stored: the release removes it too.
+    pub(crate) described: AtomicBool,
 }
 
 impl LeaseCore {
@@ -64,6 +66,7 @@ impl LeaseCore {
             acquired_at: Instant::now(),
             renewal_count: AtomicU32::new(0),
             renewing: AtomicBool::new(false),
+            described: AtomicBool::new(false),
         }
     }
 
@@ -155,7 +158,8 @@ impl LeaseCore {
     /// Release on every node, after any extend in flight.
     pub(crate) async fn release(&self) -> Result<(), Error> {
         let _op = self.ops.lock().await;
-        release::everywhere(&self.cluster, &self.target, false)
+        let described = self.described.load(Ordering::Acquire);
+        release::everywhere(&self.cluster, &self.target, false, described)
             .await
             .map(|_| ())
     }

@@ -1,6 +1,7 @@
 //! The holder's description of itself, stored beside the lock on every node.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::core::LeaseCore;
 use crate::error::{Error, LostReason, Repr};
@@ -22,6 +23,8 @@ impl LeaseCore {
                 format!("at most {MAX_HOLDER_INFO} bytes"),
             ));
         }
+        // Before the first node can store it: a release from now on removes it.
+        self.described.store(true, Ordering::Release);
         let cluster = &self.cluster;
         let n = cluster.nodes.len();
         let op = Arc::new(Describe {

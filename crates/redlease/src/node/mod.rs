@@ -122,10 +122,41 @@ impl Node {
     /// `min_replicas`, a write the op reports (a grant, an extend) counts only once `WAIT`
     /// confirms that many replicas have it, within the same timeout; otherwise this node's
     /// vote fails (the caller's clean-up releases what it granted).
+    ///
+    /// An op with a quick form (plain commands for its usual case, see `ops/quick.rs`)
+    /// sends that first; the script follows, within the same timeout, only when the quick
+    /// answer does not decide.
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<O::Reply, NodeError> {
         let started = tokio::time::Instant::now();
-        let (value, conn) = self.eval(&op.invocation_for(self.kind), started).await?;
-        let reply = O::parse(&value).map_err(|e| NodeError::Protocol(e.to_string()))?;
+        let protocol = |e: ops::ReplyError| NodeError::Protocol(e.to_string());
+        let mut answered = None;
+        let quick = op.quick(self.kind);
+        if let Some(quick) = &quick {
+            let (value, conn) = self.eval(quick, started).await?;
+            if let Some(reply) = op.quick_reply(&value).map_err(protocol)? {
+                answered = Some((reply, conn));
+            }
+        }
+        let (reply, conn) = match answered {
+            Some(answered) => answered,
+            None => {
+                let script = op.invocation_for(self.kind);
+                // After a quick request, what is left of the node timeout bounds the script.
+                let (value, conn) = if quick.is_none() {
+                    self.eval(&script, started).await?
+                } else {
+                    let left = self.timeout.saturating_sub(started.elapsed());
+                    match tokio::time::timeout(left, self.eval(&script, started)).await {
+                        Ok(answer) => answer?,
+                        Err(_elapsed) => {
+                            self.note_timeout(None);
+                            return Err(NodeError::Timeout(self.timeout));
+                        }
+                    }
+                };
+                (O::parse(&value).map_err(protocol)?, conn)
+            }
+        };
         if self.min_replicas > 0
             && let Some(key) = O::replicated_key(op, &reply)
         {

@@ -47,6 +47,9 @@ pub(crate) struct Acquire {
     pub queue_ttl: Duration,
     /// How long a node keeps the fencing counter after it was written.
     pub counter_ttl: Duration,
+    /// Try the plain commands of [`super::quick`] before the script (the lock is
+    /// expected to be free).
+    pub quick: bool,
 }
 
 impl Op for Acquire {
@@ -96,6 +99,14 @@ impl Op for Acquire {
 
     fn replicated_key<'a>(&'a self, reply: &AcquireReply) -> Option<&'a str> {
         reply.granted.then_some(self.target.keys.lock())
+    }
+
+    fn quick(&self, kind: NodeKind) -> Option<Invocation> {
+        super::quick::commands(self, kind)
+    }
+
+    fn quick_reply(&self, answer: &Value) -> Result<Option<AcquireReply>, ReplyError> {
+        super::quick::reply(self, answer)
     }
 }
 

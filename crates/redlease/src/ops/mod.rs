@@ -25,6 +25,7 @@ pub mod extend_many;
 pub mod fence;
 pub mod marker;
 mod parse;
+pub mod quick;
 pub mod release;
 pub mod status;
 
@@ -50,6 +51,19 @@ pub(crate) trait Op: Send + Sync + 'static {
     fn replicated_key<'a>(&'a self, reply: &Self::Reply) -> Option<&'a str> {
         let _ = reply;
         None
+    }
+    /// Plain commands that answer the usual case of this request for less than the
+    /// script costs the node, on a node of `kind`, if the op has them (the quick acquire,
+    /// see [`quick`]). [`Op::quick_reply`] reads their answer.
+    fn quick(&self, kind: NodeKind) -> Option<Invocation> {
+        let _ = kind;
+        None
+    }
+    /// The reply that the quick commands' `answer` stands for, or `None` when the script
+    /// must decide (it is then sent after them).
+    fn quick_reply(&self, answer: &Value) -> Result<Option<Self::Reply>, ReplyError> {
+        let _ = answer;
+        Ok(None)
     }
 }
 
@@ -164,38 +178,58 @@ impl Compiled {
         let mut cmd = Cmd::with_capacity(3 + 2 * keys + 8, 64 * keys + 128);
         cmd.arg("EVALSHA").arg(hash.as_str()).arg(keys);
         Invocation {
-            cmd,
-            source: self.source,
+            body: Body::Script {
+                cmd,
+                source: self.source,
+            },
             keys_left: keys,
             misbuilt: false,
         }
     }
 }
 
-/// One script call, written straight into the command that is sent (`EVALSHA hash
-/// numkeys keys... args...`).
+/// One request to a node: a script call, written straight into the command that is sent
+/// (`EVALSHA hash numkeys keys... args...`), or a few plain commands sent together (the
+/// quick acquire, see [`quick`]).
 ///
 /// redis-rs' `ScriptInvocation` keeps every key and argument in a buffer of its own and
 /// copies them all into a command at each call: a dozen allocations per acquire or
 /// release, a visible share of the client's cost per pair next to a loopback round trip.
 /// Writing into the command directly needs the number of keys up front.
 pub(crate) struct Invocation {
-    cmd: Cmd,
-    source: &'static str,
+    body: Body,
     keys_left: usize,
     /// A key after the arguments began, or too few or too many keys: a bug of ours,
     /// reported as an error by [`Invocation::invoke`] instead of sending a wrong call.
     misbuilt: bool,
 }
 
+enum Body {
+    Script {
+        cmd: Cmd,
+        source: &'static str,
+    },
+    /// Plain commands, answered as one array of their replies, in order.
+    Commands(redis::Pipeline),
+}
+
 impl Invocation {
+    /// Plain `commands`, sent together in one write (not a transaction).
+    pub(crate) fn commands(commands: redis::Pipeline) -> Self {
+        Invocation {
+            body: Body::Commands(commands),
+            keys_left: 0,
+            misbuilt: false,
+        }
+    }
+
     /// The next key.
     pub(crate) fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
         match self.keys_left.checked_sub(1) {
             Some(left) => self.keys_left = left,
             None => self.misbuilt = true,
         }
-        self.cmd.arg(key);
+        self.push(key);
         self
     }
 
@@ -204,8 +238,17 @@ impl Invocation {
         if self.keys_left > 0 {
             self.misbuilt = true;
         }
-        self.cmd.arg(arg);
+        self.push(arg);
         self
+    }
+
+    fn push(&mut self, arg: impl ToRedisArgs) {
+        match &mut self.body {
+            Body::Script { cmd, .. } => {
+                cmd.arg(arg);
+            }
+            Body::Commands(_) => self.misbuilt = true,
+        }
     }
 
     /// Run it on `conn`; a node that does not know the script (restarted, `SCRIPT
@@ -231,7 +274,10 @@ impl Invocation {
                 "script call built with the wrong number of keys (a redlease bug)",
             )));
         }
-        self.cmd.query_async::<Value>(conn).await
+        match &self.body {
+            Body::Script { cmd, .. } => cmd.query_async::<Value>(conn).await,
+            Body::Commands(commands) => commands.query_async::<Value>(conn).await,
+        }
     }
 
     /// After [`Invocation::query`] failed with `error` on `conn`: a node that does not
@@ -241,15 +287,18 @@ impl Invocation {
         conn: &mut impl redis::aio::ConnectionLike,
         error: redis::RedisError,
     ) -> RedisResult<Value> {
+        let Body::Script { cmd, source } = &self.body else {
+            return Err(error);
+        };
         if !needs_script(&error) {
             return Err(error);
         }
         redis::cmd("SCRIPT")
             .arg("LOAD")
-            .arg(self.source)
+            .arg(*source)
             .exec_async(conn)
             .await?;
-        self.cmd.query_async::<Value>(conn).await
+        cmd.query_async::<Value>(conn).await
     }
 }
 

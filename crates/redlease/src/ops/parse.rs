@@ -96,7 +96,7 @@ pub(crate) fn counter(script: &'static str, value: &Value) -> Result<u64, ReplyE
 
 /// A non-empty run of ASCII digits that fits a u64, read in one pass (a fenced grant has
 /// two of them; `str::parse` after a UTF-8 check and a digit check read each three times).
-fn decimal(digits: &[u8]) -> Option<u64> {
+pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }

@@ -3,7 +3,8 @@
 -- KEYS[1]  lock key
 -- KEYS[2]  queue key (zset: waiting owners by arrival)
 -- KEYS[3]  seen key  (hash: owner -> last attempt, node ms)
--- KEYS[4]  holder key (the holder's description, "<owner> <text>", if it gave one)
+-- KEYS[4]  (optional) holder key (the holder's description, "<owner> <text>"): passed
+--          only when the owner may have given one, which saves the rest a read
 -- ARGV[1]  owner
 -- ARGV[2]  channel on which waiters listen
 -- ARGV[3]  hand-off window in ms ("0": no hand-off)
@@ -33,7 +34,7 @@
 -- Nobody else queued, nobody to wake: a waiter subscribes only after a refusal, and a
 -- refusal of a caller that waits queues it on that node (with hand-off on), before the
 -- holder can release there. So an empty queue means no PUBLISH, no TIME, no queue walk:
--- the uncontended release is a compare-and-delete plus two reads.
+-- the uncontended release is a compare-and-delete plus the queue's read.
 -- (The first two entries tell "empty", "only us" and "someone else" apart with a command
 -- the lock user's ACL already allows.)
 local others = 0
@@ -59,9 +60,11 @@ end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
-local holder = redis.call('GET', KEYS[4])
-if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
-  redis.call('DEL', KEYS[4])
+if KEYS[4] then
+  local holder = redis.call('GET', KEYS[4])
+  if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
+    redis.call('DEL', KEYS[4])
+  end
 end
 local head = ''
 if others > 0 and ARGV[3] ~= '0' then

@@ -33,6 +33,9 @@ pub(crate) struct Release {
     /// Keep the owner's place in the wait queue: the clean-up of a failed attempt by a
     /// caller that goes on waiting.
     pub stay_queued: bool,
+    /// The owner may have described itself (`describe`): its description goes too. Off
+    /// for the leases and attempts that never did, which saves the node a read.
+    pub described: bool,
 }
 
 impl Op for Release {
@@ -45,12 +48,12 @@ impl Op for Release {
 
     fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.call(4);
-        call.key(keys.lock())
-            .key(keys.queue())
-            .key(keys.seen())
-            .key(keys.holder())
-            .arg(&self.target.owner)
+        let mut call = SCRIPT.call(3 + usize::from(self.described));
+        call.key(keys.lock()).key(keys.queue()).key(keys.seen());
+        if self.described {
+            call.key(keys.holder());
+        }
+        call.arg(&self.target.owner)
             .arg(keys.channel())
             .arg(millis(self.handoff))
             .arg(millis(self.waiter_gone_after))

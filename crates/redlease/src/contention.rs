@@ -1,0 +1,103 @@
+//! Which resources this process saw refused lately: the choice of the quick acquire.
+//!
+//! The quick acquire (`ops/quick.rs`) costs a node less than the acquire script when the
+//! lock is free, and one more round trip when it is not (the script follows). Whether the
+//! lock is free is not known before asking, but a resource that was refused a moment ago
+//! is likely to be refused again, and one that never was is likely free. So every
+//! refusal is noted here, and an acquisition goes the quick way only for a resource with
+//! no refusal in the last [`RECENT`].
+//!
+//! Resources share a fixed table of slots by hash: no allocation, no lock, no growth with
+//! the number of resources. Two resources in one slot only cost the quick path to one of
+//! them for a while; the choice never affects what the protocol decides, only which
+//! request carries it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a refusal keeps its resource off the quick path.
+pub(crate) const RECENT: Duration = Duration::from_secs(2);
+
+const SLOTS: usize = 256;
+
+/// Last refusal per slot, in ms since `epoch` plus one (0: none yet).
+pub(crate) struct Contention {
+    epoch: Instant,
+    slots: [AtomicU64; SLOTS],
+}
+
+impl Default for Contention {
+    fn default() -> Self {
+        Contention {
+            epoch: Instant::now(),
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Contention {
+    /// Whether `resource` was refused within [`RECENT`].
+    pub(crate) fn refused_lately(&self, resource: &str) -> bool {
+        match self.slot(resource).load(Ordering::Relaxed) {
+            0 => false,
+            stamp => self.now_ms().saturating_sub(stamp - 1) < millis(RECENT),
+        }
+    }
+
+    /// Note a refusal of `resource` now.
+    pub(crate) fn note_refusal(&self, resource: &str) {
+        self.slot(resource)
+            .store(self.now_ms().saturating_add(1), Ordering::Relaxed);
+    }
+
+    fn slot(&self, resource: &str) -> &AtomicU64 {
+        let mut hasher = DefaultHasher::new();
+        resource.hash(&mut hasher);
+        // The remainder is below SLOTS, so the index is in range and fits usize.
+        &self.slots[(hasher.finish() % SLOTS as u64) as usize]
+    }
+
+    fn now_ms(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_keeps_only_its_resource_off_the_quick_path_for_a_while() {
+        let contention = Contention::default();
+        assert!(!contention.refused_lately("a"));
+        contention.note_refusal("a");
+        assert!(contention.refused_lately("a"));
+        // Another resource, in another slot, is not affected.
+        let other = (0..1000)
+            .map(|i| format!("r{i}"))
+            .find(|r| !std::ptr::eq(contention.slot(r), contention.slot("a")))
+            .expect("some resource hashes elsewhere");
+        assert!(!contention.refused_lately(&other));
+    }
+
+    #[test]
+    fn a_refusal_is_forgotten_after_recent() {
+        let contention = Contention {
+            // As if the table had been made a while ago, so that a stamp can be old.
+            epoch: Instant::now() - 3 * RECENT,
+            ..Contention::default()
+        };
+        let slot = contention.slot("a");
+        // Refused just after the epoch: more than RECENT ago.
+        slot.store(1, Ordering::Relaxed);
+        assert!(!contention.refused_lately("a"));
+        contention.note_refusal("a");
+        assert!(contention.refused_lately("a"));
+    }
+}

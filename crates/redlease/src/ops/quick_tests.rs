@@ -1,0 +1,227 @@
+//! The quick acquire against the script, on a real redis-server: in every state of the
+//! keys, the quick commands either answer exactly the grant the script answers, or leave
+//! the decision to the script (and then took nothing that the script would not give).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use super::{commands, reply};
+use crate::config::NodeKind;
+use crate::ops::acquire::{Acquire, Fencing, Role};
+use crate::ops::{MarkerKey, Op, Target};
+use crate::protocol::AcquireReply;
+
+const PREFIX: &str = "quick:";
+const MARKER: &str = "quick:marker:born";
+
+fn request(resource: &str, owner: &str, fencing: Fencing, marker: bool) -> Acquire {
+    Acquire {
+        target: Target::new(PREFIX, resource, owner.to_owned()),
+        ttl: Duration::from_secs(10),
+        role: Role::Wait,
+        waited_us: 0,
+        fencing,
+        marker: marker.then(|| MarkerKey::Global(Arc::from(MARKER))),
+        queue_ttl: Duration::from_secs(60),
+        counter_ttl: Duration::from_secs(600),
+        quick: true,
+    }
+}
+
+async fn connect() -> (redlease_testkit::Cluster, MultiplexedConnection) {
+    let cluster = redlease_testkit::Cluster::start(1)
+        .expect("redis-server must be installed: apt-get install -y redis-server");
+    let client = redis::Client::open(cluster.urls()[0].as_str()).expect("url");
+    let conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    (cluster, conn)
+}
+
+async fn quick(conn: &mut MultiplexedConnection, r: &Acquire) -> Option<AcquireReply> {
+    let invocation = commands(r, NodeKind::Standalone).expect("a quick form");
+    let answer = invocation.invoke(conn).await.expect("answer");
+    reply(r, &answer).expect("a well-formed answer")
+}
+
+async fn script(conn: &mut MultiplexedConnection, r: &Acquire) -> AcquireReply {
+    let answer = r.invocation().invoke(conn).await.expect("answer");
+    Acquire::parse(&answer).expect("a well-formed reply")
+}
+
+async fn cmd(conn: &mut MultiplexedConnection, args: &[&str]) -> Value {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query_async(conn).await.expect("command")
+}
+
+/// The same reply up to the clock: the node's time and the age move between two calls.
+fn same_up_to_clock(quick: &AcquireReply, script: &AcquireReply) {
+    let close = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => a.abs_diff(b) <= 1_000,
+        (a, b) => a == b,
+    };
+    assert_eq!(
+        (
+            quick.granted,
+            quick.fence,
+            quick.holder_pttl_ms,
+            quick.handoff
+        ),
+        (
+            script.granted,
+            script.fence,
+            script.holder_pttl_ms,
+            script.handoff
+        ),
+        "quick {quick:?} script {script:?}"
+    );
+    assert!(
+        close(quick.marker_age_ms, script.marker_age_ms),
+        "age: quick {quick:?} script {script:?}"
+    );
+    assert_eq!(quick.marker_born_ms, script.marker_born_ms, "birth");
+    assert_eq!(quick.node_time_us == 0, script.node_time_us == 0, "clock");
+    assert!(
+        quick.node_time_us.abs_diff(script.node_time_us) <= 1_000_000,
+        "clock: quick {quick:?} script {script:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_free_lock_gets_the_scripts_grant_in_every_form() {
+    let (_cluster, mut conn) = connect().await;
+    // An old marker, and a counter left by earlier holders of both resources.
+    cmd(&mut conn, &["SET", MARKER, "1000000"]).await;
+    for (case, (fencing, marker)) in [
+        (Fencing::Off, false),
+        (Fencing::Off, true),
+        (Fencing::Client, false),
+        (Fencing::Client, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for r in ["q", "s"] {
+            let fence = format!("{PREFIX}{{{r}{case}}}:fence");
+            cmd(&mut conn, &["SET", &fence, "41"]).await;
+        }
+        let q = request(&format!("q{case}"), "owner-q", fencing, marker);
+        let s = request(&format!("s{case}"), "owner-s", fencing, marker);
+        let by_quick = quick(&mut conn, &q).await.expect("a free lock is granted");
+        let by_script = script(&mut conn, &s).await;
+        same_up_to_clock(&by_quick, &by_script);
+        assert_eq!(
+            by_quick.fence,
+            if fencing == Fencing::Client { 41 } else { 0 }
+        );
+        // The grant is the same key, value and ttl the script writes.
+        let lock = format!("{PREFIX}{{q{case}}}:lock");
+        assert_eq!(
+            cmd(&mut conn, &["GET", &lock]).await,
+            Value::BulkString(b"owner-q".to_vec())
+        );
+        let Value::Int(pttl) = cmd(&mut conn, &["PTTL", &lock]).await else {
+            panic!("no ttl")
+        };
+        assert!((9_000..=10_000).contains(&pttl), "pttl {pttl}");
+    }
+}
+
+#[tokio::test]
+async fn anything_but_a_free_lock_and_a_marker_is_left_to_the_script() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = |r: &str| format!("{PREFIX}{{{r}}}:lock");
+    // Held by another owner: not overwritten, the script refuses (and queues the waiter).
+    cmd(&mut conn, &["SET", MARKER, "1000000"]).await;
+    cmd(&mut conn, &["SET", &lock("held"), "someone", "PX", "10000"]).await;
+    let r = request("held", "me", Fencing::Off, true);
+    assert_eq!(quick(&mut conn, &r).await, None);
+    assert_eq!(
+        cmd(&mut conn, &["GET", &lock("held")]).await,
+        Value::BulkString(b"someone".to_vec())
+    );
+    assert!(!script(&mut conn, &r).await.granted);
+    // A hand-off reservation for this waiter, and our own key (a re-sent request): the
+    // script grants both.
+    let r = request("handoff", "me", Fencing::Off, true);
+    let reservation = format!("handoff:{}", r.target.waiter);
+    cmd(
+        &mut conn,
+        &["SET", &lock("handoff"), &reservation, "PX", "50"],
+    )
+    .await;
+    assert_eq!(quick(&mut conn, &r).await, None);
+    assert!(script(&mut conn, &r).await.granted);
+    assert_eq!(quick(&mut conn, &r).await, None);
+    assert!(script(&mut conn, &r).await.granted);
+    // No marker (a new node, or one that lost its data): the quick SET took the lock,
+    // and the script, which writes the marker, grants it as ours with the new marker.
+    for bad in [None, Some("not a number")] {
+        match bad {
+            None => cmd(&mut conn, &["DEL", MARKER]).await,
+            Some(text) => cmd(&mut conn, &["SET", MARKER, text]).await,
+        };
+        let r = request(
+            &format!("marker-{}", bad.is_some()),
+            "me",
+            Fencing::Off,
+            true,
+        );
+        assert_eq!(quick(&mut conn, &r).await, None);
+        let granted = script(&mut conn, &r).await;
+        assert!(granted.granted);
+        assert!(
+            granted.marker_age_ms.is_some_and(|age| age < 5_000),
+            "{granted:?}"
+        );
+    }
+}
+
+#[test]
+fn only_unfenced_or_client_fenced_requests_off_a_cluster_have_a_quick_form() {
+    let r = |fencing, quick| Acquire {
+        quick,
+        ..request("r", "o", fencing, true)
+    };
+    assert!(commands(&r(Fencing::Off, true), NodeKind::Standalone).is_some());
+    assert!(commands(&r(Fencing::Client, true), NodeKind::Sentinel).is_some());
+    assert!(commands(&r(Fencing::Script, true), NodeKind::Standalone).is_none());
+    assert!(commands(&r(Fencing::Off, true), NodeKind::Cluster).is_none());
+    assert!(commands(&r(Fencing::Off, false), NodeKind::Standalone).is_none());
+}
+
+#[test]
+fn malformed_answers_are_errors_not_grants() {
+    let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+    let time = || Value::Array(vec![bulk("1764576000"), bulk("123456")]);
+    let r = request("r", "o", Fencing::Client, true);
+    let ok = Value::Array(vec![Value::Okay, time(), bulk("1000"), bulk("7")]);
+    let granted = reply(&r, &ok).expect("valid").expect("a grant");
+    assert_eq!(granted.fence, 7);
+    assert_eq!(granted.node_time_us, 1_764_576_000_123_456);
+    assert_eq!(granted.marker_born_ms, Some(1000));
+    assert_eq!(granted.marker_age_ms, Some(1_764_576_000_123 - 1000));
+    for bad in [
+        Value::Nil,
+        Value::Array(vec![Value::Okay, time(), bulk("1000")]),
+        Value::Array(vec![Value::Int(1), time(), bulk("1000"), bulk("7")]),
+        Value::Array(vec![Value::Okay, bulk("1"), bulk("1000"), bulk("7")]),
+        Value::Array(vec![
+            Value::Okay,
+            Value::Array(vec![bulk("x"), bulk("1")]),
+            bulk("1000"),
+            bulk("7"),
+        ]),
+        Value::Array(vec![Value::Okay, time(), Value::Int(1000), bulk("7")]),
+        Value::Array(vec![Value::Okay, time(), bulk("1000"), bulk("-7")]),
+    ] {
+        assert!(reply(&r, &bad).is_err(), "{bad:?}");
+    }
+}
