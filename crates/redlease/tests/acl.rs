@@ -40,6 +40,8 @@ const LOCK_USER_RULES: &[&str] = &[
     "+pexpire",
     "+pttl",
     "+time",
+    // The quick acquire's token on one node.
+    "+incr",
     "+zadd",
     "+zrem",
     "+zrange",

@@ -122,6 +122,12 @@ if (not holder) or holder == ('handoff:' .. ARGV[7]) then
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  -- Our own key: a re-sent request, or the quick acquire's SET (ops/quick.rs), whose INCR
+  -- found a counter that no clock floored since it was lost. The token is floored here.
+  if ARGV[5] == 'mint' then
+    fence = larger(fence, now_us)
+    redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
+  end
   return grant()
 end
 if ARGV[3] == 'wait' then

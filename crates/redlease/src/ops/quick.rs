@@ -12,7 +12,9 @@
 //!
 //! ```text
 //! SET <lock> <owner> NX PX <ttl>
-//! TIME                      (with a marker, or when the client mints the token)
+//! INCR <fence>              (one node, fenced: the token)
+//! PEXPIRE <fence> <keep>    (one node, fenced: the counter's ttl, as the script sets it)
+//! TIME                      (with a marker, or with fencing)
 //! GET <marker>              (with a marker: delayed restart on several nodes)
 //! GET <fence>               (when the client mints the token from the counters)
 //! ```
@@ -25,9 +27,18 @@
 //! a fresh ttl; a refused waiter joins the queue). The quick form only ever stands for a
 //! grant, and the script handles every other case, so the protocol sees the same
 //! replies; a refused quick request costs one more round trip, which is why it is only
-//! sent where refusals are rare. Single-node fenced acquisitions mint the token inside
-//! the script (it must be atomic with the grant) and stay with the script, as do Redis
-//! Cluster nodes (their marker is per resource and their keys are routed per slot).
+//! sent where refusals are rare. Redis Cluster nodes stay with the script (their marker
+//! is per resource and their keys are routed per slot).
+//!
+//! One node, fenced: the script mints `max(counter + 1, clock in µs)`, the clock floor
+//! keeping tokens growing when the counter was lost (`docs/protocol.md`, "Fencing
+//! tokens"). The quick form takes `counter + 1` from `INCR`, but only when the result is
+//! at least [`CLOCK_FLOOR`], a clock reading in µs (2001): a counter that high was floored
+//! by a clock since it was last lost, since `INCR` alone would need 10^15 acquisitions to
+//! get there from a lost counter. Below it (a new resource, a node that lost the
+//! counter, whatever refused `INCR`s added since) the script decides, and its branch for a
+//! key that is already ours floors the counter by the clock too. `INCR` runs even when
+//! `SET` refused: the counter only grows, tokens are only ever higher for it.
 //!
 //! Reading after `SET` instead of inside one atomic script is as good as the script's
 //! reads:
@@ -54,9 +65,13 @@ use crate::protocol::AcquireReply;
 
 const NAME: &str = "quick acquire";
 
+/// The lowest counter the quick form takes a token from (see the module doc): 10^15 µs
+/// after the Unix epoch, September 2001.
+pub(crate) const CLOCK_FLOOR: u64 = 1_000_000_000_000_000;
+
 /// The commands, if this request has a quick form on a node of `kind`.
 pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> {
-    if !request.quick || request.fencing == Fencing::Script || kind == NodeKind::Cluster {
+    if !request.quick || kind == NodeKind::Cluster {
         return None;
     }
     let keys = &request.target.keys;
@@ -67,7 +82,13 @@ pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> 
         .arg("NX")
         .arg("PX")
         .arg(millis(request.ttl));
-    if request.marker.is_some() || request.fencing == Fencing::Client {
+    if request.fencing == Fencing::Script {
+        pipe.cmd("INCR").arg(keys.fence());
+        pipe.cmd("PEXPIRE")
+            .arg(keys.fence())
+            .arg(millis(request.counter_ttl));
+    }
+    if request.marker.is_some() || request.fencing != Fencing::Off {
         pipe.cmd("TIME");
     }
     if let Some(marker) = &request.marker {
@@ -90,9 +111,13 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
     };
     let with_marker = request.marker.is_some();
     let client_fence = request.fencing == Fencing::Client;
-    let with_time = with_marker || client_fence;
-    let expected =
-        1 + usize::from(with_time) + usize::from(with_marker) + usize::from(client_fence);
+    let mint = request.fencing == Fencing::Script;
+    let with_time = with_marker || request.fencing != Fencing::Off;
+    let expected = 1
+        + 2 * usize::from(mint)
+        + usize::from(with_time)
+        + usize::from(with_marker)
+        + usize::from(client_fence);
     if items.len() != expected {
         return Err(ReplyError::new(
             NAME,
@@ -112,6 +137,13 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
         }
         None => return Err(ReplyError::new(NAME, "no reply to SET")),
     }
+    let minted = match mint {
+        true => match (items.next(), items.next()) {
+            (Some(Value::Int(token)), Some(Value::Int(_))) => u64::try_from(*token).ok(),
+            (incr, _) => return Err(unexpected("INCR of the counter", incr)),
+        },
+        false => None,
+    };
     let now_us = match with_time {
         true => Some(time_us(items.next())?),
         false => None,
@@ -129,18 +161,21 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
         },
         false => None,
     };
-    let fence = match client_fence {
-        true => match items.next() {
+    let fence = match (client_fence, minted) {
+        (true, _) => match items.next() {
             Some(Value::Nil) => 0,
             Some(value) => counter(NAME, value)?,
             None => return Err(unexpected("GET of the counter", None)),
         },
-        false => 0,
+        (false, Some(token)) if token >= CLOCK_FLOOR => token,
+        // Not floored by a clock since the counter was last lost: the script floors it.
+        (false, Some(_)) => return Ok(None),
+        (false, None) => 0,
     };
     // The script's arithmetic: the age in whole ms of the node's clock, never negative.
     let now_ms = now_us.map(|us| us / 1000);
     let age = now_ms.zip(born).map(|(now, born)| now.saturating_sub(born));
-    Ok(Some(match client_fence {
+    Ok(Some(match request.fencing != Fencing::Off {
         // `{ 1, fence, age, now }`: the birth comes from the age and the clock.
         true => AcquireReply {
             granted: true,

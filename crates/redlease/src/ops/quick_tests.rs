@@ -184,15 +184,62 @@ async fn anything_but_a_free_lock_and_a_marker_is_left_to_the_script() {
     }
 }
 
+/// One node, fenced: the token comes from `INCR` only where the counter was floored by a
+/// clock since it was last lost. The case that needs it: the counter is lost (it expired,
+/// or the node lost its data) while another client holds the lock; a quick request is
+/// refused, its `INCR` still makes the counter 1; the holder releases; the next quick
+/// request's `INCR` answers 2. Taking 2 as the token would hand out a token lower than
+/// the ones before the loss (G2); the script floors it by the clock instead.
+#[tokio::test]
+async fn one_node_takes_incr_as_the_token_only_above_the_clock_floor() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{minted}}:lock");
+    let fence = format!("{PREFIX}{{minted}}:fence");
+    let first = request("minted", "first", Fencing::Script, false);
+    // A new resource: INCR answers 1, the script floors the token by the node's clock.
+    assert_eq!(quick(&mut conn, &first).await, None);
+    let floored = script(&mut conn, &first).await;
+    assert!(floored.granted);
+    assert!(floored.fence >= super::CLOCK_FLOOR, "{floored:?}");
+    cmd(&mut conn, &["DEL", &lock]).await;
+    // A floored counter: the next token is the counter plus one, with the node's clock.
+    let second = request("minted", "second", Fencing::Script, false);
+    let next = quick(&mut conn, &second).await.expect("granted");
+    assert_eq!(next.fence, floored.fence + 1);
+    assert!(next.node_time_us >= super::CLOCK_FLOOR);
+    cmd(&mut conn, &["DEL", &lock]).await;
+    // The counter is lost while someone holds the lock; a refused quick request INCRs it.
+    cmd(&mut conn, &["DEL", &fence]).await;
+    cmd(&mut conn, &["SET", &lock, "someone", "PX", "10000"]).await;
+    let refused = request("minted", "refused", Fencing::Script, false);
+    assert_eq!(quick(&mut conn, &refused).await, None);
+    cmd(&mut conn, &["DEL", &lock]).await;
+    // The next quick request's INCR answers 2: not a token.
+    let third = request("minted", "third", Fencing::Script, false);
+    assert_eq!(
+        quick(&mut conn, &third).await,
+        None,
+        "INCR from a lost counter"
+    );
+    let token = script(&mut conn, &third).await;
+    assert!(token.granted);
+    assert!(
+        token.fence > next.fence,
+        "tokens went backwards: {} after {}",
+        token.fence,
+        next.fence
+    );
+}
+
 #[test]
-fn only_unfenced_or_client_fenced_requests_off_a_cluster_have_a_quick_form() {
+fn every_request_off_a_cluster_has_a_quick_form_when_asked_for() {
     let r = |fencing, quick| Acquire {
         quick,
         ..request("r", "o", fencing, true)
     };
     assert!(commands(&r(Fencing::Off, true), NodeKind::Standalone).is_some());
     assert!(commands(&r(Fencing::Client, true), NodeKind::Sentinel).is_some());
-    assert!(commands(&r(Fencing::Script, true), NodeKind::Standalone).is_none());
+    assert!(commands(&r(Fencing::Script, true), NodeKind::Standalone).is_some());
     assert!(commands(&r(Fencing::Off, true), NodeKind::Cluster).is_none());
     assert!(commands(&r(Fencing::Off, false), NodeKind::Standalone).is_none());
 }
