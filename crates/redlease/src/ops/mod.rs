@@ -25,7 +25,7 @@ pub mod extend_many;
 pub mod fence;
 pub mod marker;
 mod parse;
-pub mod quick;
+mod quick;
 pub mod release;
 pub mod status;
 
