@@ -122,10 +122,12 @@ if (not holder) or holder == ('handoff:' .. ARGV[7]) then
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  -- Our own key: a re-sent request, or the quick acquire's SET (ops/quick.rs), whose INCR
-  -- found a counter that no clock floored since it was lost. The token is floored here.
+  -- Our own key: a re-sent request, or the quick acquire's SET (ops/quick.rs) whose INCR
+  -- failed or found a counter that no clock floored since it was lost. A token is minted
+  -- as on a grant: above the counter (which may hold the previous holder's token) and
+  -- floored by the clock.
   if ARGV[5] == 'mint' then
-    fence = larger(fence, now_us)
+    fence = larger(increment(fence), now_us)
     redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
   end
   return grant()

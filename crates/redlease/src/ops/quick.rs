@@ -37,8 +37,10 @@
 //! by a clock since it was last lost, since `INCR` alone would need 10^15 acquisitions to
 //! get there from a lost counter. Below it (a new resource, a node that lost the
 //! counter, whatever refused `INCR`s added since) the script decides, and its branch for a
-//! key that is already ours floors the counter by the clock too. `INCR` runs even when
-//! `SET` refused: the counter only grows, tokens are only ever higher for it.
+//! key that is already ours mints like its grant does (`max(counter + 1, clock)`). `INCR`
+//! runs even when `SET` refused: the counter only grows, tokens are only ever higher for
+//! it. `INCR` fails on a counter above 2^63 (the script counts all of u64 in decimal
+//! strings) and on an ACL without `+incr`: an error in the answer is left to the script.
 //!
 //! Reading after `SET` instead of inside one atomic script is as good as the script's
 //! reads:
@@ -76,6 +78,8 @@ pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> 
     }
     let keys = &request.target.keys;
     let mut pipe = redis::pipe();
+    // An error answer is left to the script (see `reply`), not the whole request failed.
+    pipe.ignore_errors();
     pipe.cmd("SET")
         .arg(keys.lock())
         .arg(&request.target.owner)
@@ -123,6 +127,14 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
             NAME,
             format!("expected {expected} replies, got {}", items.len()),
         ));
+    }
+    // An error (an `INCR` of a counter above 2^63, a command the user's ACL lacks, a
+    // demoted primary): the script decides, and reports the error if it has it too.
+    if items
+        .iter()
+        .any(|item| matches!(item, Value::ServerError(_)))
+    {
+        return Ok(None);
     }
     let mut items = items.iter();
     match items.next() {

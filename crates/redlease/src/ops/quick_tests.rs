@@ -231,6 +231,21 @@ async fn one_node_takes_incr_as_the_token_only_above_the_clock_floor() {
     );
 }
 
+/// `INCR` cannot count past 2^63 - 1; the script counts all of u64. The quick request's
+/// error answer is left to the script, which mints above the counter (the previous
+/// holder's token) even though the quick `SET` already made the key ours.
+#[tokio::test]
+async fn a_counter_beyond_incr_is_minted_by_the_script() {
+    let (_cluster, mut conn) = connect().await;
+    let fence = format!("{PREFIX}{{big}}:fence");
+    cmd(&mut conn, &["SET", &fence, "9999999999999999999"]).await;
+    let r = request("big", "me", Fencing::Script, false);
+    assert_eq!(quick(&mut conn, &r).await, None);
+    let token = script(&mut conn, &r).await;
+    assert!(token.granted);
+    assert_eq!(token.fence, 10_000_000_000_000_000_000);
+}
+
 #[test]
 fn every_request_off_a_cluster_has_a_quick_form_when_asked_for() {
     let r = |fencing, quick| Acquire {
