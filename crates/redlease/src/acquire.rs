@@ -93,7 +93,7 @@ impl Acquirer<'_> {
         };
         let (queue_ttl, counter_ttl) =
             (cluster.queue_ttl(), protocol::fence_counter_ttl(c.max_ttl));
-        let request = |target: &Arc<Target>| {
+        let request = |target: &Arc<Target>, quick: bool| {
             Arc::new(Acquire {
                 target: Arc::clone(target),
                 ttl,
@@ -104,9 +104,7 @@ impl Acquirer<'_> {
                 marker: cluster.marker.clone(),
                 queue_ttl,
                 counter_ttl,
-                // A resource refused lately is likely refused again: the script at once
-                // (a refused quick request costs a second round trip).
-                quick: !cluster.contention.refused_lately(resource),
+                quick,
             })
         };
         let mut subscription: Option<Subscription> = None;
@@ -137,7 +135,17 @@ impl Acquirer<'_> {
                 guard.target = Arc::clone(&target);
             }
             guard.armed = true;
-            let result = self.attempt(&request(&target), give_up).await;
+            // The plain commands of `ops/quick.rs` for the first attempt of a caller that
+            // waits, where nobody is expected to hold the lock: a refusal there does not
+            // queue the caller, which subscribes and tries again at once by the script.
+            // Retries, single attempts (their error reports the holder's ttl), callers
+            // that join waiters of this process, and resources contended lately take the
+            // script at once.
+            let quick = attempt == 0
+                && !wait.is_zero()
+                && subscription.is_none()
+                && !cluster.contention.contended_lately(resource);
+            let result = self.attempt(&request(&target, quick), give_up).await;
             // Every attempt that returns has released what it did not keep; a waiter may
             // still be queued, and leaves the queues if dropped while it waits.
             guard.armed = role.leaves_on_give_up();
@@ -167,6 +175,15 @@ impl Acquirer<'_> {
                 let delay = c.retry.delay(attempt - 1, &mut rand::rng()).min(budget);
                 tracing::trace!(resource, attempt, ?delay, %error, "retrying");
                 tokio::time::sleep(delay).await;
+                continue;
+            }
+            if quick {
+                // Refused by the quick commands, which queue nobody: listen, and try again
+                // at once by the script, which queues this caller where it belongs.
+                if c.wake_ups && subscription.is_none() {
+                    subscription =
+                        wakeup::subscribe(&cluster.wakeups, target.keys.channel(), &waiter).await;
+                }
                 continue;
             }
             if c.wake_ups && subscription.is_none() {
@@ -310,7 +327,7 @@ impl Acquirer<'_> {
         round.detach();
         let outcome = vote.finish(!stopped);
         if !outcome.busy.is_empty() {
-            cluster.contention.note_refusal(target.resource());
+            cluster.contention.note(target.resource());
         }
         for &(i, age) in &outcome.trust {
             if let Some(&(_, seen_at)) = seen_at.iter().find(|&&(j, _)| j == i) {

@@ -31,7 +31,7 @@ pub(crate) struct Cluster {
     pub background: Arc<Background>,
     /// Per node, renewal's extends waiting for the next batch (see `batch`).
     pub extend_queues: Vec<Queue>,
-    /// Resources refused lately: those skip the quick acquire.
+    /// Resources contended lately: those skip the quick acquire and release.
     pub contention: Contention,
 }
 

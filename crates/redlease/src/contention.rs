@@ -1,11 +1,13 @@
-//! Which resources this process saw refused lately: the choice of the quick acquire.
+//! Which resources this process saw contended lately: the choice of the quick requests.
 //!
 //! The quick acquire (`ops/quick.rs`) costs a node less than the acquire script when the
-//! lock is free, and one more round trip when it is not (the script follows). Whether the
-//! lock is free is not known before asking, but a resource that was refused a moment ago
-//! is likely to be refused again, and one that never was is likely free. So every
-//! refusal is noted here, and an acquisition goes the quick way only for a resource with
-//! no refusal in the last [`RECENT`].
+//! lock is free, and the quick release (`ops/release_quick.lua`) less than the release
+//! script when nobody waits; each costs one more round trip when it is wrong (the full
+//! script follows). Whether a lock is free is not known before asking, but a resource
+//! that was refused, or had waiters queued, a moment ago is likely to be contended again,
+//! and one that never was is likely free. So every refusal and every queue a release
+//! met is noted here, and acquisitions and releases go the quick way only for a resource
+//! with no contention in the last [`RECENT`].
 //!
 //! Resources share a fixed table of slots by hash: no allocation, no lock, no growth with
 //! the number of resources. Two resources in one slot only cost the quick path to one of
@@ -17,12 +19,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How long a refusal keeps its resource off the quick path.
+/// How long contention keeps its resource off the quick path.
 pub(crate) const RECENT: Duration = Duration::from_secs(2);
 
 const SLOTS: usize = 256;
 
-/// Last refusal per slot, in ms since `epoch` plus one (0: none yet).
+/// Last contention per slot, in ms since `epoch` plus one (0: none yet).
 pub(crate) struct Contention {
     epoch: Instant,
     slots: [AtomicU64; SLOTS],
@@ -38,16 +40,16 @@ impl Default for Contention {
 }
 
 impl Contention {
-    /// Whether `resource` was refused within [`RECENT`].
-    pub(crate) fn refused_lately(&self, resource: &str) -> bool {
+    /// Whether `resource` was contended (refused, or waited for) within [`RECENT`].
+    pub(crate) fn contended_lately(&self, resource: &str) -> bool {
         match self.slot(resource).load(Ordering::Relaxed) {
             0 => false,
             stamp => self.now_ms().saturating_sub(stamp - 1) < millis(RECENT),
         }
     }
 
-    /// Note a refusal of `resource` now.
-    pub(crate) fn note_refusal(&self, resource: &str) {
+    /// Note contention on `resource` now.
+    pub(crate) fn note(&self, resource: &str) {
         self.slot(resource)
             .store(self.now_ms().saturating_add(1), Ordering::Relaxed);
     }
@@ -75,15 +77,15 @@ mod tests {
     #[test]
     fn a_refusal_keeps_only_its_resource_off_the_quick_path_for_a_while() {
         let contention = Contention::default();
-        assert!(!contention.refused_lately("a"));
-        contention.note_refusal("a");
-        assert!(contention.refused_lately("a"));
+        assert!(!contention.contended_lately("a"));
+        contention.note("a");
+        assert!(contention.contended_lately("a"));
         // Another resource, in another slot, is not affected.
         let other = (0..1000)
             .map(|i| format!("r{i}"))
             .find(|r| !std::ptr::eq(contention.slot(r), contention.slot("a")))
             .expect("some resource hashes elsewhere");
-        assert!(!contention.refused_lately(&other));
+        assert!(!contention.contended_lately(&other));
     }
 
     #[test]
@@ -96,8 +98,8 @@ mod tests {
         let slot = contention.slot("a");
         // Refused just after the epoch: more than RECENT ago.
         slot.store(1, Ordering::Relaxed);
-        assert!(!contention.refused_lately("a"));
-        contention.note_refusal("a");
-        assert!(contention.refused_lately("a"));
+        assert!(!contention.contended_lately("a"));
+        contention.note("a");
+        assert!(contention.contended_lately("a"));
     }
 }

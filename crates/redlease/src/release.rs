@@ -6,6 +6,7 @@
 //! everyone, since handing off partial grants could re-create the same split vote.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::cluster::Cluster;
@@ -51,6 +52,9 @@ pub(crate) async fn everywhere(
         publish_always: cluster.config.handoff.is_zero(),
         stay_queued: false,
         described,
+        // Waiters of this process were refused lately: release.lua at once.
+        quick: !cluster.contention.contended_lately(target.resource()),
+        saw_queue: AtomicBool::new(false),
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     let mut round = round::start(cluster, 0..n, &op);
@@ -67,6 +71,11 @@ pub(crate) async fn everywhere(
         }
     }
     round.detach();
+    // Waiters queued somewhere: the next acquire and release of this resource here go
+    // straight to the scripts.
+    if op.saw_queue.load(Ordering::Relaxed) {
+        cluster.contention.note(target.resource());
+    }
     if answered < quorum {
         return Err(Repr::Unavailable {
             resource: target.resource().to_owned(),
@@ -101,6 +110,8 @@ pub(crate) async fn clean_up(
         stay_queued,
         // An attempt that did not win never described itself.
         described: false,
+        quick: false,
+        saw_queue: AtomicBool::new(false),
     });
     let mut round = round::start(cluster, nodes.iter().copied(), &op);
     if wait {

@@ -33,7 +33,7 @@ mod verdict;
 
 pub(crate) use link::{Conn, Link, Refusal};
 pub(crate) use pubsub::{Event, Messages, PubSubLink, Sink};
-use verdict::refuse_replica;
+use verdict::{needs_new_connection, refusal, refuse_replica};
 
 /// Timeouts in a row after which the connection is considered hung and replaced.
 const HUNG_AFTER_TIMEOUTS: u32 = 2;
@@ -129,34 +129,56 @@ impl Node {
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<O::Reply, NodeError> {
         let started = tokio::time::Instant::now();
         let protocol = |e: ops::ReplyError| NodeError::Protocol(e.to_string());
-        let mut answered = None;
         let quick = op.quick(self.kind);
-        if let Some(quick) = &quick {
-            let (value, conn) = self.eval(quick, started).await?;
-            if let Some(reply) = op.quick_reply(&value).map_err(protocol)? {
-                answered = Some((reply, conn));
-            }
-        }
-        let (reply, conn) = match answered {
-            Some(answered) => answered,
-            None => {
-                let script = op.invocation_for(self.kind);
-                // After a quick request, what is left of the node timeout bounds the script.
-                let (value, conn) = if quick.is_none() {
-                    self.eval(&script, started).await?
-                } else {
-                    let left = self.timeout.saturating_sub(started.elapsed());
-                    match tokio::time::timeout(left, self.eval(&script, started)).await {
-                        Ok(answer) => answer?,
-                        Err(_elapsed) => {
-                            self.note_timeout(None);
-                            return Err(NodeError::Timeout(self.timeout));
-                        }
+        let script = match &quick {
+            None => None,
+            Some(quick) => {
+                let (value, conn) = self.eval(quick, started).await?;
+                match quick_error(&value) {
+                    // A demoted primary (READONLY): nothing was written; the script runs
+                    // as the request, on a new connection.
+                    Some(e) if needs_new_connection(&e) => {
+                        self.invalidate(None);
+                        Some(op.invocation_for(self.kind))
                     }
-                };
-                (O::parse(&value).map_err(protocol)?, conn)
+                    // Credentials or permissions: as for a script that met them.
+                    Some(e) if refusal(&e).is_some() => {
+                        self.invalidate(None);
+                        return Err(refusal(&e).unwrap_or(NodeError::Redis(e.to_string())));
+                    }
+                    _ => match op.quick_reply(&value).map_err(protocol)? {
+                        Some(reply) => return self.confirmed(op, reply, conn, started).await,
+                        None => Some(op.follow_up(self.kind)),
+                    },
+                }
             }
         };
+        let (value, conn) = match script {
+            None => self.eval(&op.invocation_for(self.kind), started).await?,
+            // After a quick request, what is left of the node timeout bounds the script.
+            Some(script) => {
+                let left = self.timeout.saturating_sub(started.elapsed());
+                match tokio::time::timeout(left, self.eval(&script, started)).await {
+                    Ok(answer) => answer?,
+                    Err(_elapsed) => {
+                        self.note_timeout(None);
+                        return Err(NodeError::Timeout(self.timeout));
+                    }
+                }
+            }
+        };
+        let reply = O::parse(&value).map_err(protocol)?;
+        self.confirmed(op, reply, conn, started).await
+    }
+
+    /// `reply`, once `WAIT` confirmed the write it reports where `min_replicas` asks.
+    async fn confirmed<O: Op>(
+        &self,
+        op: &O,
+        reply: O::Reply,
+        conn: Conn,
+        started: tokio::time::Instant,
+    ) -> Result<O::Reply, NodeError> {
         if self.min_replicas > 0
             && let Some(key) = O::replicated_key(op, &reply)
         {
@@ -335,4 +357,16 @@ struct Live {
     conn: Conn,
     generation: u64,
     switches: u64,
+}
+
+/// The first error reply among a quick request's answers (they come back as answers, see
+/// `ops/quick.rs`), as the error the Redis client would have raised.
+fn quick_error(answer: &redis::Value) -> Option<redis::RedisError> {
+    let redis::Value::Array(items) = answer else {
+        return None;
+    };
+    items.iter().find_map(|item| match item {
+        redis::Value::ServerError(e) => Some(redis::RedisError::from(e.clone())),
+        _ => None,
+    })
 }

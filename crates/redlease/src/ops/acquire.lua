@@ -18,6 +18,11 @@
 --          longest sleep between attempts)
 -- ARGV[7]  waiter: the caller's id in the wait queue, the same for all its attempts
 -- ARGV[8]  ms the fencing counter is kept after it was last written
+-- ARGV[9]  "confirm" for the follow-up of a quick request that got the lock (ops/quick.rs):
+--          only a key that already holds our owner counts (its ttl, marker and token are
+--          completed here); the lock is never taken anew and the caller never queued, so
+--          a follow-up that reaches the node after our own release leaves nothing behind.
+--          "" otherwise.
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
 -- Returns, for a grant, { 1, age } without fencing ({ 1, age, born } with a marker: born is
@@ -106,8 +111,9 @@ local function grant()
   if born then return { 1, age, born } end
   return { 1, age }
 end
+local confirm = ARGV[9] == 'confirm'
 local holder = redis.call('GET', KEYS[1])
-if (not holder) or holder == ('handoff:' .. ARGV[7]) then
+if (not confirm) and ((not holder) or holder == ('handoff:' .. ARGV[7])) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   -- A queued waiter keeps its place on a grant: this node cannot know whether the vote
   -- is won. Had it left here, a split vote would leave it queued only on the nodes that
@@ -122,15 +128,18 @@ if (not holder) or holder == ('handoff:' .. ARGV[7]) then
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  -- Our own key: a re-sent request, or the quick acquire's SET (ops/quick.rs) whose INCR
-  -- failed or found a counter that no clock floored since it was lost. A token is minted
-  -- as on a grant: above the counter (which may hold the previous holder's token) and
-  -- floored by the clock.
+  -- Our own key: a re-sent request, or the quick acquire's SET (ops/quick.rs) that found
+  -- no marker, or whose INCR failed or found a counter that no clock floored since it
+  -- was lost. A token is minted as on a grant: above the counter (which may hold the
+  -- previous holder's token) and floored by the clock.
   if ARGV[5] == 'mint' then
     fence = larger(increment(fence), now_us)
     redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
   end
   return grant()
+end
+if confirm then
+  return reply(0, -2, 0)
 end
 if ARGV[3] == 'wait' then
   clock()

@@ -60,6 +60,36 @@ impl Op for Acquire {
     }
 
     fn invocation_for(&self, kind: NodeKind) -> Invocation {
+        self.script(kind, false)
+    }
+
+    fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
+        parse(value)
+    }
+
+    fn replicated_key<'a>(&'a self, reply: &AcquireReply) -> Option<&'a str> {
+        reply.granted.then_some(self.target.keys.lock())
+    }
+
+    fn quick(&self, kind: NodeKind) -> Option<Invocation> {
+        super::quick::commands(self, kind)
+    }
+
+    fn quick_reply(&self, answer: &Value) -> Result<Option<AcquireReply>, ReplyError> {
+        super::quick::reply(self, answer)
+    }
+
+    /// The quick request got the lock but could not complete the grant (no marker, a
+    /// token to floor): the script completes it where the key is still ours, and never
+    /// takes the lock anew (see `acquire.lua`, ARGV[9]).
+    fn follow_up(&self, kind: NodeKind) -> Invocation {
+        self.script(kind, true)
+    }
+}
+
+impl Acquire {
+    /// `acquire.lua` for a node of `kind`; `confirm`: the follow-up of a quick request.
+    fn script(&self, kind: NodeKind, confirm: bool) -> Invocation {
         let keys = &self.target.keys;
         let mut call = SCRIPT.call(4 + usize::from(self.marker.is_some()));
         call.key(keys.lock())
@@ -89,24 +119,9 @@ impl Op for Acquire {
             })
             .arg(millis(self.queue_ttl))
             .arg(self.target.waiter.as_ref())
-            .arg(millis(self.counter_ttl));
+            .arg(millis(self.counter_ttl))
+            .arg(if confirm { "confirm" } else { "" });
         call
-    }
-
-    fn parse(value: &Value) -> Result<AcquireReply, ReplyError> {
-        parse(value)
-    }
-
-    fn replicated_key<'a>(&'a self, reply: &AcquireReply) -> Option<&'a str> {
-        reply.granted.then_some(self.target.keys.lock())
-    }
-
-    fn quick(&self, kind: NodeKind) -> Option<Invocation> {
-        super::quick::commands(self, kind)
-    }
-
-    fn quick_reply(&self, answer: &Value) -> Result<Option<AcquireReply>, ReplyError> {
-        super::quick::reply(self, answer)
     }
 }
 

@@ -60,10 +60,16 @@ pub(crate) trait Op: Send + Sync + 'static {
         None
     }
     /// The reply that the quick commands' `answer` stands for, or `None` when the script
-    /// must decide (it is then sent after them).
+    /// must decide (then [`Op::follow_up`] is sent after them).
     fn quick_reply(&self, answer: &Value) -> Result<Option<Self::Reply>, ReplyError> {
         let _ = answer;
         Ok(None)
+    }
+    /// The script sent after a quick answer that did not decide. It may reach the node
+    /// after requests the caller sent since (the caller may have moved on without this
+    /// node's answer), so it must be harmless then.
+    fn follow_up(&self, kind: NodeKind) -> Invocation {
+        self.invocation_for(kind)
     }
 }
 
@@ -127,7 +133,7 @@ impl Target {
 }
 
 /// Every script, for loading on a new connection.
-fn scripts() -> [&'static str; 8] {
+fn scripts() -> [&'static str; 9] {
     [
         acquire::LUA,
         describe::LUA,
@@ -135,6 +141,7 @@ fn scripts() -> [&'static str; 8] {
         extend::LUA,
         extend_many::LUA,
         release::LUA,
+        release::QUICK_LUA,
         status::LUA,
         marker::LUA,
     ]

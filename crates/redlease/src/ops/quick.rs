@@ -6,12 +6,12 @@
 //! times what those plain commands cost: Redis 7.0 sets up the script's `KEYS` and
 //! `ARGV`, a Lua call and one command context per `redis.call` (with `redis-benchmark`
 //! on this project's machine, the unfenced acquire script on a free lock ran at ~130k
-//! calls/s where `SET NX PX` ran at ~450k). So a request the client expects to be granted
-//! (no refusal of that resource lately in this process, see `contention.rs`) is sent as
-//! plain commands in one write:
+//! calls/s where `SET NX PX` ran at ~450k). So the first attempt of a caller that waits,
+//! on a resource this process has not seen contended lately (`contention.rs`) and has no
+//! other waiter for, is sent as plain commands in one write:
 //!
 //! ```text
-//! SET <lock> <owner> NX PX <ttl>
+//! SET <lock> <owner> NX PX <ttl> GET   (the holder's value when refused)
 //! INCR <fence>              (one node, fenced: the token)
 //! PEXPIRE <fence> <keep>    (one node, fenced: the counter's ttl, as the script sets it)
 //! TIME                      (with a marker, or with fencing)
@@ -19,16 +19,19 @@
 //! GET <fence>               (when the client mints the token from the counters)
 //! ```
 //!
-//! When `SET` granted and the marker is there, the answer is the grant the script would
-//! have answered, element for element. Anything else (the lock is held, or is a hand-off
-//! reservation, or holds our own owner from a re-sent request; no marker yet, or one
-//! that is not a number) is left to the script, sent next on the same node: it decides
-//! exactly as it would have alone (a key that `SET` just gave us counts as ours and gets
-//! a fresh ttl; a refused waiter joins the queue). The quick form only ever stands for a
-//! grant, and the script handles every other case, so the protocol sees the same
-//! replies; a refused quick request costs one more round trip, which is why it is only
-//! sent where refusals are rare. Redis Cluster nodes stay with the script (their marker
-//! is per resource and their keys are routed per slot).
+//! A grant with the marker there is the grant the script would have answered, element
+//! for element; a key that already held our owner (a request re-sent after a broken
+//! connection) is ours as well. A refusal is the script's refusal without the holder's
+//! ttl, and the caller is not queued yet: a refused first attempt subscribes to wake-ups
+//! and tries again at once (`acquire.rs`), by the script, which queues it with the place
+//! it would have had (places come from how long the caller has waited). Only a grant
+//! that needs completing (no marker yet, or one that is not a number; a token to floor,
+//! below) has a follow-up: `acquire.lua` in its "confirm" mode, sent next on the same
+//! node, which completes the grant where the key still holds our owner and never takes
+//! the lock anew, so that a follow-up reaching the node after our own release (the
+//! caller may have won on the other nodes, used the lease and released it meanwhile)
+//! leaves nothing behind. Redis Cluster nodes stay with the script (their marker is per
+//! resource and their keys are routed per slot).
 //!
 //! One node, fenced: the script mints `max(counter + 1, clock in µs)`, the clock floor
 //! keeping tokens growing when the counter was lost (`docs/protocol.md`, "Fencing
@@ -36,18 +39,19 @@
 //! at least [`CLOCK_FLOOR`], a clock reading in µs (2001): a counter that high was floored
 //! by a clock since it was last lost, since `INCR` alone would need 10^15 acquisitions to
 //! get there from a lost counter. Below it (a new resource, a node that lost the
-//! counter, whatever refused `INCR`s added since) the script decides, and its branch for a
-//! key that is already ours mints like its grant does (`max(counter + 1, clock)`). `INCR`
-//! runs even when `SET` refused: the counter only grows, tokens are only ever higher for
-//! it. `INCR` fails on a counter above 2^63 (the script counts all of u64 in decimal
-//! strings) and on an ACL without `+incr`: an error in the answer is left to the script.
+//! counter, whatever refused `INCR`s added since) the follow-up mints as a grant does
+//! (`max(counter + 1, clock)`). `INCR` runs even when `SET` refused: the counter only
+//! grows, tokens are only ever higher for it. `INCR` fails on a counter above 2^63 (the
+//! script counts all of u64 in decimal strings) and on an ACL without `+incr`: an error
+//! in the answer after a grant is left to the follow-up, which reports it if it has it
+//! too; an error of `SET` itself is the node's failed vote.
 //!
 //! Reading after `SET` instead of inside one atomic script is as good as the script's
 //! reads:
 //! - The marker is read after the grant, so a grant lost to a wipe (restart without
 //!   persistence, `FLUSHALL`) is never vouched for by the marker from before it: the
-//!   wipe took that marker too, so the read finds none (the script runs and reports a
-//!   new, young marker) or a new one (another birth than the trusted marker's: the node
+//!   wipe took that marker too, so the read finds none (the follow-up writes and reports
+//!   a new, young marker, or finds the key gone) or a new one (another birth than the trusted marker's: the node
 //!   lost its data, `MarkerTrust`). `TIME` is read before the marker, so the age can
 //!   only come out younger than the script's, which holds a node back longer, never
 //!   shorter.
@@ -55,7 +59,7 @@
 //!   (`fence.lua`); once `SET` granted, the lock is ours, so the counter read after it
 //!   holds every token that an earlier holder recorded there, as the atomic read does.
 //!
-//! `tests/quick.rs` checks the answers against the script's on a real server.
+//! `quick_tests.rs` checks the answers against the script's on a real server.
 
 use redis::Value;
 
@@ -78,14 +82,15 @@ pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> 
     }
     let keys = &request.target.keys;
     let mut pipe = redis::pipe();
-    // An error answer is left to the script (see `reply`), not the whole request failed.
+    // Errors come back as answers (see `reply`), not as the whole request failed.
     pipe.ignore_errors();
     pipe.cmd("SET")
         .arg(keys.lock())
         .arg(&request.target.owner)
         .arg("NX")
         .arg("PX")
-        .arg(millis(request.ttl));
+        .arg(millis(request.ttl))
+        .arg("GET");
     if request.fencing == Fencing::Script {
         pipe.cmd("INCR").arg(keys.fence());
         pipe.cmd("PEXPIRE")
@@ -104,8 +109,8 @@ pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> 
     Some(Invocation::commands(pipe))
 }
 
-/// The grant that `answer` (the commands' replies, in order) stands for, or `None` when
-/// the script must decide.
+/// The reply that `answer` (the commands' replies, in order) stands for, or `None` when a
+/// grant needs the follow-up to complete it.
 pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireReply>, ReplyError> {
     let Value::Array(items) = answer else {
         return Err(ReplyError::new(
@@ -128,47 +133,64 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
             format!("expected {expected} replies, got {}", items.len()),
         ));
     }
-    // An error (an `INCR` of a counter above 2^63, a command the user's ACL lacks, a
-    // demoted primary): the script decides, and reports the error if it has it too.
-    if items
-        .iter()
-        .any(|item| matches!(item, Value::ServerError(_)))
-    {
-        return Ok(None);
-    }
+    let failed = items.iter().any(|v| matches!(v, Value::ServerError(_)));
     let mut items = items.iter();
-    match items.next() {
-        Some(Value::Okay) => {}
-        // Refused (the lock is held, or a reservation, or already ours): the script decides.
-        Some(Value::Nil) => return Ok(None),
-        Some(other) => {
-            return Err(ReplyError::new(
-                NAME,
-                format!("SET answered {}", describe(other)),
-            ));
-        }
-        None => return Err(ReplyError::new(NAME, "no reply to SET")),
+    // `SET ... NX GET`: nil when it set the key, else the value it found there.
+    let (granted, handoff) = match items.next() {
+        Some(Value::Nil) => (true, false),
+        Some(Value::BulkString(holder)) => (
+            holder.as_slice() == request.target.owner.as_bytes(),
+            holder.starts_with(b"handoff:"),
+        ),
+        other => return Err(unexpected("SET", other)),
+    };
+    if failed && !granted {
+        // A refusal must report every counter and the marker as the script does (a
+        // fenced token is above every answering node's counter): with a read failed,
+        // this node's answer is a failed vote.
+        return Err(ReplyError::new(NAME, "a refusal with a failed read"));
     }
+    // After a grant, anything unexpected is for the follow-up to complete or report; a
+    // refusal needs nothing more than what came back.
+    let mut complete = true;
+    let mut incomplete = || complete = false;
     let minted = match mint {
         true => match (items.next(), items.next()) {
             (Some(Value::Int(token)), Some(Value::Int(_))) => u64::try_from(*token).ok(),
+            (Some(Value::ServerError(_)), _) | (_, Some(Value::ServerError(_))) => {
+                incomplete();
+                None
+            }
             (incr, _) => return Err(unexpected("INCR of the counter", incr)),
         },
         false => None,
     };
     let now_us = match with_time {
-        true => Some(time_us(items.next())?),
+        true => match items.next() {
+            Some(Value::ServerError(_)) => {
+                incomplete();
+                None
+            }
+            time => Some(time_us(time)?),
+        },
         false => None,
     };
     let born = match with_marker {
         true => match items.next() {
-            Some(Value::BulkString(digits)) => match decimal(digits) {
-                Some(born) => Some(born),
-                // Not a marker this library wrote: the script replaces it.
-                None => return Ok(None),
-            },
-            // No marker yet (a new node, or one that just lost its data): the script writes it.
-            Some(Value::Nil) => return Ok(None),
+            Some(Value::BulkString(digits)) => {
+                let born = decimal(digits);
+                // Not a marker this library wrote: the follow-up replaces it.
+                if born.is_none() {
+                    incomplete();
+                }
+                born
+            }
+            // No marker yet (a new node, or one that just lost its data): the follow-up
+            // writes it.
+            Some(Value::Nil) | Some(Value::ServerError(_)) => {
+                incomplete();
+                None
+            }
             other => return Err(unexpected("GET of the marker", other)),
         },
         false => None,
@@ -176,22 +198,50 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
     let fence = match (client_fence, minted) {
         (true, _) => match items.next() {
             Some(Value::Nil) => 0,
+            Some(Value::ServerError(_)) => {
+                incomplete();
+                0
+            }
             Some(value) => counter(NAME, value)?,
             None => return Err(unexpected("GET of the counter", None)),
         },
-        (false, Some(token)) if token >= CLOCK_FLOOR => token,
-        // Not floored by a clock since the counter was last lost: the script floors it.
-        (false, Some(_)) => return Ok(None),
-        (false, None) => 0,
+        (false, Some(token)) => {
+            // Not floored by a clock since the counter was last lost: the follow-up
+            // floors it.
+            if token < CLOCK_FLOOR {
+                incomplete();
+            }
+            token
+        }
+        (false, None) => {
+            if mint {
+                incomplete();
+            }
+            0
+        }
     };
+    if !complete {
+        // A grant is completed by the follow-up; a refusal from a node without a marker
+        // (or one that is not a number) reports none, which trusts nothing.
+        if granted {
+            return Ok(None);
+        }
+        return Ok(Some(AcquireReply {
+            handoff,
+            fence,
+            node_time_us: now_us.unwrap_or(0),
+            ..AcquireReply::default()
+        }));
+    }
     // The script's arithmetic: the age in whole ms of the node's clock, never negative.
     let now_ms = now_us.map(|us| us / 1000);
     let age = now_ms.zip(born).map(|(now, born)| now.saturating_sub(born));
     Ok(Some(match request.fencing != Fencing::Off {
         // `{ 1, fence, age, now }`: the birth comes from the age and the clock.
         true => AcquireReply {
-            granted: true,
+            granted,
             fence,
+            handoff,
             marker_age_ms: age,
             node_time_us: now_us.unwrap_or(0),
             marker_born_ms: now_ms.zip(age).map(|(now, age)| now - age.min(now)),
@@ -199,7 +249,8 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
         },
         // `{ 1, age, born }`, or `{ 1, -1 }` without a marker.
         false => AcquireReply {
-            granted: true,
+            granted,
+            handoff,
             marker_age_ms: age,
             marker_born_ms: born,
             ..AcquireReply::default()

@@ -1,6 +1,8 @@
-//! The quick acquire against the script, on a real redis-server: in every state of the
-//! keys, the quick commands either answer exactly the grant the script answers, or leave
-//! the decision to the script (and then took nothing that the script would not give).
+//! The quick requests against the scripts, on a real redis-server: in every state of the
+//! keys, the quick acquire either answers exactly the grant the script answers, or leaves
+//! the decision to the script (and then took nothing that the script would not give); the
+//! quick release deletes exactly where release.lua would without waiters, and leaves every
+//! queued resource to release.lua.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,35 +136,59 @@ async fn a_free_lock_gets_the_scripts_grant_in_every_form() {
     }
 }
 
+async fn follow_up(conn: &mut MultiplexedConnection, r: &Acquire) -> AcquireReply {
+    let answer = r
+        .follow_up(NodeKind::Standalone)
+        .invoke(conn)
+        .await
+        .expect("answer");
+    Acquire::parse(&answer).expect("a well-formed reply")
+}
+
+async fn queued(conn: &mut MultiplexedConnection, resource: &str) -> Value {
+    cmd(conn, &["EXISTS", &format!("{PREFIX}{{{resource}}}:queue")]).await
+}
+
 #[tokio::test]
-async fn anything_but_a_free_lock_and_a_marker_is_left_to_the_script() {
+async fn a_refusal_is_reported_as_it_is_and_queues_nobody() {
     let (_cluster, mut conn) = connect().await;
     let lock = |r: &str| format!("{PREFIX}{{{r}}}:lock");
-    // Held by another owner: not overwritten, the script refuses (and queues the waiter).
     cmd(&mut conn, &["SET", MARKER, "1000000"]).await;
+    // Held by another owner: refused, not overwritten, nobody queued.
     cmd(&mut conn, &["SET", &lock("held"), "someone", "PX", "10000"]).await;
     let r = request("held", "me", Fencing::Off, true);
-    assert_eq!(quick(&mut conn, &r).await, None);
+    let refused = quick(&mut conn, &r)
+        .await
+        .expect("a refusal needs no script");
+    assert!(!refused.granted && !refused.handoff, "{refused:?}");
+    assert_eq!(
+        refused.marker_born_ms,
+        Some(1_000_000),
+        "the marker is reported"
+    );
     assert_eq!(
         cmd(&mut conn, &["GET", &lock("held")]).await,
         Value::BulkString(b"someone".to_vec())
     );
-    assert!(!script(&mut conn, &r).await.granted);
-    // A hand-off reservation for this waiter, and our own key (a re-sent request): the
-    // script grants both.
-    let r = request("handoff", "me", Fencing::Off, true);
-    let reservation = format!("handoff:{}", r.target.waiter);
+    assert_eq!(queued(&mut conn, "held").await, Value::Int(0));
+    // A hand-off reservation (for another waiter) is a refusal that says so.
     cmd(
         &mut conn,
-        &["SET", &lock("handoff"), &reservation, "PX", "50"],
+        &["SET", &lock("handoff"), "handoff:other", "PX", "50"],
     )
     .await;
-    assert_eq!(quick(&mut conn, &r).await, None);
-    assert!(script(&mut conn, &r).await.granted);
-    assert_eq!(quick(&mut conn, &r).await, None);
-    assert!(script(&mut conn, &r).await.granted);
-    // No marker (a new node, or one that lost its data): the quick SET took the lock,
-    // and the script, which writes the marker, grants it as ours with the new marker.
+    let r = request("handoff", "me", Fencing::Off, true);
+    let refused = quick(&mut conn, &r).await.expect("a refusal");
+    assert!(!refused.granted && refused.handoff, "{refused:?}");
+    // Our own key (the same request sent twice): ours.
+    let r = request("twice", "me", Fencing::Off, true);
+    assert!(quick(&mut conn, &r).await.expect("granted").granted);
+    assert!(quick(&mut conn, &r).await.expect("granted again").granted);
+}
+
+#[tokio::test]
+async fn a_grant_without_a_marker_is_completed_by_the_follow_up() {
+    let (_cluster, mut conn) = connect().await;
     for bad in [None, Some("not a number")] {
         match bad {
             None => cmd(&mut conn, &["DEL", MARKER]).await,
@@ -175,13 +201,36 @@ async fn anything_but_a_free_lock_and_a_marker_is_left_to_the_script() {
             true,
         );
         assert_eq!(quick(&mut conn, &r).await, None);
-        let granted = script(&mut conn, &r).await;
+        let granted = follow_up(&mut conn, &r).await;
         assert!(granted.granted);
         assert!(
             granted.marker_age_ms.is_some_and(|age| age < 5_000),
-            "{granted:?}"
+            "a new marker: {granted:?}"
         );
     }
+}
+
+/// The follow-up may reach the node after the caller moved on: won on the other nodes,
+/// used the lease and released it. It must not take the lock again (before the follow-up
+/// was the acquire script itself, a grant that nobody would release for a whole ttl), nor
+/// queue the caller (a place nobody would leave).
+#[tokio::test]
+async fn a_late_follow_up_takes_nothing() {
+    let (_cluster, mut conn) = connect().await;
+    cmd(&mut conn, &["DEL", MARKER]).await;
+    let lock = format!("{PREFIX}{{late}}:lock");
+    let r = request("late", "me", Fencing::Off, true);
+    assert_eq!(quick(&mut conn, &r).await, None, "no marker: a follow-up");
+    // Our release, before the follow-up arrives.
+    cmd(&mut conn, &["DEL", &lock]).await;
+    let late = follow_up(&mut conn, &r).await;
+    assert!(!late.granted, "{late:?}");
+    assert_eq!(cmd(&mut conn, &["EXISTS", &lock]).await, Value::Int(0));
+    assert_eq!(queued(&mut conn, "late").await, Value::Int(0));
+    // The same after someone else took the lock meanwhile.
+    cmd(&mut conn, &["SET", &lock, "someone", "PX", "10000"]).await;
+    assert!(!follow_up(&mut conn, &r).await.granted);
+    assert_eq!(queued(&mut conn, "late").await, Value::Int(0));
 }
 
 /// One node, fenced: the token comes from `INCR` only where the counter was floored by a
@@ -196,9 +245,9 @@ async fn one_node_takes_incr_as_the_token_only_above_the_clock_floor() {
     let lock = format!("{PREFIX}{{minted}}:lock");
     let fence = format!("{PREFIX}{{minted}}:fence");
     let first = request("minted", "first", Fencing::Script, false);
-    // A new resource: INCR answers 1, the script floors the token by the node's clock.
+    // A new resource: INCR answers 1, the follow-up floors the token by the node's clock.
     assert_eq!(quick(&mut conn, &first).await, None);
-    let floored = script(&mut conn, &first).await;
+    let floored = follow_up(&mut conn, &first).await;
     assert!(floored.granted);
     assert!(floored.fence >= super::CLOCK_FLOOR, "{floored:?}");
     cmd(&mut conn, &["DEL", &lock]).await;
@@ -212,7 +261,7 @@ async fn one_node_takes_incr_as_the_token_only_above_the_clock_floor() {
     cmd(&mut conn, &["DEL", &fence]).await;
     cmd(&mut conn, &["SET", &lock, "someone", "PX", "10000"]).await;
     let refused = request("minted", "refused", Fencing::Script, false);
-    assert_eq!(quick(&mut conn, &refused).await, None);
+    assert!(!quick(&mut conn, &refused).await.expect("refused").granted);
     cmd(&mut conn, &["DEL", &lock]).await;
     // The next quick request's INCR answers 2: not a token.
     let third = request("minted", "third", Fencing::Script, false);
@@ -221,7 +270,7 @@ async fn one_node_takes_incr_as_the_token_only_above_the_clock_floor() {
         None,
         "INCR from a lost counter"
     );
-    let token = script(&mut conn, &third).await;
+    let token = follow_up(&mut conn, &third).await;
     assert!(token.granted);
     assert!(
         token.fence > next.fence,
@@ -241,7 +290,7 @@ async fn a_counter_beyond_incr_is_minted_by_the_script() {
     cmd(&mut conn, &["SET", &fence, "9999999999999999999"]).await;
     let r = request("big", "me", Fencing::Script, false);
     assert_eq!(quick(&mut conn, &r).await, None);
-    let token = script(&mut conn, &r).await;
+    let token = follow_up(&mut conn, &r).await;
     assert!(token.granted);
     assert_eq!(token.fence, 10_000_000_000_000_000_000);
 }
@@ -264,7 +313,7 @@ fn malformed_answers_are_errors_not_grants() {
     let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
     let time = || Value::Array(vec![bulk("1764576000"), bulk("123456")]);
     let r = request("r", "o", Fencing::Client, true);
-    let ok = Value::Array(vec![Value::Okay, time(), bulk("1000"), bulk("7")]);
+    let ok = Value::Array(vec![Value::Nil, time(), bulk("1000"), bulk("7")]);
     let granted = reply(&r, &ok).expect("valid").expect("a grant");
     assert_eq!(granted.fence, 7);
     assert_eq!(granted.node_time_us, 1_764_576_000_123_456);
@@ -272,18 +321,120 @@ fn malformed_answers_are_errors_not_grants() {
     assert_eq!(granted.marker_age_ms, Some(1_764_576_000_123 - 1000));
     for bad in [
         Value::Nil,
-        Value::Array(vec![Value::Okay, time(), bulk("1000")]),
+        Value::Array(vec![Value::Nil, time(), bulk("1000")]),
+        Value::Array(vec![Value::Okay, time(), bulk("1000"), bulk("7")]),
         Value::Array(vec![Value::Int(1), time(), bulk("1000"), bulk("7")]),
-        Value::Array(vec![Value::Okay, bulk("1"), bulk("1000"), bulk("7")]),
+        Value::Array(vec![Value::Nil, bulk("1"), bulk("1000"), bulk("7")]),
         Value::Array(vec![
-            Value::Okay,
+            Value::Nil,
             Value::Array(vec![bulk("x"), bulk("1")]),
             bulk("1000"),
             bulk("7"),
         ]),
-        Value::Array(vec![Value::Okay, time(), Value::Int(1000), bulk("7")]),
-        Value::Array(vec![Value::Okay, time(), bulk("1000"), bulk("-7")]),
+        Value::Array(vec![Value::Nil, time(), Value::Int(1000), bulk("7")]),
+        Value::Array(vec![Value::Nil, time(), bulk("1000"), bulk("-7")]),
     ] {
         assert!(reply(&r, &bad).is_err(), "{bad:?}");
+    }
+}
+
+fn release(resource: &str, owner: &str) -> crate::ops::release::Release {
+    crate::ops::release::Release {
+        target: Target::new(PREFIX, resource, owner.to_owned()),
+        handoff: Duration::from_millis(50),
+        waiter_gone_after: Duration::from_secs(3),
+        queue_ttl: Duration::from_secs(60),
+        publish_always: false,
+        stay_queued: false,
+        described: false,
+        quick: true,
+        saw_queue: std::sync::atomic::AtomicBool::new(false),
+    }
+}
+
+async fn quick_release(
+    conn: &mut MultiplexedConnection,
+    r: &crate::ops::release::Release,
+) -> Option<bool> {
+    let invocation = r.quick(NodeKind::Standalone).expect("a quick form");
+    let answer = invocation.invoke(conn).await.expect("answer");
+    r.quick_reply(&answer).expect("a well-formed answer")
+}
+
+#[tokio::test]
+async fn the_quick_release_is_compare_and_delete_where_nobody_waits() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{free}}:lock");
+    cmd(&mut conn, &["SET", &lock, "me", "PX", "10000"]).await;
+    // Someone else's key stays; ours goes; an absent one is no error.
+    assert_eq!(
+        quick_release(&mut conn, &release("free", "other")).await,
+        Some(false)
+    );
+    assert_eq!(cmd(&mut conn, &["EXISTS", &lock]).await, Value::Int(1));
+    assert_eq!(
+        quick_release(&mut conn, &release("free", "me")).await,
+        Some(true)
+    );
+    assert_eq!(cmd(&mut conn, &["EXISTS", &lock]).await, Value::Int(0));
+    assert_eq!(
+        quick_release(&mut conn, &release("free", "me")).await,
+        Some(false)
+    );
+}
+
+#[tokio::test]
+async fn a_queue_leaves_the_release_to_the_script_which_hands_off() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{queued}}:lock");
+    // A holder, and a waiter refused and queued by the acquire script.
+    cmd(&mut conn, &["SET", &lock, "me", "PX", "10000"]).await;
+    let waiter = request("queued", "waiter", Fencing::Off, false);
+    assert!(!script(&mut conn, &waiter).await.granted);
+    let r = release("queued", "me");
+    assert_eq!(
+        quick_release(&mut conn, &r).await,
+        None,
+        "left to the script"
+    );
+    assert!(r.saw_queue.load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!(
+        cmd(&mut conn, &["GET", &lock]).await,
+        Value::BulkString(b"me".to_vec()),
+        "the quick release touched nothing"
+    );
+    let answer = r.invocation().invoke(&mut conn).await.expect("answer");
+    assert_eq!(crate::ops::release::Release::parse(&answer), Ok(true));
+    let reservation = format!("handoff:{}", waiter.target.waiter);
+    assert_eq!(
+        cmd(&mut conn, &["GET", &lock]).await,
+        Value::BulkString(reservation.into_bytes()),
+        "handed off to the waiter"
+    );
+}
+
+#[test]
+fn only_a_plain_release_has_a_quick_form() {
+    let plain = release("r", "o");
+    assert!(plain.quick(NodeKind::Standalone).is_some());
+    for r in [
+        crate::ops::release::Release {
+            described: true,
+            ..release("r", "o")
+        },
+        crate::ops::release::Release {
+            publish_always: true,
+            ..release("r", "o")
+        },
+        crate::ops::release::Release {
+            stay_queued: true,
+            ..release("r", "o")
+        },
+        crate::ops::release::Release {
+            quick: false,
+            ..release("r", "o")
+        },
+    ] {
+        assert!(r.quick(NodeKind::Standalone).is_none());
     }
 }

@@ -6,16 +6,19 @@
 //! the longest waiter instead of being freed for whoever asks first.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::Value;
 
-use super::parse::{ReplyError, flag};
+use super::parse::{ReplyError, flag, int};
 use super::{Compiled, Invocation, Op, Target, millis};
 use crate::config::NodeKind;
 
 pub(crate) const LUA: &str = include_str!("release.lua");
 static SCRIPT: Compiled = Compiled::new(LUA);
+pub(crate) const QUICK_LUA: &str = include_str!("release_quick.lua");
+static QUICK: Compiled = Compiled::new(QUICK_LUA);
 
 /// Delete the lock where it holds our owner.
 pub(crate) struct Release {
@@ -36,6 +39,11 @@ pub(crate) struct Release {
     /// The owner may have described itself (`describe`): its description goes too. Off
     /// for the leases and attempts that never did, which saves the node a read.
     pub described: bool,
+    /// Try `release_quick.lua` first (nobody is expected to be queued): where someone is,
+    /// `release.lua` follows on that node.
+    pub quick: bool,
+    /// Some node had waiters queued (the quick release left it to `release.lua`).
+    pub saw_queue: AtomicBool,
 }
 
 impl Op for Release {
@@ -76,6 +84,30 @@ impl Op for Release {
 
     fn parse(value: &Value) -> Result<bool, ReplyError> {
         parse(value)
+    }
+
+    fn quick(&self, _kind: NodeKind) -> Option<Invocation> {
+        // Only a plain release has a quick form: a description to delete, waiters who
+        // subscribe without queueing (hand-off off), or a place in the queue to keep all
+        // need release.lua.
+        if !self.quick || self.described || self.publish_always || self.stay_queued {
+            return None;
+        }
+        let mut call = QUICK.call(2);
+        call.key(self.target.keys.lock())
+            .key(self.target.keys.queue())
+            .arg(&self.target.owner);
+        Some(call)
+    }
+
+    fn quick_reply(&self, answer: &Value) -> Result<Option<bool>, ReplyError> {
+        match int("release", answer)? {
+            -1 => {
+                self.saw_queue.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            _ => parse(answer).map(Some),
+        }
     }
 }
 
