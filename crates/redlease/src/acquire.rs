@@ -326,7 +326,10 @@ impl Acquirer<'_> {
         }
         round.detach();
         let outcome = vote.finish(!stopped);
-        if !outcome.busy.is_empty() {
+        // Refused and not won: contended. (A vote won despite a refusal or two is
+        // usually our own previous lease, whose release on a slow node is still on its
+        // way: a release returns at a quorum.)
+        if outcome.verdict != Verdict::Won && !outcome.busy.is_empty() {
             cluster.contention.note(target.resource());
         }
         for &(i, age) in &outcome.trust {
