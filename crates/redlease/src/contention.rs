@@ -102,4 +102,43 @@ mod tests {
         contention.note("a");
         assert!(contention.contended_lately("a"));
     }
+
+    /// A vote won despite a refusal (usually our own previous lease, whose release is still
+    /// on its way to a slow node) is not contention: the resource keeps the quick requests.
+    /// A vote lost to a holder is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outvoted_refusal_is_not_contention_a_lost_vote_is() {
+        let nodes = redlease_testkit::Cluster::start(3)
+            .expect("redis-server must be installed: apt-get install -y redis-server");
+        let manager = crate::LockManager::builder()
+            .servers(nodes.urls())
+            .node_timeout(Duration::from_millis(250))
+            .ttl(Duration::from_secs(5))
+            .build()
+            .await
+            .expect("config");
+        let contention = &manager.cluster().contention;
+        let lock = |r: &str| format!("redlease:{{{r}}}:lock");
+        // Node 2 still holds a stale key: refused there, won on nodes 0 and 1.
+        nodes
+            .node(2)
+            .command(&["SET", &lock("outvoted"), "stale", "PX", "10000"])
+            .expect("SET");
+        let lease = manager
+            .acquire_for("outvoted", Duration::from_secs(5), Duration::from_secs(1))
+            .await
+            .expect("a quorum grants");
+        assert!(!contention.contended_lately("outvoted"));
+        lease.release().await.expect("release");
+        // Held on nodes 0 and 1: the vote is lost, the resource is contended.
+        for i in [0, 1] {
+            nodes
+                .node(i)
+                .command(&["SET", &lock("held"), "someone", "PX", "10000"])
+                .expect("SET");
+        }
+        let refused = manager.try_acquire("held").await.expect_err("held");
+        assert!(refused.is_busy(), "{refused}");
+        assert!(contention.contended_lately("held"));
+    }
 }

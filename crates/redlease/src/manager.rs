@@ -47,6 +47,14 @@ pub struct LockManager {
     renewals: Arc<Renewals<LeaseCore>>,
 }
 
+#[cfg(test)]
+impl LockManager {
+    /// What every operation of this manager shares (for the crate's own tests).
+    pub(crate) fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+}
+
 impl fmt::Debug for LockManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.cluster.config;
