@@ -134,22 +134,24 @@ impl Node {
             None => None,
             Some(quick) => {
                 let (value, conn) = self.eval(quick, started).await?;
-                match quick_error(&value) {
+                let error = quick_error(&value);
+                if let Some(e) = &error {
+                    // Credentials or permissions: as for a script that met them.
+                    if let Some(refused) = refusal(e) {
+                        self.invalidate(None);
+                        return Err(refused);
+                    }
+                }
+                if error.as_ref().is_some_and(needs_new_connection) {
                     // A demoted primary (READONLY): nothing was written; the script runs
                     // as the request, on a new connection.
-                    Some(e) if needs_new_connection(&e) => {
-                        self.invalidate(None);
-                        Some(op.invocation_for(self.kind))
-                    }
-                    // Credentials or permissions: as for a script that met them.
-                    Some(e) if refusal(&e).is_some() => {
-                        self.invalidate(None);
-                        return Err(refusal(&e).unwrap_or(NodeError::Redis(e.to_string())));
-                    }
-                    _ => match op.quick_reply(&value).map_err(protocol)? {
+                    self.invalidate(None);
+                    Some(op.invocation_for(self.kind))
+                } else {
+                    match op.quick_reply(&value).map_err(protocol)? {
                         Some(reply) => return self.confirmed(op, reply, conn, started).await,
                         None => Some(op.follow_up(self.kind)),
-                    },
+                    }
                 }
             }
         };
