@@ -266,11 +266,11 @@ impl Acquirer<'_> {
         let mut stopped = false;
         while let Some((i, result)) = round.next().await {
             // The script answers an unfenced grant with its short form (no counter, no
-            // clock); a grant without the node's clock can never count towards a token.
+            // clock), which can never count towards a token.
             let result = result.and_then(|reply| {
-                if request.fencing != Fencing::Off && reply.granted && reply.node_time_us == 0 {
+                if !request.fencing.grant_is_complete(&reply) {
                     Err(NodeError::Protocol(
-                        "a grant without the node's fencing counter and clock".into(),
+                        "a grant without the fencing token or the node's clock".into(),
                     ))
                 } else {
                     Ok(reply)

@@ -31,6 +31,19 @@ pub(crate) enum Fencing {
     Script,
 }
 
+impl Fencing {
+    /// Whether a grant carries what this kind of token needs: the minted token itself
+    /// (one node), or the node's clock, the floor of the client's token (several nodes).
+    /// A grant without it (the script's unfenced short form) cannot count towards a token.
+    pub(crate) fn grant_is_complete(self, reply: &AcquireReply) -> bool {
+        match self {
+            Fencing::Off => true,
+            Fencing::Script => !reply.granted || reply.fence != 0,
+            Fencing::Client => !reply.granted || reply.node_time_us != 0,
+        }
+    }
+}
+
 /// One acquisition's request, the same for every node and every attempt.
 pub(crate) struct Acquire {
     pub target: Arc<Target>,
@@ -270,6 +283,42 @@ mod tests {
                 marker_born_ms: Some(1_764_576_000_123 - 1500),
             })
         );
+    }
+
+    #[test]
+    fn a_fenced_grant_needs_its_token_or_the_clock() {
+        let short = parse(&Value::Array(vec![Value::Int(1), Value::Int(-1)])).expect("a grant");
+        let scripted = parse(&Value::Array(vec![
+            Value::Int(1),
+            bulk("17"),
+            Value::Int(-1),
+            bulk("1764576000123456"),
+        ]))
+        .expect("a grant");
+        // The one-node quick grant: the token from `INCR`, no clock.
+        let incr = AcquireReply {
+            granted: true,
+            fence: 1_764_576_000_123_457,
+            ..AcquireReply::default()
+        };
+        let refused = AcquireReply::default();
+        for (fencing, reply, complete) in [
+            (Fencing::Off, short, true),
+            (Fencing::Script, short, false),
+            (Fencing::Client, short, false),
+            (Fencing::Script, scripted, true),
+            (Fencing::Client, scripted, true),
+            (Fencing::Script, incr, true),
+            (Fencing::Client, incr, false),
+            (Fencing::Script, refused, true),
+            (Fencing::Client, refused, true),
+        ] {
+            assert_eq!(
+                fencing.grant_is_complete(&reply),
+                complete,
+                "{fencing:?} {reply:?}"
+            );
+        }
     }
 
     #[test]

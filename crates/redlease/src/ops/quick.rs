@@ -14,7 +14,7 @@
 //! SET <lock> <owner> NX PX <ttl> GET   (the holder's value when refused)
 //! INCR <fence>              (one node, fenced: the token)
 //! PEXPIRE <fence> <keep>    (one node, fenced: the counter's ttl, as the script sets it)
-//! TIME                      (with a marker, or with fencing)
+//! TIME                      (with a marker, or when the client mints the token)
 //! GET <marker>              (with a marker: delayed restart on several nodes)
 //! GET <fence>               (when the client mints the token from the counters)
 //! ```
@@ -40,7 +40,9 @@
 //! by a clock since it was last lost, since `INCR` alone would need 10^15 acquisitions to
 //! get there from a lost counter. Below it (a new resource, a node that lost the
 //! counter, whatever refused `INCR`s added since) the follow-up mints as a grant does
-//! (`max(counter + 1, clock)`). `INCR` runs even when `SET` refused: the counter only
+//! (`max(counter + 1, clock)`). No `TIME` here: the node's clock is only ever the floor
+//! of a token, and above [`CLOCK_FLOOR`] the counter needs none, so such a grant counts by
+//! its token alone (`Fencing::grant_is_complete`). `INCR` runs even when `SET` refused: the counter only
 //! grows, tokens are only ever higher for it. `INCR` fails on a counter above 2^63 (the
 //! script counts all of u64 in decimal strings) and on an ACL without `+incr`: an error
 //! in the answer after a grant is left to the follow-up, which reports it if it has it
@@ -97,7 +99,7 @@ pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> 
             .arg(keys.fence())
             .arg(millis(request.counter_ttl));
     }
-    if request.marker.is_some() || request.fencing != Fencing::Off {
+    if request.marker.is_some() || request.fencing == Fencing::Client {
         pipe.cmd("TIME");
     }
     if let Some(marker) = &request.marker {
@@ -121,7 +123,7 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
     let with_marker = request.marker.is_some();
     let client_fence = request.fencing == Fencing::Client;
     let mint = request.fencing == Fencing::Script;
-    let with_time = with_marker || request.fencing != Fencing::Off;
+    let with_time = with_marker || client_fence;
     let expected = 1
         + 2 * usize::from(mint)
         + usize::from(with_time)
