@@ -12,13 +12,14 @@
 #   NODES=5 scripts/callgrind.sh    # 5 nodes
 #
 # Prints one line per implementation: name, instructions per pair, ratio to the floor.
+# rslock 0.10, the Rust Redlock crate, is counted too (the bench is built with its feature).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NODES=${NODES:-1}
 SMALL=${SMALL:-200}
 LARGE=${LARGE:-1200}
-cargo build --quiet --release -p redlease-bench --bin redlease-bench
+cargo build --quiet --release -p redlease-bench --bin redlease-bench --features rslock
 bin=target/release/redlease-bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -49,8 +50,9 @@ per_pair() {
 floor=$(per_pair --no-redlease)
 fenced=$(per_pair --no-floor --fencing on)
 unfenced=$(per_pair --no-floor --fencing off)
+rslock=$(per_pair --no-floor --no-redlease --rslock)
 echo "client instructions per acquire+release, uncontended, $NODES node(s) ($SMALL vs $LARGE pairs):"
-for row in "floor $floor" "redlease $fenced" "redlease-nofence $unfenced"; do
+for row in "floor $floor" "redlease $fenced" "redlease-nofence $unfenced" "rslock $rslock"; do
   set -- $row
   awk -v name="$1" -v n="$2" -v f="$floor" 'BEGIN { printf "%-18s %10d  %.2fx the floor\n", name, n, n / f }'
 done

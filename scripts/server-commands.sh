@@ -5,7 +5,8 @@
 # time spent executing them (which does, somewhat; I/O is not in it).
 #
 # Starts NODES throwaway redis-servers on free loopback ports (killed by pid at the end),
-# runs the distinct-keys scenario for each implementation with RESETSTAT before each,
+# runs the distinct-keys scenario for each implementation (the raw redis-rs floor,
+# redlease with and without fencing, rslock 0.10) with RESETSTAT before each,
 # and prints per pair (summed over all nodes): commands, microseconds, and each command.
 # Commands called inside a script are counted as commands too, and their time is inside
 # the EVALSHA's as well as their own. Usage:
@@ -21,7 +22,7 @@ command -v redis-server >/dev/null || {
   echo "server-commands.sh: redis-server is missing: apt-get install -y redis-server" >&2
   exit 1
 }
-cargo build --quiet --release -p redlease-bench --bin redlease-bench
+cargo build --quiet --release -p redlease-bench --bin redlease-bench --features rslock
 bin=$PWD/target/release/redlease-bench
 work=$(mktemp -d)
 pids=()
@@ -83,3 +84,4 @@ floors=1
 measure "floor" "$floors" --no-redlease
 measure "redlease, no fencing" 1 --no-floor --fencing off
 measure "redlease (fenced)" 1 --no-floor --fencing on
+measure "rslock 0.10" 1 --no-floor --no-redlease --rslock
