@@ -291,6 +291,13 @@ impl Acquirer<'_> {
                     if let Some(seen) = seen {
                         seen_at.push((i, seen));
                     }
+                    // A marker seen `max_ttl` old stays so: the next quick request checks
+                    // its birth instead of reading the clock (`ops/quick.rs`).
+                    if let (Some(born), Some(age), Some(MarkerKey::Global(_))) =
+                        (reply.marker_born_ms, reply.marker_age_ms, &cluster.marker)
+                    {
+                        cluster.nodes[i].saw_marker(born, Duration::from_millis(age) >= c.max_ttl);
+                    }
                     let marker = reply
                         .marker_age_ms
                         .map(Duration::from_millis)

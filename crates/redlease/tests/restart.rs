@@ -98,6 +98,55 @@ async fn with_delayed_restart_the_counterexample_is_refused() {
     assert!(!classic_counterexample(true).await, "two holders at once");
 }
 
+/// The counterexample once the second client has seen every marker `max_ttl` old (an
+/// operator marked the nodes ready): its quick acquire then checks each node's marker by
+/// its birth instead of reading the node's clock (`ops/quick.rs`; without fencing). C comes back empty and
+/// a third client's acquisition writes C a new marker; that marker is not the old one, so
+/// C's grant is judged by the script's answer (a young marker among old ones) and held
+/// back. Were any marker taken for the old one, C, D and E would make a quorum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_markers_known_old_a_wiped_node_is_still_held_back() {
+    let cluster = Cluster::start(5).expect("redis-server");
+    // Without fencing: a client that mints tokens reads the clocks anyway.
+    let second = with_servers(builder(&cluster).fencing(false), true).await;
+    for (node, result) in second.mark_nodes_ready().await {
+        result.unwrap_or_else(|e| panic!("{node}: {e}"));
+    }
+    // The second client sees every marker old, and remembers it.
+    warm_up(&second).await;
+
+    let mut partitioned = cluster.urls();
+    partitioned[3] = closed_port_url();
+    partitioned[4] = closed_port_url();
+    let first = with_servers(builder(&cluster).servers(partitioned), true).await;
+    let lease = first.try_acquire("old").await.expect("A, B, C grant");
+
+    cluster
+        .node(2)
+        .restart()
+        .expect("C restarts without its data");
+    // A third client writes C's new marker (its own acquisition holds C back).
+    let third = manager(&cluster, true).await;
+    if let Ok(other) = third.try_acquire("elsewhere").await {
+        other.release().await.expect("release");
+    }
+    cluster.node(0).pause().expect("pause A");
+    cluster.node(1).pause().expect("pause B");
+
+    // A caller that waits: its first attempt is the quick acquire.
+    let outcome = second
+        .acquire_for("old", Duration::from_secs(20), Duration::from_millis(300))
+        .await;
+    let two_holders = outcome.is_ok() && lease.is_valid();
+    cluster.node(0).resume().expect("resume A");
+    cluster.node(1).resume().expect("resume B");
+    let _ = lease.forget();
+    if let Ok(l) = outcome {
+        let _ = l.forget();
+    }
+    assert!(!two_holders, "two holders at once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_brand_new_deployment_works_at_once() {
     let cluster = Cluster::start(3).expect("redis-server");

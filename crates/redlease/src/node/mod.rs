@@ -63,6 +63,9 @@ pub(crate) struct Node {
     /// node that came back empty. The same marker later means the node kept its data
     /// since, so its grants can be counted without waiting for every other node's answer.
     trust: Mutex<MarkerTrust>,
+    /// The birth (node ms) of this node's marker when last seen at least `max_ttl` old,
+    /// 0 for none (see [`ops::NodeFacts`]).
+    old_marker: AtomicU64,
 }
 
 impl Node {
@@ -98,6 +101,7 @@ impl Node {
             last_answer_us: AtomicU64::new(0),
             epoch: Instant::now(),
             trust: Mutex::new(MarkerTrust::default()),
+            old_marker: AtomicU64::new(0),
         })
     }
 
@@ -129,7 +133,9 @@ impl Node {
     pub(crate) async fn run<O: Op>(&self, op: &O) -> Result<O::Reply, NodeError> {
         let started = tokio::time::Instant::now();
         let protocol = |e: ops::ReplyError| NodeError::Protocol(e.to_string());
-        let quick = op.quick(self.kind);
+        // What the quick request is built with is what its answer is read with.
+        let facts = self.facts();
+        let quick = op.quick(self.kind, facts);
         let script = match &quick {
             None => None,
             Some(quick) => {
@@ -148,7 +154,7 @@ impl Node {
                     self.invalidate(None);
                     Some(op.invocation_for(self.kind))
                 } else {
-                    match op.quick_reply(&value).map_err(protocol)? {
+                    match op.quick_reply(&value, facts).map_err(protocol)? {
                         Some(reply) => return self.confirmed(op, reply, conn, started).await,
                         None => Some(op.follow_up(self.kind)),
                     }
@@ -323,6 +329,23 @@ impl Node {
         if let Ok(mut trust) = self.trust.lock() {
             trust.forget();
         }
+        self.old_marker.store(0, Ordering::Relaxed);
+    }
+
+    /// What the quick requests to this node may rely on.
+    pub(crate) fn facts(&self) -> ops::NodeFacts {
+        let born = self.old_marker.load(Ordering::Relaxed);
+        ops::NodeFacts {
+            old_marker: (born != 0).then_some(born),
+        }
+    }
+
+    /// This node reported its (one, global) marker born at `born` (node ms), at least
+    /// `max_ttl` old if `old`: an old marker is remembered, any other forgets the one
+    /// remembered (the node lost its data, or the marker is still young).
+    pub(crate) fn saw_marker(&self, born: u64, old: bool) {
+        self.old_marker
+            .store(if old { born } else { 0 }, Ordering::Relaxed);
     }
 
     /// Remember this node's marker as one that a complete round did not hold back.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use redis::Value;
 
 use super::parse::{ReplyError, array, counter, flag, int};
-use super::{Compiled, Invocation, MarkerKey, Op, Target, millis};
+use super::{Compiled, Invocation, MarkerKey, NodeFacts, Op, Target, millis};
 use crate::config::NodeKind;
 use crate::protocol::AcquireReply;
 pub(crate) use crate::protocol::queue::Role;
@@ -84,12 +84,16 @@ impl Op for Acquire {
         reply.granted.then_some(self.target.keys.lock())
     }
 
-    fn quick(&self, kind: NodeKind) -> Option<Invocation> {
-        super::quick::commands(self, kind)
+    fn quick(&self, kind: NodeKind, facts: NodeFacts) -> Option<Invocation> {
+        super::quick::commands(self, kind, facts)
     }
 
-    fn quick_reply(&self, answer: &Value) -> Result<Option<AcquireReply>, ReplyError> {
-        super::quick::reply(self, answer)
+    fn quick_reply(
+        &self,
+        answer: &Value,
+        facts: NodeFacts,
+    ) -> Result<Option<AcquireReply>, ReplyError> {
+        super::quick::reply(self, answer, facts)
     }
 
     /// The quick request got the lock but could not complete the grant (no marker, a

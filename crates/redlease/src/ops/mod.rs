@@ -53,16 +53,21 @@ pub(crate) trait Op: Send + Sync + 'static {
         None
     }
     /// Plain commands that answer the usual case of this request for less than the
-    /// script costs the node, on a node of `kind`, if the op has them (the quick acquire,
-    /// see [`quick`]). [`Op::quick_reply`] reads their answer.
-    fn quick(&self, kind: NodeKind) -> Option<Invocation> {
-        let _ = kind;
+    /// script costs the node, on a node of `kind` of which this client knows `facts`, if
+    /// the op has them (the quick acquire, see [`quick`]). [`Op::quick_reply`] reads
+    /// their answer, with the same `facts`.
+    fn quick(&self, kind: NodeKind, facts: NodeFacts) -> Option<Invocation> {
+        let _ = (kind, facts);
         None
     }
     /// The reply that the quick commands' `answer` stands for, or `None` when the script
     /// must decide (then [`Op::follow_up`] is sent after them).
-    fn quick_reply(&self, answer: &Value) -> Result<Option<Self::Reply>, ReplyError> {
-        let _ = answer;
+    fn quick_reply(
+        &self,
+        answer: &Value,
+        facts: NodeFacts,
+    ) -> Result<Option<Self::Reply>, ReplyError> {
+        let _ = (answer, facts);
         Ok(None)
     }
     /// The script sent after a quick answer that did not decide. It may reach the node
@@ -71,6 +76,15 @@ pub(crate) trait Op: Send + Sync + 'static {
     fn follow_up(&self, kind: NodeKind) -> Invocation {
         self.invocation_for(kind)
     }
+}
+
+/// What this client learnt of one node in earlier rounds, for its quick requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct NodeFacts {
+    /// The birth (node ms) of the node's delayed-restart marker when this client saw
+    /// that marker at least `max_ttl` old: the same marker again is older still, so the
+    /// quick acquire need not read the node's clock to know it (see [`quick`]).
+    pub old_marker: Option<u64>,
 }
 
 /// Where the delayed-restart marker lives.

@@ -14,7 +14,8 @@
 //! SET <lock> <owner> NX PX <ttl> GET   (the holder's value when refused)
 //! INCR <fence>              (one node, fenced: the token)
 //! PEXPIRE <fence> <keep>    (one node, fenced: the counter's ttl, as the script sets it)
-//! TIME                      (with a marker, or when the client mints the token)
+//! TIME                      (with a marker not known to be old, or when the client
+//!                            mints the token)
 //! GET <marker>              (with a marker: delayed restart on several nodes)
 //! GET <fence>               (when the client mints the token from the counters)
 //! ```
@@ -57,6 +58,16 @@
 //!   lost its data, `MarkerTrust`). `TIME` is read before the marker, so the age can
 //!   only come out younger than the script's, which holds a node back longer, never
 //!   shorter.
+//! - A marker this client saw at least `max_ttl` old there ([`NodeFacts`], remembered
+//!   per node) is recognised by its birth alone: the same birth is the same marker, the
+//!   identity `MarkerTrust` rests on too, and it is older still, so without fencing the
+//!   quick form leaves out `TIME` and reports it [`KNOWN_OLD_MS`] old. An age above the
+//!   true one holds back no fewer nodes and counts no more grants (the property test
+//!   named at [`KNOWN_OLD_MS`]). Any other birth (the node lost its data and was marked
+//!   anew, or an operator marked it ready) is left to the script: a grant's follow-up
+//!   reports its true age, a refusal reports no marker (`tests/restart.rs`,
+//!   `with_markers_known_old_a_wiped_node_is_still_held_back`, where taking any marker
+//!   for the old one gives two holders).
 //! - A fencing token is recorded on a node only where its recorder holds the lock
 //!   (`fence.lua`); once `SET` granted, the lock is ours, so the counter read after it
 //!   holds every token that an earlier holder recorded there, as the atomic read does.
@@ -67,9 +78,9 @@ use redis::Value;
 
 use super::acquire::{Acquire, Fencing};
 use super::parse::{ReplyError, counter, decimal, describe};
-use super::{Invocation, millis};
+use super::{Invocation, NodeFacts, millis};
 use crate::config::NodeKind;
-use crate::protocol::AcquireReply;
+use crate::protocol::{AcquireReply, KNOWN_OLD_MS};
 
 const NAME: &str = "quick acquire";
 
@@ -77,8 +88,17 @@ const NAME: &str = "quick acquire";
 /// after the Unix epoch, September 2001.
 pub(crate) const CLOCK_FLOOR: u64 = 1_000_000_000_000_000;
 
+/// The old marker the answer is checked against instead of reading the node's clock: only
+/// without fencing (a token the client mints needs the clock as its floor anyway).
+fn old_marker(request: &Acquire, facts: NodeFacts) -> Option<u64> {
+    match (&request.marker, request.fencing) {
+        (Some(_), Fencing::Off) => facts.old_marker,
+        _ => None,
+    }
+}
+
 /// The commands, if this request has a quick form on a node of `kind`.
-pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> {
+pub(crate) fn commands(request: &Acquire, kind: NodeKind, facts: NodeFacts) -> Option<Invocation> {
     if !request.quick || kind == NodeKind::Cluster {
         return None;
     }
@@ -99,7 +119,8 @@ pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> 
             .arg(keys.fence())
             .arg(millis(request.counter_ttl));
     }
-    if request.marker.is_some() || request.fencing == Fencing::Client {
+    let old = old_marker(request, facts);
+    if (request.marker.is_some() && old.is_none()) || request.fencing == Fencing::Client {
         pipe.cmd("TIME");
     }
     if let Some(marker) = &request.marker {
@@ -113,7 +134,11 @@ pub(crate) fn commands(request: &Acquire, kind: NodeKind) -> Option<Invocation> 
 
 /// The reply that `answer` (the commands' replies, in order) stands for, or `None` when a
 /// grant needs the follow-up to complete it.
-pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireReply>, ReplyError> {
+pub(crate) fn reply(
+    request: &Acquire,
+    answer: &Value,
+    facts: NodeFacts,
+) -> Result<Option<AcquireReply>, ReplyError> {
     let Value::Array(items) = answer else {
         return Err(ReplyError::new(
             NAME,
@@ -123,7 +148,8 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
     let with_marker = request.marker.is_some();
     let client_fence = request.fencing == Fencing::Client;
     let mint = request.fencing == Fencing::Script;
-    let with_time = with_marker || client_fence;
+    let old = old_marker(request, facts);
+    let with_time = (with_marker && old.is_none()) || client_fence;
     let expected = 1
         + 2 * usize::from(mint)
         + usize::from(with_time)
@@ -181,8 +207,9 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
         true => match items.next() {
             Some(Value::BulkString(digits)) => {
                 let born = decimal(digits);
-                // Not a marker this library wrote: the follow-up replaces it.
-                if born.is_none() {
+                // Not a marker this library wrote: the follow-up replaces it. Without
+                // the clock, not the old marker: the script tells its age.
+                if born.is_none() || (old.is_some() && born != old) {
                     incomplete();
                 }
                 born
@@ -235,9 +262,13 @@ pub(crate) fn reply(request: &Acquire, answer: &Value) -> Result<Option<AcquireR
             ..AcquireReply::default()
         }));
     }
-    // The script's arithmetic: the age in whole ms of the node's clock, never negative.
+    // The script's arithmetic: the age in whole ms of the node's clock, never negative;
+    // the old marker is older than any `max_ttl`.
     let now_ms = now_us.map(|us| us / 1000);
-    let age = now_ms.zip(born).map(|(now, born)| now.saturating_sub(born));
+    let age = match old {
+        Some(_) => Some(KNOWN_OLD_MS),
+        None => now_ms.zip(born).map(|(now, born)| now.saturating_sub(born)),
+    };
     Ok(Some(match request.fencing != Fencing::Off {
         // `{ 1, fence, age, now }`: the birth comes from the age and the clock.
         true => AcquireReply {

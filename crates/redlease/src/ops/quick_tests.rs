@@ -13,7 +13,7 @@ use redis::aio::MultiplexedConnection;
 use super::{commands, reply};
 use crate::config::NodeKind;
 use crate::ops::acquire::{Acquire, Fencing, Role};
-use crate::ops::{MarkerKey, Op, Target};
+use crate::ops::{MarkerKey, NodeFacts, Op, Target};
 use crate::protocol::AcquireReply;
 
 const PREFIX: &str = "quick:";
@@ -45,9 +45,18 @@ async fn connect() -> (redlease_testkit::Cluster, MultiplexedConnection) {
 }
 
 async fn quick(conn: &mut MultiplexedConnection, r: &Acquire) -> Option<AcquireReply> {
-    let invocation = commands(r, NodeKind::Standalone).expect("a quick form");
+    knowing(conn, r, NodeFacts::default()).await
+}
+
+/// The quick acquire to a node of which the client knows `facts`.
+async fn knowing(
+    conn: &mut MultiplexedConnection,
+    r: &Acquire,
+    facts: NodeFacts,
+) -> Option<AcquireReply> {
+    let invocation = commands(r, NodeKind::Standalone, facts).expect("a quick form");
     let answer = invocation.invoke(conn).await.expect("answer");
-    reply(r, &answer).expect("a well-formed answer")
+    reply(r, &answer, facts).expect("a well-formed answer")
 }
 
 async fn script(conn: &mut MultiplexedConnection, r: &Acquire) -> AcquireReply {
@@ -210,6 +219,100 @@ async fn a_grant_without_a_marker_is_completed_by_the_follow_up() {
     }
 }
 
+/// A marker the client saw `max_ttl` old is checked by its birth alone: no `TIME`, and the
+/// grant reports it older than any `max_ttl`, as the script's answer would have it. Any
+/// other marker (the node lost its data and was marked anew) is left to the script: the
+/// grant to the follow-up, which reports its true age; a refusal reports no marker.
+#[tokio::test]
+async fn a_marker_known_old_is_checked_by_its_birth_without_the_clock() {
+    let (_cluster, mut conn) = connect().await;
+    let old = NodeFacts {
+        old_marker: Some(1_000_000),
+    };
+    cmd(&mut conn, &["SET", MARKER, "1000000"]).await;
+    let q = request("known-old", "owner-q", Fencing::Off, true);
+    let granted = knowing(&mut conn, &q, old).await.expect("a grant");
+    let by_script = script(
+        &mut conn,
+        &request("by-script", "owner-s", Fencing::Off, true),
+    )
+    .await;
+    assert!(granted.granted && by_script.granted);
+    assert_eq!(granted.marker_born_ms, Some(1_000_000));
+    assert_eq!(granted.marker_born_ms, by_script.marker_born_ms);
+    assert_eq!(granted.marker_age_ms, Some(crate::protocol::KNOWN_OLD_MS));
+    assert!(
+        by_script
+            .marker_age_ms
+            .is_some_and(|age| age > 24 * 3_600_000)
+    );
+    // Two commands: `SET` and the marker's `GET`; an answer with a clock is malformed.
+    let time = Value::Array(vec![
+        Value::BulkString(b"1764576000".to_vec()),
+        Value::BulkString(b"0".to_vec()),
+    ]);
+    let with_clock = Value::Array(vec![
+        Value::Nil,
+        time,
+        Value::BulkString(b"1000000".to_vec()),
+    ]);
+    assert!(reply(&q, &with_clock, old).is_err());
+
+    // The node lost its data and another client marked it anew.
+    let now_ms = match cmd(&mut conn, &["TIME"]).await {
+        Value::Array(parts) => match parts.first() {
+            Some(Value::BulkString(secs)) => {
+                let secs: u64 = std::str::from_utf8(secs)
+                    .expect("digits")
+                    .parse()
+                    .expect("secs");
+                secs * 1000
+            }
+            other => panic!("TIME: {other:?}"),
+        },
+        other => panic!("TIME: {other:?}"),
+    };
+    cmd(&mut conn, &["SET", MARKER, &now_ms.to_string()]).await;
+    let r = request("known-old-wiped", "me", Fencing::Off, true);
+    assert_eq!(
+        knowing(&mut conn, &r, old).await,
+        None,
+        "the script judges it"
+    );
+    let judged = follow_up(&mut conn, &r).await;
+    assert!(judged.granted);
+    assert!(
+        judged.marker_age_ms.is_some_and(|age| age < 60_000),
+        "the new marker's true age: {judged:?}"
+    );
+    let lock = format!("{PREFIX}{{known-old-held}}:lock");
+    cmd(&mut conn, &["SET", &lock, "someone", "PX", "10000"]).await;
+    let refused = knowing(
+        &mut conn,
+        &request("known-old-held", "me", Fencing::Off, true),
+        old,
+    )
+    .await
+    .expect("a refusal");
+    assert!(!refused.granted);
+    assert_eq!(
+        (refused.marker_age_ms, refused.marker_born_ms),
+        (None, None)
+    );
+
+    // A client that mints the token reads the clock anyway: the exact age.
+    cmd(&mut conn, &["SET", MARKER, "1000000"]).await;
+    let fenced = knowing(
+        &mut conn,
+        &request("known-old-fenced", "me", Fencing::Client, true),
+        old,
+    )
+    .await
+    .expect("a grant");
+    assert!(fenced.node_time_us > 0);
+    assert_ne!(fenced.marker_age_ms, Some(crate::protocol::KNOWN_OLD_MS));
+}
+
 /// The follow-up may reach the node after the caller moved on: won on the other nodes,
 /// used the lease and released it. It must not take the lock again (before the follow-up
 /// was the acquire script itself, a grant that nobody would release for a whole ttl), nor
@@ -302,11 +405,46 @@ fn every_request_off_a_cluster_has_a_quick_form_when_asked_for() {
         quick,
         ..request("r", "o", fencing, true)
     };
-    assert!(commands(&r(Fencing::Off, true), NodeKind::Standalone).is_some());
-    assert!(commands(&r(Fencing::Client, true), NodeKind::Sentinel).is_some());
-    assert!(commands(&r(Fencing::Script, true), NodeKind::Standalone).is_some());
-    assert!(commands(&r(Fencing::Off, true), NodeKind::Cluster).is_none());
-    assert!(commands(&r(Fencing::Off, false), NodeKind::Standalone).is_none());
+    assert!(
+        commands(
+            &r(Fencing::Off, true),
+            NodeKind::Standalone,
+            NodeFacts::default()
+        )
+        .is_some()
+    );
+    assert!(
+        commands(
+            &r(Fencing::Client, true),
+            NodeKind::Sentinel,
+            NodeFacts::default()
+        )
+        .is_some()
+    );
+    assert!(
+        commands(
+            &r(Fencing::Script, true),
+            NodeKind::Standalone,
+            NodeFacts::default()
+        )
+        .is_some()
+    );
+    assert!(
+        commands(
+            &r(Fencing::Off, true),
+            NodeKind::Cluster,
+            NodeFacts::default()
+        )
+        .is_none()
+    );
+    assert!(
+        commands(
+            &r(Fencing::Off, false),
+            NodeKind::Standalone,
+            NodeFacts::default()
+        )
+        .is_none()
+    );
 }
 
 #[test]
@@ -315,7 +453,9 @@ fn malformed_answers_are_errors_not_grants() {
     let time = || Value::Array(vec![bulk("1764576000"), bulk("123456")]);
     let r = request("r", "o", Fencing::Client, true);
     let ok = Value::Array(vec![Value::Nil, time(), bulk("1000"), bulk("7")]);
-    let granted = reply(&r, &ok).expect("valid").expect("a grant");
+    let granted = reply(&r, &ok, NodeFacts::default())
+        .expect("valid")
+        .expect("a grant");
     assert_eq!(granted.fence, 7);
     assert_eq!(granted.node_time_us, 1_764_576_000_123_456);
     assert_eq!(granted.marker_born_ms, Some(1000));
@@ -335,7 +475,7 @@ fn malformed_answers_are_errors_not_grants() {
         Value::Array(vec![Value::Nil, time(), Value::Int(1000), bulk("7")]),
         Value::Array(vec![Value::Nil, time(), bulk("1000"), bulk("-7")]),
     ] {
-        assert!(reply(&r, &bad).is_err(), "{bad:?}");
+        assert!(reply(&r, &bad, NodeFacts::default()).is_err(), "{bad:?}");
     }
 }
 
@@ -357,9 +497,12 @@ async fn quick_release(
     conn: &mut MultiplexedConnection,
     r: &crate::ops::release::Release,
 ) -> Option<bool> {
-    let invocation = r.quick(NodeKind::Standalone).expect("a quick form");
+    let invocation = r
+        .quick(NodeKind::Standalone, NodeFacts::default())
+        .expect("a quick form");
     let answer = invocation.invoke(conn).await.expect("answer");
-    r.quick_reply(&answer).expect("a well-formed answer")
+    r.quick_reply(&answer, NodeFacts::default())
+        .expect("a well-formed answer")
 }
 
 #[tokio::test]
@@ -417,7 +560,11 @@ async fn a_queue_leaves_the_release_to_the_script_which_hands_off() {
 #[test]
 fn only_a_plain_release_has_a_quick_form() {
     let plain = release("r", "o");
-    assert!(plain.quick(NodeKind::Standalone).is_some());
+    assert!(
+        plain
+            .quick(NodeKind::Standalone, NodeFacts::default())
+            .is_some()
+    );
     for r in [
         crate::ops::release::Release {
             described: true,
@@ -436,6 +583,9 @@ fn only_a_plain_release_has_a_quick_form() {
             ..release("r", "o")
         },
     ] {
-        assert!(r.quick(NodeKind::Standalone).is_none());
+        assert!(
+            r.quick(NodeKind::Standalone, NodeFacts::default())
+                .is_none()
+        );
     }
 }

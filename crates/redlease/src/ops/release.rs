@@ -12,7 +12,7 @@ use std::time::Duration;
 use redis::Value;
 
 use super::parse::{ReplyError, flag, int};
-use super::{Compiled, Invocation, Op, Target, millis};
+use super::{Compiled, Invocation, NodeFacts, Op, Target, millis};
 use crate::config::NodeKind;
 
 pub(crate) const LUA: &str = include_str!("release.lua");
@@ -86,7 +86,7 @@ impl Op for Release {
         parse(value)
     }
 
-    fn quick(&self, _kind: NodeKind) -> Option<Invocation> {
+    fn quick(&self, _kind: NodeKind, _facts: NodeFacts) -> Option<Invocation> {
         // Only a plain release has a quick form: a description to delete, waiters who
         // subscribe without queueing (hand-off off), or a place in the queue to keep all
         // need release.lua.
@@ -100,7 +100,7 @@ impl Op for Release {
         Some(call)
     }
 
-    fn quick_reply(&self, answer: &Value) -> Result<Option<bool>, ReplyError> {
+    fn quick_reply(&self, answer: &Value, _facts: NodeFacts) -> Result<Option<bool>, ReplyError> {
         match int("release", answer)? {
             -1 => {
                 self.saw_queue.store(true, Ordering::Relaxed);

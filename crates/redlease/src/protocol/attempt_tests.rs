@@ -167,3 +167,85 @@ fn markers_older_than_max_ttl_are_trusted_whatever_replaced_them() {
     let trusted = trusted_nodes(&a.finish(true));
     assert_eq!(trusted, vec![0, 2]);
 }
+
+/// The quick acquire reports a marker it knows to be old as `KNOWN_OLD_MS` instead of its
+/// true age (`ops/quick.rs`): that must never count a grant, win a vote or trust a marker
+/// that the true ages would not.
+mod known_old {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One node's answer: granted or refused, the marker's age in ms (none, young, about
+    /// `max_ttl`, old), and what the client knew of the marker.
+    type Answer = (bool, Option<u64>, Known);
+
+    fn answer() -> impl Strategy<Value = Answer> {
+        let age = prop_oneof![
+            Just(None),
+            (0u64..60_000).prop_map(Some),
+            (59_000u64..61_000).prop_map(Some),
+            (60_000u64..10_000_000).prop_map(Some),
+        ];
+        let known = prop_oneof![
+            Just(Known::Trusted),
+            Just(Known::Replaced),
+            Just(Known::Unknown)
+        ];
+        (any::<bool>(), age, known)
+    }
+
+    /// Answers for 1 to 5 nodes, and the order they arrive in.
+    fn round() -> impl Strategy<Value = (Vec<Answer>, Vec<usize>)> {
+        proptest::collection::vec(answer(), 1..=5).prop_flat_map(|answers| {
+            let order: Vec<usize> = (0..answers.len()).collect();
+            (Just(answers), Just(order).prop_shuffle())
+        })
+    }
+
+    /// Feed the answers in order and conclude, with every marker at least `max_ttl` old
+    /// reported as `KNOWN_OLD_MS` if `known_old`.
+    fn conclude(
+        answers: &[(bool, Option<u64>, Known)],
+        order: &[usize],
+        known_old: bool,
+    ) -> Outcome {
+        let rules = rules(answers.len(), false);
+        let mut attempt = Attempt::new(rules);
+        for &i in order {
+            let (granted, age, known) = answers[i];
+            let age = match age {
+                Some(ms) if known_old && Duration::from_millis(ms) >= rules.max_ttl => {
+                    Some(crate::protocol::KNOWN_OLD_MS)
+                }
+                age => age,
+            };
+            let reply = AcquireReply {
+                granted,
+                marker_age_ms: age,
+                ..AcquireReply::default()
+            };
+            attempt.answer_known(i, Some(&reply), known);
+        }
+        attempt.finish(true)
+    }
+
+    proptest! {
+        #[test]
+        fn an_old_marker_reported_older_never_counts_more(case in round()) {
+            let (answers, order) = case;
+            let exact = conclude(&answers, &order, false);
+            let reported = conclude(&answers, &order, true);
+            prop_assert!(
+                reported.granted.iter().all(|i| exact.granted.contains(i)),
+                "granted {:?} against {:?}", reported.granted, exact.granted
+            );
+            prop_assert!(reported.verdict != Verdict::Won || exact.verdict == Verdict::Won);
+            let nodes = |o: &Outcome| o.trust.iter().map(|&(i, _)| i).collect::<Vec<_>>();
+            prop_assert!(
+                nodes(&reported).iter().all(|i| nodes(&exact).contains(i)),
+                "trusted {:?} against {:?}", nodes(&reported), nodes(&exact)
+            );
+        }
+    }
+}

@@ -38,7 +38,7 @@ pub use attempt::{AcquireReply, Attempt, AttemptRules, Known, NodeVote, Outcome,
 pub use extend::{ExtendReply, ExtendVerdict};
 pub(crate) use names::ResourceKeys;
 pub use names::{Keys, new_owner};
-pub use restart::{MarkerTrust, held_back, restart_slack};
+pub use restart::{KNOWN_OLD_MS, MarkerTrust, held_back, restart_slack};
 pub use retry::RetryPolicy;
 pub use tally::{Decision, Tally, Vote};
 

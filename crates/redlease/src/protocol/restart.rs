@@ -22,6 +22,14 @@ pub fn restart_slack(node_timeout: Duration) -> Duration {
     node_timeout.saturating_mul(2) + Duration::from_millis(250)
 }
 
+/// The age, in ms, a client reports for a marker that it saw at least `max_ttl` old
+/// before and recognised since by its birth alone, without reading the node's clock (the
+/// quick acquire): older than any `max_ttl` (at most a day), about 35 years. The same
+/// marker is older still than when it was seen, and an age reported above the true one
+/// holds back no fewer nodes and counts no more grants ([`held_back`] only grows with the
+/// oldest age; `attempt_tests.rs`, `an_old_marker_reported_older_never_counts_more`).
+pub const KNOWN_OLD_MS: u64 = 1 << 40;
+
 /// Delayed restart: whether a node whose marker is `age` old must not count as a grant,
 /// given the oldest marker age any node reported.
 ///
