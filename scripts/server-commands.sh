@@ -54,7 +54,7 @@ measure() {
     redis-cli -p "$port" FLUSHALL >/dev/null
     redis-cli -p "$port" CONFIG RESETSTAT >/dev/null
   done
-  "$bin" --servers "$urls" --scenario distinct --ops "$PAIRS" --rounds 1 --warmup 0 \
+  "$bin" --servers "$urls" --markers-ready --scenario distinct --ops "$PAIRS" --rounds 1 --warmup 0 \
     --no-progress "$@" >"$work/bench.out" 2>&1 || {
     echo "server-commands.sh: the bench failed ($label):" >&2
     tail -5 "$work/bench.out" >&2

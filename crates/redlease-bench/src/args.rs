@@ -55,6 +55,11 @@ pub struct BenchArgs {
     /// Also run rslock (needs the `rslock` feature).
     #[arg(long)]
     pub rslock: bool,
+    /// Back-date redlease's delayed-restart markers on the given --servers before the
+    /// run, as in a deployment in use for longer than max_ttl (always done on the
+    /// bench's own servers). An operator action: only on servers no lease relies on.
+    #[arg(long)]
+    pub markers_ready: bool,
     /// Lease ttl.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub ttl: Duration,
@@ -143,6 +148,7 @@ impl BenchArgs {
             distinct_keys: self.distinct_keys,
             max_run: self.max_run,
             progress: !self.no_progress && !self.json,
+            markers_ready: self.markers_ready,
         }
     }
 }
@@ -208,8 +214,10 @@ mod tests {
             "2s",
             "--fencing",
             "both",
+            "--markers-ready",
         ]);
         let o = cli.bench.options(&[5]);
+        assert!(o.markers_ready);
         assert_eq!(o.scenarios, [Scenario::Contended, Scenario::Distinct]);
         assert_eq!(o.nodes, [1, 3]);
         assert_eq!(o.ops, 50);
@@ -221,5 +229,6 @@ mod tests {
         let defaults = Cli::parse_from(["x"]).bench.options(&[1, 5]);
         assert_eq!(defaults.nodes, [1, 5]);
         assert_eq!(defaults.scenarios, Scenario::ALL);
+        assert!(!defaults.markers_ready, "an operator action: only when asked for");
     }
 }

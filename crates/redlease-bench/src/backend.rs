@@ -63,6 +63,21 @@ pub(crate) fn node_timeout(options: &Options) -> Duration {
 }
 
 impl Backend {
+    /// Back-date redlease's delayed-restart markers (see [`Options::markers_ready`]);
+    /// nothing for the others, which have none.
+    pub(crate) async fn mark_ready(&self) -> Result<(), BenchError> {
+        if let Backend::Redlease { manager, .. } = self {
+            for (node, result) in manager.mark_nodes_ready().await {
+                if let Err(e) = result {
+                    return Err(BenchError::Setup(format!(
+                        "marking {node} ready (its delayed-restart marker): {e}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Connect `implementation` to `urls`, with its keys under `prefix`.
     pub(crate) async fn connect(
         implementation: Implementation,

@@ -35,6 +35,9 @@ pub enum BenchError {
         #[source]
         source: io::Error,
     },
+    /// Preparing the servers for a run failed (e.g. marking redlease's markers ready).
+    #[error("setting up the run: {0}")]
+    Setup(String),
     /// Something that cannot happen with valid options (a histogram refused its bounds,
     /// a worker task panicked).
     #[error("internal: {0}")]

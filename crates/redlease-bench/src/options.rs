@@ -177,6 +177,13 @@ pub struct Options {
     pub max_run: Duration,
     /// Show a progress bar on a terminal. Default true.
     pub progress: bool,
+    /// Back-date redlease's delayed-restart markers before the run (the operator action
+    /// `LockManager::mark_nodes_ready`), as in a deployment in use for longer than
+    /// `max_ttl`, redlease's steady state: then its quick acquire checks each marker by
+    /// its birth and reads no clock. Always done on the bench's own throwaway servers;
+    /// on `servers` given, only when true (it is an operator's decision there). Default
+    /// false.
+    pub markers_ready: bool,
 }
 
 impl Default for Options {
@@ -201,6 +208,7 @@ impl Default for Options {
             distinct_keys: false,
             max_run: Duration::from_secs(60),
             progress: true,
+            markers_ready: false,
         }
     }
 }

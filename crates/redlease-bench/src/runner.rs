@@ -63,6 +63,15 @@ pub async fn run(options: &Options) -> Result<Report, BenchError> {
         for implementation in options.implementations(k) {
             let prefix = format!("rlb:{run_id}:{}:", implementation.name());
             let backend = Backend::connect(implementation, &urls, options, prefix).await?;
+            // The steady state of a deployment in use: markers older than max_ttl.
+            let ready = match deployment {
+                Deployment::Local(_) => true,
+                Deployment::Given => options.markers_ready,
+                Deployment::Shards(_) => false,
+            };
+            if ready {
+                backend.mark_ready().await?;
+            }
             backends.push((implementation, Arc::new(backend)));
         }
         for &scenario in &options.scenarios {
