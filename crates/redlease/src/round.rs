@@ -2,7 +2,8 @@
 //!
 //! The protocol sends each step (acquire, fence, extend, release) to all nodes at once and
 //! decides as soon as the outcome is certain. The calls that have not answered by then are
-//! not abandoned: [`Round::detach`] hands them to the background, so their requests are
+//! not abandoned: [`Round::detach`] hands them to the background (one task for all of a
+//! manager's stragglers, not one per round), so their requests are
 //! still sent (a connection being re-established still gets the release) and the node's
 //! connection bookkeeping still sees their outcome, while the caller moves on.
 //!
@@ -137,7 +138,7 @@ where
         }
         cluster
             .background
-            .spawn(async move { while calls.next().await.is_some() {} });
+            .adopt(async move { while calls.next().await.is_some() {} });
     }
 }
 
