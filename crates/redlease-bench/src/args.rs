@@ -229,6 +229,9 @@ mod tests {
         let defaults = Cli::parse_from(["x"]).bench.options(&[1, 5]);
         assert_eq!(defaults.nodes, [1, 5]);
         assert_eq!(defaults.scenarios, Scenario::ALL);
-        assert!(!defaults.markers_ready, "an operator action: only when asked for");
+        assert!(
+            !defaults.markers_ready,
+            "an operator action: only when asked for"
+        );
     }
 }
