@@ -20,6 +20,7 @@
 //! cargo run --release -p redlease-chaos -- probe        # every probe (see [`probe`])
 //! cargo run --release -p redlease-chaos -- probe shortening-extend --rounds 5
 //! cargo run --release -p redlease-chaos -- --nodes 5 --scenario rolling-wipes --scenario client-clock-skew
+//! cargo run --release -p redlease-chaos -- --nodes 5 --no-fencing   # unfenced workers: mutual exclusion only
 //! ```
 //!
 //! Needs `redis-server` and `faketime` (`scripts/ensure-redis.sh` installs

@@ -51,6 +51,10 @@ struct Cli {
     /// Print the rows as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Workers take no fencing tokens (the library's `fencing(false)`): checks mutual
+    /// exclusion on the unfenced path; token order and stale accesses are not checked.
+    #[arg(long)]
+    no_fencing: bool,
 }
 
 #[derive(Subcommand)]
@@ -231,5 +235,6 @@ fn options(cli: &Cli, nodes: usize, worker_exe: PathBuf) -> RunOptions {
         worker_exe,
         limit: Duration::from_secs(cli.limit_secs),
         seed: cli.seed,
+        fencing: !cli.no_fencing,
     }
 }

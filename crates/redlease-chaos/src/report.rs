@@ -27,10 +27,10 @@ pub struct Row {
     pub sections: usize,
     /// Mutual-exclusion violations (pairs of live leases at once).
     pub violations: usize,
-    /// Fencing tokens out of acquisition order (or shared).
-    pub token_disorder: usize,
-    /// Accesses the fenced resource accepted with a stale token.
-    pub stale_accepted: usize,
+    /// Fencing tokens out of acquisition order (or shared); `None` without fencing.
+    pub token_disorder: Option<usize>,
+    /// Accesses the fenced resource accepted with a stale token; `None` without fencing.
+    pub stale_accepted: Option<usize>,
     /// Accesses the fenced resource rejected for a stale token.
     pub stale_rejected: u64,
     /// Accesses sent after the holder's lease had ended.
@@ -148,8 +148,8 @@ impl Outcome {
             },
             sections: f.sections,
             violations: f.overlaps.len(),
-            token_disorder: f.token_disorder.len(),
-            stale_accepted: f.stale_accepted.len(),
+            token_disorder: self.fencing.then_some(f.token_disorder.len()),
+            stale_accepted: self.fencing.then_some(f.stale_accepted.len()),
             stale_rejected: f.stale_rejected,
             late_accesses: f.late_ops,
             lost_signalled: f.lost_signalled,
@@ -174,6 +174,11 @@ impl Outcome {
     }
 }
 
+/// A count, or `-` where it was not checked.
+fn dash(count: Option<usize>) -> String {
+    count.map_or_else(|| "-".to_owned(), |n| n.to_string())
+}
+
 fn head<T: std::fmt::Debug>(items: &[T]) -> &[T] {
     &items[..items.len().min(3)]
 }
@@ -182,7 +187,7 @@ fn head<T: std::fmt::Debug>(items: &[T]) -> &[T] {
 pub const LEGEND: &str = "\
 columns: N lock nodes; promise: yes = everything below must be zero but avail/p99 (asserted by the suite), no = mutual exclusion not promised (fence still must hold);
   sections  critical sections completed      viol   pairs of live leases at once (mutual exclusion violations)
-  tok       fencing tokens out of order      stale+ stale accesses ACCEPTED by the fenced resource
+  tok       fencing tokens out of order      stale+ stale accesses ACCEPTED by the fenced resource (both - with --no-fencing)
   stale-    stale accesses rejected          late   accesses sent after the holder's own deadline (its fault; the fence's job)
   lost!     losses the holder was told of    lost?  losses the holder was NOT told of
   upd       lost updates (accepted writes - counter)
@@ -232,8 +237,8 @@ pub fn table(rows: &[Row]) -> String {
             promise,
             r.sections,
             r.violations,
-            r.token_disorder,
-            r.stale_accepted,
+            dash(r.token_disorder),
+            dash(r.stale_accepted),
             r.stale_rejected,
             r.late_accesses,
             r.lost_signalled,

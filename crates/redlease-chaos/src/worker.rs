@@ -52,6 +52,8 @@ pub struct WorkerConfig {
     pub max_ttl_ms: u64,
     /// In-band delayed restart on or off.
     pub delayed_restart: bool,
+    /// Fencing tokens on or off.
+    pub fencing: bool,
     /// Shortest and longest work in an ordinary section.
     pub hold_ms: (u64, u64),
     /// Every this many sections, hold for longer than the ttl (renewal at
@@ -147,6 +149,7 @@ async fn run(
         .wait(Duration::from_millis(config.wait_ms))
         .max_ttl(Duration::from_millis(config.max_ttl_ms))
         .delayed_restart(config.delayed_restart)
+        .fencing(config.fencing)
         .build()
         .await
         .map_err(|e| format!("lock manager: {e}"))?;
