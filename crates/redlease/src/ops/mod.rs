@@ -28,6 +28,8 @@ mod parse;
 mod quick;
 pub mod release;
 pub mod status;
+#[cfg(test)]
+mod testing;
 
 pub use parse::ReplyError;
 

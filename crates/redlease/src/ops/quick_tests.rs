@@ -1,48 +1,17 @@
-//! The quick requests against the scripts, on a real redis-server: in every state of the
-//! keys, the quick acquire either answers exactly the grant the script answers, or leaves
-//! the decision to the script (and then took nothing that the script would not give); the
-//! quick release deletes exactly where release.lua would without waiters, and leaves every
-//! queued resource to release.lua.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! The quick acquire against the acquire script, on a real redis-server: in every state of
+//! the keys, it either answers exactly the grant the script answers, or leaves the decision
+//! to the script (and then took nothing that the script would not give). The quick release
+//! is tested in `release_tests.rs`.
 
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 
 use super::{commands, reply};
 use crate::config::NodeKind;
-use crate::ops::acquire::{Acquire, Fencing, Role};
-use crate::ops::{MarkerKey, NodeFacts, Op, Target};
+use crate::ops::acquire::{Acquire, Fencing};
+use crate::ops::testing::{MARKER, PREFIX, cmd, connect, request, script};
+use crate::ops::{NodeFacts, Op};
 use crate::protocol::AcquireReply;
-
-const PREFIX: &str = "quick:";
-const MARKER: &str = "quick:marker:born";
-
-fn request(resource: &str, owner: &str, fencing: Fencing, marker: bool) -> Acquire {
-    Acquire {
-        target: Target::new(PREFIX, resource, owner.to_owned()),
-        ttl: Duration::from_secs(10),
-        role: Role::Wait,
-        waited_us: 0,
-        fencing,
-        marker: marker.then(|| MarkerKey::Global(Arc::from(MARKER))),
-        queue_ttl: Duration::from_secs(60),
-        counter_ttl: Duration::from_secs(600),
-        quick: true,
-    }
-}
-
-async fn connect() -> (redlease_testkit::Cluster, MultiplexedConnection) {
-    let cluster = redlease_testkit::Cluster::start(1)
-        .expect("redis-server must be installed: apt-get install -y redis-server");
-    let client = redis::Client::open(cluster.urls()[0].as_str()).expect("url");
-    let conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
-    (cluster, conn)
-}
 
 async fn quick(conn: &mut MultiplexedConnection, r: &Acquire) -> Option<AcquireReply> {
     knowing(conn, r, NodeFacts::default()).await
@@ -57,19 +26,6 @@ async fn knowing(
     let invocation = commands(r, NodeKind::Standalone, facts).expect("a quick form");
     let answer = invocation.invoke(conn).await.expect("answer");
     reply(r, &answer, facts).expect("a well-formed answer")
-}
-
-async fn script(conn: &mut MultiplexedConnection, r: &Acquire) -> AcquireReply {
-    let answer = r.invocation().invoke(conn).await.expect("answer");
-    Acquire::parse(&answer).expect("a well-formed reply")
-}
-
-async fn cmd(conn: &mut MultiplexedConnection, args: &[&str]) -> Value {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query_async(conn).await.expect("command")
 }
 
 /// The same reply up to the clock: the node's time and the age move between two calls.
@@ -476,116 +432,5 @@ fn malformed_answers_are_errors_not_grants() {
         Value::Array(vec![Value::Nil, time(), bulk("1000"), bulk("-7")]),
     ] {
         assert!(reply(&r, &bad, NodeFacts::default()).is_err(), "{bad:?}");
-    }
-}
-
-fn release(resource: &str, owner: &str) -> crate::ops::release::Release {
-    crate::ops::release::Release {
-        target: Target::new(PREFIX, resource, owner.to_owned()),
-        handoff: Duration::from_millis(50),
-        waiter_gone_after: Duration::from_secs(3),
-        queue_ttl: Duration::from_secs(60),
-        publish_always: false,
-        stay_queued: false,
-        described: false,
-        quick: true,
-        saw_queue: std::sync::atomic::AtomicBool::new(false),
-    }
-}
-
-async fn quick_release(
-    conn: &mut MultiplexedConnection,
-    r: &crate::ops::release::Release,
-) -> Option<bool> {
-    let invocation = r
-        .quick(NodeKind::Standalone, NodeFacts::default())
-        .expect("a quick form");
-    let answer = invocation.invoke(conn).await.expect("answer");
-    r.quick_reply(&answer, NodeFacts::default())
-        .expect("a well-formed answer")
-}
-
-#[tokio::test]
-async fn the_quick_release_is_compare_and_delete_where_nobody_waits() {
-    let (_cluster, mut conn) = connect().await;
-    let lock = format!("{PREFIX}{{free}}:lock");
-    cmd(&mut conn, &["SET", &lock, "me", "PX", "10000"]).await;
-    // Someone else's key stays; ours goes; an absent one is no error.
-    assert_eq!(
-        quick_release(&mut conn, &release("free", "other")).await,
-        Some(false)
-    );
-    assert_eq!(cmd(&mut conn, &["EXISTS", &lock]).await, Value::Int(1));
-    assert_eq!(
-        quick_release(&mut conn, &release("free", "me")).await,
-        Some(true)
-    );
-    assert_eq!(cmd(&mut conn, &["EXISTS", &lock]).await, Value::Int(0));
-    assert_eq!(
-        quick_release(&mut conn, &release("free", "me")).await,
-        Some(false)
-    );
-}
-
-#[tokio::test]
-async fn a_queue_leaves_the_release_to_the_script_which_hands_off() {
-    let (_cluster, mut conn) = connect().await;
-    let lock = format!("{PREFIX}{{queued}}:lock");
-    // A holder, and a waiter refused and queued by the acquire script.
-    cmd(&mut conn, &["SET", &lock, "me", "PX", "10000"]).await;
-    let waiter = request("queued", "waiter", Fencing::Off, false);
-    assert!(!script(&mut conn, &waiter).await.granted);
-    let r = release("queued", "me");
-    assert_eq!(
-        quick_release(&mut conn, &r).await,
-        None,
-        "left to the script"
-    );
-    assert!(r.saw_queue.load(std::sync::atomic::Ordering::Relaxed));
-    assert_eq!(
-        cmd(&mut conn, &["GET", &lock]).await,
-        Value::BulkString(b"me".to_vec()),
-        "the quick release touched nothing"
-    );
-    let answer = r.invocation().invoke(&mut conn).await.expect("answer");
-    assert_eq!(crate::ops::release::Release::parse(&answer), Ok(true));
-    let reservation = format!("handoff:{}", waiter.target.waiter);
-    assert_eq!(
-        cmd(&mut conn, &["GET", &lock]).await,
-        Value::BulkString(reservation.into_bytes()),
-        "handed off to the waiter"
-    );
-}
-
-#[test]
-fn only_a_plain_release_has_a_quick_form() {
-    let plain = release("r", "o");
-    assert!(
-        plain
-            .quick(NodeKind::Standalone, NodeFacts::default())
-            .is_some()
-    );
-    for r in [
-        crate::ops::release::Release {
-            described: true,
-            ..release("r", "o")
-        },
-        crate::ops::release::Release {
-            publish_always: true,
-            ..release("r", "o")
-        },
-        crate::ops::release::Release {
-            stay_queued: true,
-            ..release("r", "o")
-        },
-        crate::ops::release::Release {
-            quick: false,
-            ..release("r", "o")
-        },
-    ] {
-        assert!(
-            r.quick(NodeKind::Standalone, NodeFacts::default())
-                .is_none()
-        );
     }
 }

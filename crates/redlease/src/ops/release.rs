@@ -121,3 +121,7 @@ impl Op for Release {
 pub fn parse(value: &Value) -> Result<bool, ReplyError> {
     flag("release", value)
 }
+
+#[cfg(test)]
+#[path = "release_tests.rs"]
+mod tests;
