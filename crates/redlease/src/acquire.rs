@@ -21,7 +21,7 @@ use crate::ops::fence::Fence;
 use crate::ops::{MarkerKey, Target};
 use crate::protocol::attempt::fence_tally;
 use crate::protocol::{
-    self, Attempt, AttemptRules, Decision, Known, Outcome, ResourceKeys, Verdict, Vote,
+    self, Attempt, AttemptRules, Decision, Outcome, ResourceKeys, Verdict, Vote,
 };
 use crate::release;
 use crate::renewal::Renewals;
@@ -263,6 +263,8 @@ impl Acquirer<'_> {
         // answers without a marker.
         let mut errors: Vec<(usize, NodeError)> = Vec::new();
         let mut seen_at: Vec<(usize, Duration)> = Vec::new();
+        // One marker per node (not per resource, as on a Redis Cluster).
+        let global = matches!(cluster.marker, Some(MarkerKey::Global(_)));
         let mut stopped = false;
         while let Some((i, result)) = round.next().await {
             // The script answers an unfenced grant with its short form (no counter, no
@@ -278,46 +280,11 @@ impl Acquirer<'_> {
             });
             let step = match result {
                 Ok(reply) => {
-                    // A marker is known by its birth on the node's own clock, as the node
-                    // reports it: when this client reads the answer does not enter, so a
-                    // stall between the node's answer and this line cannot make a new
-                    // marker look like the trusted one. `seen_at`: when the node measured
-                    // the age, on its clock. Refusals are checked too: a different marker
-                    // proves the node lost its data whatever it answered this time.
-                    let seen = reply
-                        .marker_born_ms
-                        .zip(reply.marker_age_ms)
-                        .map(|(born, age)| Duration::from_millis(born.saturating_add(age)));
+                    // `seen`: when the node measured the marker's age, on its own clock.
+                    let (known, seen) = cluster.nodes[i].judge_marker(&reply, c.max_ttl, global);
                     if let Some(seen) = seen {
                         seen_at.push((i, seen));
                     }
-                    // A marker seen `max_ttl` old stays so: the next quick request checks
-                    // its birth instead of reading the clock (`ops/quick.rs`).
-                    if let (Some(born), Some(age), Some(MarkerKey::Global(_))) =
-                        (reply.marker_born_ms, reply.marker_age_ms, &cluster.marker)
-                    {
-                        cluster.nodes[i].saw_marker(born, Duration::from_millis(age) >= c.max_ttl);
-                    }
-                    let marker = reply
-                        .marker_age_ms
-                        .map(Duration::from_millis)
-                        .zip(seen)
-                        .filter(|(age, _)| *age < c.max_ttl);
-                    let known = match marker {
-                        Some((age, now))
-                            if cluster.nodes[i].marker_trusted(age, now, Duration::ZERO) =>
-                        {
-                            Known::Trusted
-                        }
-                        // With one marker per node, a new one proves the node lost its data.
-                        Some((age, now))
-                            if matches!(cluster.marker, Some(MarkerKey::Global(_)))
-                                && cluster.nodes[i].marker_replaced(age, now) =>
-                        {
-                            Known::Replaced
-                        }
-                        _ => Known::Unknown,
-                    };
                     vote.answer_known(i, Some(&reply), known)
                 }
                 Err(e) => {

@@ -50,8 +50,8 @@
 //! | `cluster` | the nodes and what every operation on them shares |
 //! | `contention` | which resources this process saw contended lately: who takes the quick requests |
 //! | `wakeup` | waiters woken by published releases (one subscriber per node) |
-//! | `node` | one connection per node whatever its kind (standalone, Sentinel, Cluster), per-node timeout, reconnection, `min_replicas`, checks at connect |
-//! | `background` | work left running in the background, counted for [`LockManager::flush`] |
+//! | `node` | one connection per node whatever its kind (standalone, Sentinel, Cluster), per-node timeout, reconnection, `min_replicas`, checks at connect, what this client knows of the node's delayed-restart marker |
+//! | `background` | work left running in the background (a round's stragglers in one task per manager), counted for [`LockManager::flush`] |
 //! | [`ops`] | one file per node operation: the typed request, its `.lua` script, the reply's parsing; the quick forms (plain commands, a lean release) where the lock is expected free |
 //! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
 //! | [`protocol`] | the pure decisions: quorum, drift, validity, fencing token, attempt, extend, renewal, delayed restart, retry delays |

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use crate::config::{NodeKind, Server, Tls};
 use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::ops::{self, Op};
-use crate::protocol::MarkerTrust;
 
 pub(crate) mod checks;
 mod follow;
 mod link;
+mod markers;
 mod pubsub;
 mod request;
 mod scan;
@@ -59,13 +59,8 @@ pub(crate) struct Node {
     /// connection that is still answering other requests means "slow", not "hung".
     last_answer_us: AtomicU64,
     epoch: Instant,
-    /// Delayed restart: this node's marker, once a complete round showed it is not a
-    /// node that came back empty. The same marker later means the node kept its data
-    /// since, so its grants can be counted without waiting for every other node's answer.
-    trust: Mutex<MarkerTrust>,
-    /// The birth (node ms) of this node's marker when last seen at least `max_ttl` old,
-    /// 0 for none (see [`ops::NodeFacts`]).
-    old_marker: AtomicU64,
+    /// Delayed restart: what this client knows of the node's marker ([`markers`]).
+    markers: markers::Markers,
 }
 
 impl Node {
@@ -100,8 +95,7 @@ impl Node {
             timeouts_in_row: AtomicU32::new(0),
             last_answer_us: AtomicU64::new(0),
             epoch: Instant::now(),
-            trust: Mutex::new(MarkerTrust::default()),
-            old_marker: AtomicU64::new(0),
+            markers: markers::Markers::default(),
         })
     }
 
@@ -300,58 +294,6 @@ impl Node {
                 tracing::debug!(node = %self.name, "dropping connection");
                 *slot = None;
             }
-        }
-    }
-
-    /// Whether a marker of `age`, seen at `seen_at` (the cluster's clock), is the one
-    /// trusted before (see [`MarkerTrust::check`]).
-    pub(crate) fn marker_trusted(
-        &self,
-        age: Duration,
-        seen_at: Duration,
-        tolerance: Duration,
-    ) -> bool {
-        self.trust
-            .lock()
-            .is_ok_and(|mut trust| trust.check(age, seen_at, tolerance))
-    }
-
-    /// Whether this node's marker replaced the one trusted before: the node lost its data
-    /// (see [`MarkerTrust::replaced`]).
-    pub(crate) fn marker_replaced(&self, age: Duration, seen_at: Duration) -> bool {
-        self.trust
-            .lock()
-            .is_ok_and(|trust| trust.replaced(age, seen_at, Duration::ZERO))
-    }
-
-    /// Forget what this node's markers were (an operator reset them).
-    pub(crate) fn forget_markers(&self) {
-        if let Ok(mut trust) = self.trust.lock() {
-            trust.forget();
-        }
-        self.old_marker.store(0, Ordering::Relaxed);
-    }
-
-    /// What the quick requests to this node may rely on.
-    pub(crate) fn facts(&self) -> ops::NodeFacts {
-        let born = self.old_marker.load(Ordering::Relaxed);
-        ops::NodeFacts {
-            old_marker: (born != 0).then_some(born),
-        }
-    }
-
-    /// This node reported its (one, global) marker born at `born` (node ms), at least
-    /// `max_ttl` old if `old`: an old marker is remembered, any other forgets the one
-    /// remembered (the node lost its data, or the marker is still young).
-    pub(crate) fn saw_marker(&self, born: u64, old: bool) {
-        self.old_marker
-            .store(if old { born } else { 0 }, Ordering::Relaxed);
-    }
-
-    /// Remember this node's marker as one that a complete round did not hold back.
-    pub(crate) fn trust_marker(&self, age: Duration, seen_at: Duration) {
-        if let Ok(mut trust) = self.trust.lock() {
-            trust.trust(age, seen_at);
         }
     }
 
