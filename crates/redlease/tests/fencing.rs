@@ -69,3 +69,33 @@ async fn fence_counters_expire_with_the_resource_unused() {
         "the counter expires (PTTL {pttl} ms)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_wiped_gives_tokens_above_the_lost_ones() {
+    // One node that loses its data loses the counter with it (and the lease: mutual
+    // exclusion is not promised there). The next token comes from the node's clock and is
+    // still above every token before the loss, also after many from the counter alone.
+    let cluster = start(1);
+    let m = builder(&cluster).build().await.expect("manager");
+    let mut last = 0;
+    for _ in 0..50 {
+        let lease = m.acquire("one-node-wipe").await.expect("acquire");
+        assert!(
+            lease.fencing_token() > last,
+            "tokens grow while all is well"
+        );
+        last = lease.fencing_token();
+        lease.release().await.expect("release");
+    }
+    cluster.node(0).wipe().expect("wipe");
+    let lease = m
+        .acquire("one-node-wipe")
+        .await
+        .expect("acquire after the wipe");
+    assert!(
+        lease.fencing_token() > last,
+        "token {} after the wipe, {last} before",
+        lease.fencing_token()
+    );
+    lease.release().await.expect("release");
+}
