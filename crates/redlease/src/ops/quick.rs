@@ -74,7 +74,7 @@
 //!
 //! `quick_tests.rs` checks the answers against the script's on a real server.
 
-use redis::Value;
+use redis::{Cmd, Value};
 
 use super::acquire::{Acquire, Fencing};
 use super::parse::{ReplyError, counter, decimal, describe};
@@ -97,39 +97,91 @@ fn old_marker(request: &Acquire, facts: NodeFacts) -> Option<u64> {
     }
 }
 
+/// Which commands follow `SET` for a request: what [`commands`] sends and [`reply`]
+/// expects, in this order.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// `INCR` and `PEXPIRE` of the counter (one node, fenced).
+    mint: bool,
+    /// `TIME` (a marker not known old, or a token the client mints).
+    time: bool,
+    /// `GET` of the marker.
+    marker: bool,
+    /// `GET` of the counter (a token the client mints).
+    counter: bool,
+}
+
+impl Shape {
+    fn of(request: &Acquire, facts: NodeFacts) -> Self {
+        let marker = request.marker.is_some();
+        let counter = request.fencing == Fencing::Client;
+        Shape {
+            mint: request.fencing == Fencing::Script,
+            time: (marker && old_marker(request, facts).is_none()) || counter,
+            marker,
+            counter,
+        }
+    }
+
+    /// How many commands, `SET` included.
+    fn len(self) -> usize {
+        1 + 2 * usize::from(self.mint)
+            + usize::from(self.time)
+            + usize::from(self.marker)
+            + usize::from(self.counter)
+    }
+}
+
 /// The commands, if this request has a quick form on a node of `kind`.
 pub(crate) fn commands(request: &Acquire, kind: NodeKind, facts: NodeFacts) -> Option<Invocation> {
     if !request.quick || kind == NodeKind::Cluster {
         return None;
     }
     let keys = &request.target.keys;
-    let mut pipe = redis::pipe();
+    let owner = &request.target.owner;
+    let shape = Shape::of(request, facts);
+    let mut pipe = redis::Pipeline::with_capacity(shape.len());
     // Errors come back as answers (see `reply`), not as the whole request failed.
     pipe.ignore_errors();
-    pipe.cmd("SET")
-        .arg(keys.lock())
-        .arg(&request.target.owner)
+    // Each command sized up front: one allocation per buffer, not one per growth.
+    let mut set = command("SET", 6, keys.lock().len() + owner.len() + 32);
+    set.arg(keys.lock())
+        .arg(owner)
         .arg("NX")
         .arg("PX")
         .arg(millis(request.ttl))
         .arg("GET");
-    if request.fencing == Fencing::Script {
-        pipe.cmd("INCR").arg(keys.fence());
-        pipe.cmd("PEXPIRE")
-            .arg(keys.fence())
-            .arg(millis(request.counter_ttl));
+    pipe.add_command(set);
+    if shape.mint {
+        let mut incr = command("INCR", 1, keys.fence().len());
+        incr.arg(keys.fence());
+        pipe.add_command(incr);
+        let mut pexpire = command("PEXPIRE", 2, keys.fence().len() + 20);
+        pexpire.arg(keys.fence()).arg(millis(request.counter_ttl));
+        pipe.add_command(pexpire);
     }
-    let old = old_marker(request, facts);
-    if (request.marker.is_some() && old.is_none()) || request.fencing == Fencing::Client {
-        pipe.cmd("TIME");
+    if shape.time {
+        pipe.add_command(command("TIME", 0, 0));
     }
     if let Some(marker) = &request.marker {
-        pipe.cmd("GET").arg(marker.key(&request.target));
+        let marker = marker.key(&request.target);
+        let mut get = command("GET", 1, marker.len());
+        get.arg(marker);
+        pipe.add_command(get);
     }
-    if request.fencing == Fencing::Client {
-        pipe.cmd("GET").arg(keys.fence());
+    if shape.counter {
+        let mut get = command("GET", 1, keys.fence().len());
+        get.arg(keys.fence());
+        pipe.add_command(get);
     }
     Some(Invocation::commands(pipe))
+}
+
+/// A command named `name`, with room for `args` more arguments of `bytes` bytes in all.
+fn command(name: &str, args: usize, bytes: usize) -> Cmd {
+    let mut cmd = Cmd::with_capacity(args + 1, name.len() + bytes);
+    cmd.arg(name);
+    cmd
 }
 
 /// The reply that `answer` (the commands' replies, in order) stands for, or `None` when a
@@ -145,16 +197,15 @@ pub(crate) fn reply(
             format!("expected an array, got {}", describe(answer)),
         ));
     };
-    let with_marker = request.marker.is_some();
-    let client_fence = request.fencing == Fencing::Client;
-    let mint = request.fencing == Fencing::Script;
+    let shape = Shape::of(request, facts);
+    let Shape {
+        mint,
+        time: with_time,
+        marker: with_marker,
+        counter: client_fence,
+    } = shape;
     let old = old_marker(request, facts);
-    let with_time = (with_marker && old.is_none()) || client_fence;
-    let expected = 1
-        + 2 * usize::from(mint)
-        + usize::from(with_time)
-        + usize::from(with_marker)
-        + usize::from(client_fence);
+    let expected = shape.len();
     if items.len() != expected {
         return Err(ReplyError::new(
             NAME,
