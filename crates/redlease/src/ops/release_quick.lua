@@ -13,7 +13,13 @@
 -- its set-up cost this node ~1.3 µs more per release (redis-benchmark on this project's
 -- machine: ~560k calls/s here against ~300k/s). A waiter queues on a node before the
 -- holder can release there (see release.lua), so an empty queue means nobody to wake.
-if #redis.call('ZRANGE', KEYS[2], 0, 0) > 0 then
+--
+-- Whether the queue exists is asked with PTTL (-2: no such key; Redis deletes a zset
+-- with its last member), not by reading its first entry: ZRANGE's reply, even empty,
+-- becomes a Lua table, and with redis-benchmark here the script took ~2.05 µs per call
+-- with it against ~1.5 µs with PTTL (the compare-and-delete alone: ~1.1-1.2 µs).
+-- EXISTS would cost the same, but the documented lock-user ACL does not allow it.
+if redis.call('PTTL', KEYS[2]) ~= -2 then
   return -1
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
