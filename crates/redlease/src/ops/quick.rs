@@ -101,6 +101,8 @@ fn old_marker(request: &Acquire, facts: NodeFacts) -> Option<u64> {
 /// expects, in this order.
 #[derive(Clone, Copy)]
 struct Shape {
+    /// The birth of the marker this client knows old, checked instead of the clock.
+    old: Option<u64>,
     /// `INCR` and `PEXPIRE` of the counter (one node, fenced).
     mint: bool,
     /// `TIME` (a marker not known old, or a token the client mints).
@@ -115,9 +117,11 @@ impl Shape {
     fn of(request: &Acquire, facts: NodeFacts) -> Self {
         let marker = request.marker.is_some();
         let counter = request.fencing == Fencing::Client;
+        let old = old_marker(request, facts);
         Shape {
+            old,
             mint: request.fencing == Fencing::Script,
-            time: (marker && old_marker(request, facts).is_none()) || counter,
+            time: (marker && old.is_none()) || counter,
             marker,
             counter,
         }
@@ -199,12 +203,12 @@ pub(crate) fn reply(
     };
     let shape = Shape::of(request, facts);
     let Shape {
+        old,
         mint,
         time: with_time,
         marker: with_marker,
         counter: client_fence,
     } = shape;
-    let old = old_marker(request, facts);
     let expected = shape.len();
     if items.len() != expected {
         return Err(ReplyError::new(
