@@ -6,6 +6,22 @@ mod common;
 use std::time::Duration;
 
 use common::{builder, start};
+use redlease::LockManager;
+
+/// Acquire and release `resource` `times` times, each token above the one before (the
+/// first above `last`): the last token.
+async fn tokens_grow(m: &LockManager, resource: &str, times: usize, mut last: u64) -> u64 {
+    for _ in 0..times {
+        let lease = m.acquire(resource).await.expect("acquire");
+        assert!(
+            lease.fencing_token() > last,
+            "tokens grow while all is well"
+        );
+        last = lease.fencing_token();
+        lease.release().await.expect("release");
+    }
+    last
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_wipes_of_an_idle_resource_do_not_send_tokens_back() {
@@ -21,16 +37,7 @@ async fn rolling_wipes_of_an_idle_resource_do_not_send_tokens_back() {
         .build()
         .await
         .expect("manager");
-    let mut last = 0;
-    for _ in 0..3 {
-        let lease = m.acquire("rolling").await.expect("acquire");
-        assert!(
-            lease.fencing_token() > last,
-            "tokens grow while all is well"
-        );
-        last = lease.fencing_token();
-        lease.release().await.expect("release");
-    }
+    let last = tokens_grow(&m, "rolling", 3, 0).await;
     for node in cluster.nodes() {
         node.wipe().expect("wipe");
         tokio::time::sleep(max_ttl + Duration::from_millis(200)).await;
@@ -77,16 +84,7 @@ async fn one_node_wiped_gives_tokens_above_the_lost_ones() {
     // still above every token before the loss, also after many from the counter alone.
     let cluster = start(1);
     let m = builder(&cluster).build().await.expect("manager");
-    let mut last = 0;
-    for _ in 0..50 {
-        let lease = m.acquire("one-node-wipe").await.expect("acquire");
-        assert!(
-            lease.fencing_token() > last,
-            "tokens grow while all is well"
-        );
-        last = lease.fencing_token();
-        lease.release().await.expect("release");
-    }
+    let last = tokens_grow(&m, "one-node-wipe", 50, 0).await;
     cluster.node(0).wipe().expect("wipe");
     let lease = m
         .acquire("one-node-wipe")
