@@ -48,7 +48,8 @@ pub struct ReplicatedOptions {
     /// How long a server may take to answer `PING`. Default: 10 s.
     pub startup_timeout: Duration,
     /// How long [`Replicated::start_with`] waits for the first sync of all
-    /// replicas. Default: 20 s.
+    /// replicas, and [`Replicated::wait_for_sync`] for later ones. Default:
+    /// 20 s.
     pub sync_timeout: Duration,
 }
 
@@ -170,7 +171,14 @@ impl Replicated {
     /// when this was called (its offset has reached the primary's), for at
     /// most the options' `sync_timeout`.
     pub fn wait_for_sync(&self) -> io::Result<()> {
-        let primary = wait::until(self.sync_timeout, "one running primary", || {
+        self.wait_for_sync_within(self.sync_timeout)
+    }
+
+    /// [`Replicated::wait_for_sync`], for at most `limit` instead of the
+    /// options' `sync_timeout` (e.g. to check that a wait is bounded without
+    /// also bounding the first sync at start).
+    pub fn wait_for_sync_within(&self, limit: Duration) -> io::Result<()> {
+        let primary = wait::until(limit, "one running primary", || {
             self.current_primary().map_err(|e| e.to_string())
         })?;
         let target = info_number(primary, "master_repl_offset")?;
@@ -184,7 +192,7 @@ impl Replicated {
                 replica.url(),
                 primary.url()
             );
-            wait::until(self.sync_timeout, &what, || {
+            wait::until(limit, &what, || {
                 let info = replication_info(replica).map_err(|e| e.to_string())?;
                 let field = |name| info_field(&info, name).unwrap_or("?").to_string();
                 let (master_port, link) = (field("master_port"), field("master_link_status"));

@@ -46,16 +46,13 @@ fn a_replica_that_is_down_is_skipped_and_one_restarted_catches_up() {
 
 #[test]
 fn the_wait_is_bounded() {
-    let set = Replicated::start_with(ReplicatedOptions {
-        replicas: 1,
-        sync_timeout: Duration::from_millis(300),
-        ..Default::default()
-    })
-    .expect("start");
+    // The first sync may take a while on a loaded machine; only the wait after it is
+    // bounded short (with the 300 ms for both, a slow start failed this test).
+    let set = Replicated::start(1).expect("start");
     set.replicas()[0].pause().expect("pause");
     set.primary().command(&["SET", "k", "v"]).expect("write");
     let err = set
-        .wait_for_sync()
+        .wait_for_sync_within(Duration::from_millis(300))
         .expect_err("a paused replica cannot catch up");
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
     set.replicas()[0].resume().expect("resume");
