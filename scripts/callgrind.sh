@@ -48,11 +48,17 @@ per_pair() {
 }
 
 floor=$(per_pair --no-redlease)
-fenced=$(per_pair --no-floor --fencing on)
-unfenced=$(per_pair --no-floor --fencing off)
-rslock=$(per_pair --no-floor --no-redlease --rslock)
+# redlease: every token asked for (on several nodes minted on demand), and with several
+# nodes also minted at acquisition and never asked for; then fencing off.
+rows=("floor $floor" "redlease $(per_pair --no-floor --fencing on)")
+if [ "$NODES" -gt 1 ]; then
+  rows+=("redlease-at-acquire $(per_pair --no-floor --fencing at-acquire)")
+  rows+=("redlease-unasked $(per_pair --no-floor --fencing unasked)")
+fi
+rows+=("redlease-nofence $(per_pair --no-floor --fencing off)")
+rows+=("rslock $(per_pair --no-floor --no-redlease --rslock)")
 echo "client instructions per acquire+release, uncontended, $NODES node(s) ($SMALL vs $LARGE pairs):"
-for row in "floor $floor" "redlease $fenced" "redlease-nofence $unfenced" "rslock $rslock"; do
+for row in "${rows[@]}"; do
   set -- $row
-  awk -v name="$1" -v n="$2" -v f="$floor" 'BEGIN { printf "%-18s %10d  %.2fx the floor\n", name, n, n / f }'
+  awk -v name="$1" -v n="$2" -v f="$floor" 'BEGIN { printf "%-20s %10d  %.2fx the floor\n", name, n, n / f }'
 done

@@ -6,7 +6,8 @@
 #
 # Starts NODES throwaway redis-servers on free loopback ports (killed by pid at the end),
 # runs the distinct-keys scenario for each implementation (the raw redis-rs floor,
-# redlease with and without fencing, rslock 0.10) with RESETSTAT before each,
+# redlease with and without fencing: with several nodes also its token minted at
+# acquisition and never asked for; rslock 0.10) with RESETSTAT before each,
 # and prints per pair (summed over all nodes): commands, microseconds, and each command.
 # Commands called inside a script are counted as commands too, and their time is inside
 # the EVALSHA's as well as their own. Usage:
@@ -83,5 +84,9 @@ floors=1
 [ "$NODES" -gt 1 ] && floors=2
 measure "floor" "$floors" --no-redlease
 measure "redlease, no fencing" 1 --no-floor --fencing off
-measure "redlease (fenced)" 1 --no-floor --fencing on
+measure "redlease, token asked" 1 --no-floor --fencing on
+if [ "$NODES" -gt 1 ]; then
+  measure "redlease, at acquire" 1 --no-floor --fencing at-acquire
+  measure "redlease, unasked" 1 --no-floor --fencing unasked
+fi
 measure "rslock 0.10" 1 --no-floor --no-redlease --rslock

@@ -11,13 +11,15 @@ use redlease::LockManager;
 
 use crate::error::BenchError;
 use crate::floor::{Floor, FloorError, FloorLease, FloorMode};
-use crate::options::{Implementation, Options};
+use crate::options::{Implementation, Options, Tokens};
 
 /// A lock implementation, connected.
 pub(crate) enum Backend {
     Redlease {
         manager: LockManager,
         ttl: Duration,
+        /// Ask every lease for its token, inside the timed acquisition.
+        ask_token: bool,
     },
     Floor(Floor),
     #[cfg(feature = "rslock")]
@@ -26,18 +28,19 @@ pub(crate) enum Backend {
 
 /// What an acquisition holds until released.
 pub(crate) enum Held {
-    Redlease(redlease::Lease),
+    /// A lease, and its token (0 when none was asked for).
+    Redlease(redlease::Lease, u64),
     Floor(FloorLease),
     #[cfg(feature = "rslock")]
     Rslock(rslock::Lock),
 }
 
 impl Held {
-    /// The fencing token, for the workload's order check: redlease's (0 when fencing is
-    /// off); 0 for the implementations without tokens.
+    /// The fencing token, for the workload's order check: redlease's when one was asked
+    /// for; 0 for the implementations without tokens.
     pub(crate) fn fencing_token(&self) -> u64 {
         match self {
-            Held::Redlease(lease) => lease.fencing_token(),
+            Held::Redlease(_, token) => *token,
             _ => 0,
         }
     }
@@ -87,19 +90,21 @@ impl Backend {
     ) -> Result<Self, BenchError> {
         let timeout = node_timeout(options);
         Ok(match implementation {
-            Implementation::Redlease { fencing } => {
+            Implementation::Redlease { tokens } => {
                 let manager = LockManager::builder()
                     .servers(urls.iter().cloned())
                     .ttl(options.ttl)
                     .wait(options.wait)
                     .node_timeout(timeout)
                     .key_prefix(prefix)
-                    .fencing(fencing)
+                    .fencing(tokens != Tokens::Off)
+                    .token_at_acquire(tokens == Tokens::AtAcquire)
                     .build()
                     .await?;
                 Backend::Redlease {
                     manager,
                     ttl: options.ttl,
+                    ask_token: matches!(tokens, Tokens::Asked | Tokens::AtAcquire),
                 }
             }
             Implementation::Floor => Backend::Floor(
@@ -131,21 +136,32 @@ impl Backend {
         deadline: Instant,
     ) -> Result<Held, AcquireError> {
         match self {
-            Backend::Redlease { manager, ttl } => {
+            Backend::Redlease {
+                manager,
+                ttl,
+                ask_token,
+            } => {
                 let wait = deadline.saturating_duration_since(Instant::now());
-                manager
+                let coarse = |e: redlease::Error| {
+                    if e.is_busy() {
+                        AcquireError::Busy
+                    } else if e.is_unavailable() {
+                        AcquireError::Unavailable
+                    } else {
+                        AcquireError::Other
+                    }
+                };
+                let lease = manager
                     .acquire_for(resource, *ttl, wait)
                     .await
-                    .map(Held::Redlease)
-                    .map_err(|e| {
-                        if e.is_busy() {
-                            AcquireError::Busy
-                        } else if e.is_unavailable() {
-                            AcquireError::Unavailable
-                        } else {
-                            AcquireError::Other
-                        }
-                    })
+                    .map_err(coarse)?;
+                let token = if *ask_token {
+                    // A lease whose token cannot be minted is released when dropped.
+                    lease.fencing_token().await.map_err(coarse)?
+                } else {
+                    0
+                };
+                Ok(Held::Redlease(lease, token))
             }
             Backend::Floor(floor) => floor
                 .acquire(resource, deadline)
@@ -163,7 +179,7 @@ impl Backend {
     /// Release what `acquire` returned. False if the implementation reported a failure.
     pub(crate) async fn release(&self, held: Held) -> bool {
         match (self, held) {
-            (Backend::Redlease { .. }, Held::Redlease(lease)) => lease.release().await.is_ok(),
+            (Backend::Redlease { .. }, Held::Redlease(lease, _)) => lease.release().await.is_ok(),
             (Backend::Floor(floor), Held::Floor(lease)) => {
                 floor.release(lease).await;
                 true

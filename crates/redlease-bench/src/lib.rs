@@ -51,6 +51,6 @@ pub mod table;
 mod workload;
 
 pub use error::BenchError;
-pub use options::{FencingMode, Options, Scenario};
+pub use options::{FencingMode, Options, Scenario, Tokens};
 pub use report::Report;
 pub use runner::run;

@@ -59,36 +59,69 @@ impl fmt::Display for Scenario {
     }
 }
 
-/// Whether redlease mints fencing tokens (one extra round trip per acquisition).
+/// Which of redlease's fencing settings run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum FencingMode {
-    /// Tokens on (the library default).
+    /// Tokens on (the library default), every lease's token asked for.
     On,
     /// Tokens off.
     Off,
-    /// Run redlease twice, with and without tokens.
+    /// On, off, and (on several nodes) on with no token ever asked for.
     Both,
+    /// As `both`, plus (on several nodes) every token minted at acquisition.
+    All,
+    /// On, no token ever asked for (several nodes; on one node the same as `on`).
+    Unasked,
+    /// On, every token minted at acquisition (several nodes; on one node as `on`).
+    AtAcquire,
 }
 
 impl FencingMode {
-    /// The fencing settings to run redlease with.
-    pub fn variants(self) -> &'static [bool] {
-        match self {
-            FencingMode::On => &[true],
-            FencingMode::Off => &[false],
-            FencingMode::Both => &[true, false],
+    /// The fencing settings to run redlease with, on `nodes` nodes: on one node the
+    /// acquisition mints the token, so whether it is asked for changes nothing.
+    pub fn variants(self, nodes: usize) -> Vec<Tokens> {
+        let several = nodes > 1;
+        let mut out = match self {
+            FencingMode::Off => return vec![Tokens::Off],
+            FencingMode::Unasked if several => return vec![Tokens::Unasked],
+            FencingMode::AtAcquire if several => return vec![Tokens::AtAcquire],
+            _ => vec![Tokens::Asked],
+        };
+        if several && self == FencingMode::All {
+            out.push(Tokens::AtAcquire);
         }
+        if several && matches!(self, FencingMode::Both | FencingMode::All) {
+            out.push(Tokens::Unasked);
+        }
+        if matches!(self, FencingMode::Both | FencingMode::All) {
+            out.push(Tokens::Off);
+        }
+        out
     }
+}
+
+/// redlease's fencing tokens in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tokens {
+    /// The defaults, and every lease's token asked for (`fencing_token().await`, inside
+    /// the timed acquisition): what a caller that fences its writes pays.
+    Asked,
+    /// The defaults, and no token ever asked for: on several nodes none is minted.
+    Unasked,
+    /// `token_at_acquire(true)`: every token minted during the acquisition, and asked.
+    AtAcquire,
+    /// `fencing(false)`.
+    Off,
 }
 
 /// One lock implementation taking part in a run. Serialised as its [`Implementation::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Implementation {
-    /// redlease, with or without fencing tokens.
+    /// redlease, with one of its fencing settings.
     Redlease {
-        /// Whether tokens are minted.
-        fencing: bool,
+        /// How tokens are minted and used.
+        tokens: Tokens,
     },
     /// Raw redis-rs: SET NX PX on every node, waits for every reply.
     Floor,
@@ -103,8 +136,18 @@ impl Implementation {
     /// Short name for tables and JSON.
     pub fn name(self) -> &'static str {
         match self {
-            Implementation::Redlease { fencing: true } => "redlease",
-            Implementation::Redlease { fencing: false } => "redlease-nofence",
+            Implementation::Redlease {
+                tokens: Tokens::Asked,
+            } => "redlease",
+            Implementation::Redlease {
+                tokens: Tokens::Unasked,
+            } => "redlease-unasked",
+            Implementation::Redlease {
+                tokens: Tokens::AtAcquire,
+            } => "redlease-at-acquire",
+            Implementation::Redlease {
+                tokens: Tokens::Off,
+            } => "redlease-nofence",
             Implementation::Floor => "floor",
             Implementation::FloorMajority => "floor-majority",
             Implementation::Rslock => "rslock",
@@ -282,9 +325,9 @@ impl Options {
         if self.redlease {
             out.extend(
                 self.fencing
-                    .variants()
-                    .iter()
-                    .map(|&fencing| Implementation::Redlease { fencing }),
+                    .variants(nodes)
+                    .into_iter()
+                    .map(|tokens| Implementation::Redlease { tokens }),
             );
         }
         if self.floor && self.plain_servers() {
@@ -503,7 +546,38 @@ mod tests {
         let three: Vec<&str> = o.implementations(3).iter().map(|i| i.name()).collect();
         assert_eq!(
             three,
-            ["redlease", "redlease-nofence", "floor", "floor-majority"]
+            [
+                "redlease",
+                "redlease-unasked",
+                "redlease-nofence",
+                "floor",
+                "floor-majority"
+            ]
+        );
+    }
+
+    #[test]
+    fn all_adds_the_token_at_acquisition_on_several_nodes_only() {
+        let o = Options {
+            fencing: FencingMode::All,
+            ..Options::default()
+        };
+        let names = |n| -> Vec<&str> {
+            o.implementations(n)
+                .iter()
+                .filter(|i| matches!(i, Implementation::Redlease { .. }))
+                .map(|i| i.name())
+                .collect()
+        };
+        assert_eq!(names(1), ["redlease", "redlease-nofence"]);
+        assert_eq!(
+            names(5),
+            [
+                "redlease",
+                "redlease-at-acquire",
+                "redlease-unasked",
+                "redlease-nofence"
+            ]
         );
     }
 }

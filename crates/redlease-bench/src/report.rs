@@ -342,6 +342,7 @@ impl Report {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::options::Tokens;
 
     pub(crate) fn sample() -> Report {
         let result = |implementation, ops: f64, p50: f64| ImplResult {
@@ -381,7 +382,13 @@ pub(crate) mod tests {
             }],
         };
         let results = vec![
-            result(Implementation::Redlease { fencing: true }, 500.0, 200.0),
+            result(
+                Implementation::Redlease {
+                    tokens: Tokens::Asked,
+                },
+                500.0,
+                200.0,
+            ),
             result(Implementation::Floor, 1000.0, 100.0),
         ];
         Report {

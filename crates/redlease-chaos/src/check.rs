@@ -196,11 +196,13 @@ fn overlaps(sections: &[Section]) -> Vec<Overlap> {
 }
 
 /// Leases acquired after another was granted, without a greater token; and
-/// tokens shared by two leases.
+/// tokens shared by two leases. Leases without a token (0: fencing off, or a token
+/// minted on demand that could not be) take no part.
 fn token_disorder(sections: &[Section]) -> Vec<TokenDisorder> {
+    let sections: Vec<&Section> = sections.iter().filter(|s| s.token != 0).collect();
     let mut found = Vec::new();
     let mut by_token: HashMap<u64, &Section> = HashMap::new();
-    for s in sections {
+    for &s in &sections {
         if let Some(first) = by_token.get(&s.token) {
             if first.owner != s.owner {
                 found.push(TokenDisorder {
@@ -213,7 +215,7 @@ fn token_disorder(sections: &[Section]) -> Vec<TokenDisorder> {
         }
     }
     // Granted leases by grant time, with the running maximum of their tokens.
-    let mut granted: Vec<&Section> = sections.iter().collect();
+    let mut granted = sections.clone();
     granted.sort_by_key(|s| s.start_ns);
     let mut running_max: Vec<&Section> = Vec::with_capacity(granted.len());
     for s in &granted {
@@ -223,7 +225,7 @@ fn token_disorder(sections: &[Section]) -> Vec<TokenDisorder> {
         };
         running_max.push(best);
     }
-    for later in sections {
+    for &later in &sections {
         let before = granted.partition_point(|s| s.start_ns < later.call_ns);
         if before == 0 {
             continue;

@@ -77,10 +77,18 @@ pub async fn run(
         // would then expire and the record would show it.
         let _ = lease.keep_alive();
     }
-    let token = lease.fencing_token();
+    // On several nodes the token is minted now, on demand: a lease that cannot get one
+    // (lost meanwhile, too few nodes) does no work, and its record carries token 0.
+    let token = if config.fencing {
+        lease.fencing_token().await.ok()
+    } else {
+        Some(0)
+    };
     let ttl = config.ttl();
     let mut ops = Vec::new();
-    if handle.is_valid() {
+    if let Some(token) = token
+        && handle.is_valid()
+    {
         let read = fenced.read(token).await;
         let value = read.value;
         let readable = read.outcome == FenceOutcome::Accepted;
@@ -130,7 +138,7 @@ pub async fn run(
         seq,
         resource: config.resource.clone(),
         owner: handle.owner().to_owned(),
-        token,
+        token: token.unwrap_or(0),
         call_ns,
         start_ns,
         end_ns,

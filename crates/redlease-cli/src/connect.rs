@@ -27,9 +27,12 @@ pub async fn manager(connection: &Connection, ttl: Duration) -> Result<LockManag
 /// A builder for the servers of `connection` with `ttl`, after the CLI's own checks.
 pub fn builder(connection: &Connection, ttl: Duration) -> Result<redlease::Builder, Failure> {
     check_ttl(ttl, connection.node_timeout)?;
+    // Every command that takes a lease prints or exports its token: minted during the
+    // acquisition, one round trip sooner than on demand.
     let mut builder = LockManager::builder()
         .servers(servers(connection)?)
-        .ttl(ttl);
+        .ttl(ttl)
+        .token_at_acquire(true);
     if let Some(timeout) = connection.node_timeout {
         builder = builder.node_timeout(timeout);
     }

@@ -18,10 +18,12 @@ async fn main() -> Result<(), redlease::Error> {
         .build()
         .await?;
     let lease = manager.acquire("examples:report").await?;
+    // On several nodes the token is minted by this first call (none is minted for a lease
+    // whose token nobody asks for).
+    let token = lease.fencing_token().await?;
     println!(
-        "holding {:?} with fencing token {} for {:?}",
+        "holding {:?} with fencing token {token} for {:?}",
         lease.resource(),
-        lease.fencing_token(),
         lease.remaining()
     );
     lease.release().await?;

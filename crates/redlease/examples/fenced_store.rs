@@ -48,7 +48,7 @@ async fn main() -> Result<(), redlease::Error> {
         let store = Arc::clone(&store);
         let written = manager
             .with_lock("examples:fenced", |lease| async move {
-                let token = lease.fencing_token();
+                let token = lease.fencing_token().await.map_err(|e| e.to_string())?;
                 let mut store = store.lock().map_err(|_| "store poisoned".to_owned())?;
                 store.write(token, &format!("run {run}"))?;
                 Ok::<u64, String>(token)

@@ -15,14 +15,11 @@ use std::time::{Duration, Instant};
 use crate::cluster::Cluster;
 use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, Repr};
-use crate::lease::{Lease, LeaseCore};
+use crate::lease::{self, Lease, LeaseCore};
 use crate::ops::acquire::{Acquire, Fencing, Role};
-use crate::ops::fence::Fence;
 use crate::ops::{MarkerKey, Target};
 use crate::protocol::attempt::fence_tally;
-use crate::protocol::{
-    self, Attempt, AttemptRules, Decision, Outcome, ResourceKeys, Verdict, Vote,
-};
+use crate::protocol::{self, Attempt, AttemptRules, Decision, Outcome, ResourceKeys, Verdict};
 use crate::release;
 use crate::renewal::Renewals;
 use crate::round;
@@ -84,13 +81,8 @@ impl Acquirer<'_> {
         // Only callers that wait, with hand-off on, join the queue.
         let role = Role::of_call(wait, c.handoff);
         let started = Instant::now();
-        let fencing = match (c.fencing, cluster.nodes.len()) {
-            (false, _) => Fencing::Off,
-            // With one node, its counter is the whole quorum: the acquire script mints
-            // the token itself and the second round is not needed.
-            (true, 1) => Fencing::Script,
-            (true, _) => Fencing::Client,
-        };
+        // Without a token here, a fenced lease on several nodes mints one on demand.
+        let fencing = cluster.minting();
         let (queue_ttl, counter_ttl) =
             (cluster.queue_ttl(), protocol::fence_counter_ttl(c.max_ttl));
         let request = |target: &Arc<Target>, quick: bool| {
@@ -255,7 +247,7 @@ impl Acquirer<'_> {
         let mut round = round::start(cluster, 0..n, request);
         let mut vote = Attempt::new(AttemptRules {
             nodes: n,
-            fencing: c.fencing,
+            fencing: request.fencing != Fencing::Off,
             max_ttl: c.max_ttl,
             slack,
         });
@@ -351,7 +343,16 @@ impl Acquirer<'_> {
             // Saturating at u64::MAX would take 2^64 acquisitions of one resource.
             let token = protocol::fencing_token([outcome.highest_fence], outcome.time_floor)
                 .unwrap_or(u64::MAX);
-            if let Err(failures) = self.record_token(target, token, &outcome.granted).await {
+            let recorded = lease::record(
+                cluster,
+                target,
+                token,
+                &outcome.granted,
+                fence_tally(n, outcome.granted.len()),
+            )
+            .await;
+            if recorded.tally.decision() != Decision::Won {
+                let failures = recorded.failures;
                 let error = Repr::Unavailable {
                     resource: target.resource().to_owned(),
                     quorum: cluster.quorum(),
@@ -423,47 +424,5 @@ impl Acquirer<'_> {
             },
         }
         .into()
-    }
-
-    /// Second round of a fenced acquisition: raise the counter to `token` on the nodes
-    /// that granted, where the lock is still ours. Needs a quorum.
-    async fn record_token(
-        &self,
-        target: &Arc<Target>,
-        token: u64,
-        granted: &[usize],
-    ) -> Result<(), Vec<NodeFailure>> {
-        let cluster = self.cluster;
-        let op = Arc::new(Fence {
-            target: Arc::clone(target),
-            token,
-            counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
-        });
-        let round = round::start(cluster, granted.iter().copied(), &op);
-        let mut tally = fence_tally(cluster.nodes.len(), granted.len());
-        let mut lost_there = Vec::new();
-        let mut failures = round
-            .decide(&mut tally, |i, recorded| {
-                if recorded {
-                    Vote::Yes
-                } else {
-                    lost_there.push(i);
-                    Vote::No
-                }
-            })
-            .await;
-        failures.extend(lost_there.into_iter().map(|i| {
-            cluster.failure(
-                i,
-                NodeError::Protocol(
-                    "lock no longer held there when recording the fencing token".into(),
-                ),
-            )
-        }));
-        if tally.decision() == Decision::Won {
-            Ok(())
-        } else {
-            Err(failures)
-        }
     }
 }

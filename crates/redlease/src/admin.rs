@@ -13,6 +13,7 @@ use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::lease::{Lease, LeaseCore};
 use crate::ops::MarkerKey;
+use crate::ops::acquire::Fencing;
 use crate::ops::marker::{Action, Marker};
 use crate::ops::status::{Status as StatusOp, StatusReply};
 use crate::protocol;
@@ -243,8 +244,13 @@ pub(crate) async fn extend_owner(
         Instant::now().checked_add(ttl).unwrap_or_else(Instant::now),
     ));
     lease.disarm();
-    let token = lease.extend_inner(ttl).await?;
-    lease.set_token(token);
+    let counter = lease.extend_inner(ttl).await?;
+    // Where the acquisition minted the token, the counter of the confirming nodes is it
+    // (nobody else mints while the lease is ours). Where tokens are minted on demand, the
+    // counter may be the previous lease's: the token is minted when asked for.
+    if cluster.minting() != Fencing::Off {
+        lease.set_token(counter);
+    }
     Ok(lease)
 }
 

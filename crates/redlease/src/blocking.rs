@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::admin::Status;
 use crate::config;
 use crate::error::{Error, LostReason};
-use crate::lease::{LeaseHandle, LeaseInfo};
+use crate::lease::LeaseInfo;
 
 /// Configures a blocking [`LockManager`]: the same options as [`crate::Builder`], and a
 /// `build` that blocks.
@@ -103,7 +103,10 @@ impl LockManager {
 
     fn wrap(&self, lease: crate::Lease) -> Lease {
         Lease {
-            handle: lease.handle(),
+            handle: LeaseHandle {
+                inner: lease.handle(),
+                runtime: Arc::clone(&self.runtime),
+            },
             inner: Some(lease),
             runtime: Arc::clone(&self.runtime),
         }
@@ -157,7 +160,7 @@ impl LockManager {
     ///
     /// A blocking closure cannot be interrupted: if the lease is lost while it runs, the
     /// closure runs to its end and `with_lock` then returns the `lost` error instead of its
-    /// value. Long work should check [`LeaseHandle::ensure_valid`] between steps.
+    /// value. Long work should check [`crate::LeaseHandle::ensure_valid`] between steps.
     pub fn with_lock<T>(
         &self,
         resource: &str,
@@ -179,6 +182,36 @@ impl LockManager {
             Some(error) => Err(error),
             None => Ok(value),
         }
+    }
+}
+
+/// The blocking face of [`crate::LeaseHandle`]: everything the async handle offers
+/// (through `Deref`), with a [`LeaseHandle::fencing_token`] that blocks.
+#[derive(Clone)]
+pub struct LeaseHandle {
+    inner: crate::LeaseHandle,
+    runtime: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for LeaseHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl LeaseHandle {
+    /// See [`crate::LeaseHandle::fencing_token`]: on several nodes the first call mints
+    /// the token (two round trips), blocking this thread meanwhile.
+    pub fn fencing_token(&self) -> Result<u64, Error> {
+        self.runtime.get()?.block_on(self.inner.fencing_token())
+    }
+}
+
+impl std::ops::Deref for LeaseHandle {
+    type Target = crate::LeaseHandle;
+
+    fn deref(&self) -> &crate::LeaseHandle {
+        &self.inner
     }
 }
 

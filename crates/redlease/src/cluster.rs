@@ -15,6 +15,7 @@ use crate::config::NodeKind;
 use crate::contention::Contention;
 use crate::error::{Error, NodeError, NodeFailure};
 use crate::node::Node;
+use crate::ops::acquire::Fencing;
 use crate::ops::extend_many::Queue;
 use crate::ops::{MarkerKey, Target};
 use crate::protocol;
@@ -87,6 +88,18 @@ impl Cluster {
     /// Nodes needed for a quorum.
     pub(crate) fn quorum(&self) -> usize {
         protocol::quorum(self.nodes.len())
+    }
+
+    /// Where a lease's fencing token is minted: by the acquisition itself (one node, whose
+    /// acquire script mints it), by the acquisition's second round (several nodes, with
+    /// `token_at_acquire`), or by the lease when first asked for (`lease/mint.rs`).
+    pub(crate) fn minting(&self) -> Fencing {
+        match (self.config.fencing, self.nodes.len()) {
+            (false, _) => Fencing::Off,
+            (true, 1) => Fencing::Script,
+            (true, _) if self.config.token_at_acquire => Fencing::Client,
+            (true, _) => Fencing::Off,
+        }
     }
 
     /// The drift allowance for a lease of `ttl`.

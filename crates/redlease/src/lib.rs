@@ -26,7 +26,7 @@
 //!     .await?;
 //!
 //! let mut lease = manager.acquire("orders:42").await?;
-//! let token = lease.fencing_token(); // hand this to what you write to
+//! let token = lease.fencing_token().await?; // hand this to what you write to
 //! lease.extend(Duration::from_secs(10)).await?;
 //! lease.release().await?;
 //! # let _ = token; Ok(()) }
@@ -42,7 +42,7 @@
 //! | `manager` | [`LockManager`]: the facade that hands each call to the modules below |
 //! | `admin` | status, delayed-restart markers, extend and release by owner value |
 //! | `acquire` | the retry loop and the I/O of one attempt; decisions from [`protocol::attempt`] |
-//! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend round, release, loss signal |
+//! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend round, the fencing token minted on demand, release, loss signal |
 //! | `renewal` | one background task per manager that keeps every kept-alive lease extended |
 //! | `release` | releasing on many nodes: a lease's release, a failed attempt's clean-up |
 //! | `batch` | renewal's extends gathered per node into one script call |
@@ -54,7 +54,7 @@
 //! | `background` | work left running in the background (a round's stragglers in one task per manager), counted for [`LockManager::flush`] |
 //! | [`ops`] | one file per node operation: the typed request, its `.lua` script, the reply's parsing; the quick forms (plain commands, a lean release) where the lock is expected free |
 //! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
-//! | [`protocol`] | the pure decisions: quorum, drift, validity, fencing token, attempt, extend, renewal, delayed restart, retry delays |
+//! | [`protocol`] | the pure decisions: quorum, drift, validity, fencing token (at acquisition and on demand), attempt, extend, renewal, delayed restart, retry delays |
 //! | [`error`] | [`Error`] with its [`ErrorKind`], and per-node failures |
 //!
 //! The reasoning behind the protocol is in `docs/protocol.md` of the repository.

@@ -36,7 +36,7 @@ use crate::renewal::{RenewalStats, Renewals};
 ///     .build()
 ///     .await?;
 /// let mut lease = manager.acquire("orders:42").await?;
-/// println!("fencing token {}", lease.fencing_token());
+/// println!("fencing token {}", lease.fencing_token().await?);
 /// lease.extend(Duration::from_secs(10)).await?;
 /// lease.release().await?;
 /// # Ok(()) }
@@ -179,10 +179,10 @@ impl LockManager {
     /// # async fn example(manager: redlease::LockManager) -> Result<(), redlease::Error> {
     /// let rows = manager
     ///     .with_lock("reports:nightly", |lease| async move {
-    ///         // write with lease.fencing_token() to a fenced store...
-    ///         lease.fencing_token()
+    ///         // write with the lease's fencing token to a fenced store...
+    ///         lease.fencing_token().await
     ///     })
-    ///     .await?;
+    ///     .await??;
     /// # let _ = rows; Ok(()) }
     /// ```
     pub async fn with_lock<F, Fut, T>(&self, resource: &str, work: F) -> Result<T, Error>

@@ -73,11 +73,11 @@ async fn a_lock_user_can_lock_but_cannot_touch_the_applications_keys() {
         .acquire("acl")
         .await
         .expect("the lock user can lock");
-    let first = lease.fencing_token();
+    let first = lease.fencing_token().await.expect("token");
     // A waiter subscribes to the release channel and is woken by the release.
     let waiter = {
         let manager = manager.clone();
-        tokio::spawn(async move { manager.acquire("acl").await.map(|l| l.fencing_token()) })
+        tokio::spawn(async move { manager.acquire("acl").await?.fencing_token().await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let channel = "redlease:{acl}:released";
@@ -114,6 +114,38 @@ async fn a_lock_user_can_lock_but_cannot_touch_the_applications_keys() {
         );
     }
     assert_eq!(node.command(&["GET", "app:balance"]).expect("get"), "100");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_user_on_three_nodes_mints_tokens_on_demand_and_at_acquisition() {
+    // Several nodes run the scripts one node does not: the marker, the token minted on
+    // demand (fence_read.lua, fence.lua) or at acquisition.
+    let cluster = common::start(3);
+    let mut urls = Vec::new();
+    for node in cluster.nodes() {
+        node.acl_setuser("locker", LOCK_USER_RULES)
+            .expect("acl setuser");
+        let port = node.port().expect("tcp");
+        urls.push(format!("redis://locker:lock-secret@127.0.0.1:{port}"));
+    }
+    let mut last = 0;
+    for at_acquire in [false, true] {
+        let manager = LockManager::builder()
+            .servers(urls.clone())
+            .ttl(Duration::from_secs(5))
+            .node_timeout(Duration::from_millis(500))
+            .token_at_acquire(at_acquire)
+            .build()
+            .await
+            .expect("valid");
+        for _ in 0..2 {
+            let lease = manager.acquire("acl3").await.expect("acquire");
+            let token = lease.fencing_token().await.expect("the lock user mints");
+            assert!(token > last, "token {token} after {last}");
+            last = token;
+            lease.release().await.expect("release");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

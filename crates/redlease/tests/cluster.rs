@@ -44,9 +44,12 @@ async fn many_resources_spread_over_every_shard_lock_without_crossslot() {
             .port();
         owners.insert(owner);
         let lease = manager.try_acquire(&resource).await.expect("free resource");
-        assert!(lease.fencing_token() > 0, "{resource}");
+        assert!(
+            lease.fencing_token().await.expect("token") > 0,
+            "{resource}"
+        );
         if i == 0 {
-            first_token = lease.fencing_token();
+            first_token = lease.fencing_token().await.expect("token");
         }
         let second = manager.try_acquire(&resource).await;
         assert!(
@@ -62,7 +65,7 @@ async fn many_resources_spread_over_every_shard_lock_without_crossslot() {
     );
     let lease = manager.try_acquire("orders:0").await.expect("free again");
     assert!(
-        lease.fencing_token() > first_token,
+        lease.fencing_token().await.expect("token") > first_token,
         "the fence counter lives with the lock"
     );
     lease.release().await.expect("release");
@@ -82,7 +85,7 @@ async fn mutual_exclusion_through_a_cluster_with_many_clients() {
                 let mut tokens = Vec::new();
                 for _ in 0..10 {
                     let lease = manager.acquire("shared").await.expect("acquire");
-                    tokens.push(lease.fencing_token());
+                    tokens.push(lease.fencing_token().await.expect("token"));
                     let seen = counter.load(Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_micros(300)).await;
                     counter.store(seen + 1, Ordering::SeqCst);

@@ -27,9 +27,11 @@ async fn contend(manager: LockManager, resource: &'static str) {
                     .await
                     .expect("acquire within wait");
                 counter
-                    .section(lease.fencing_token(), Duration::from_micros(200), || {
-                        lease.is_valid()
-                    })
+                    .section(
+                        lease.fencing_token().await.expect("token"),
+                        Duration::from_micros(200),
+                        || lease.is_valid(),
+                    )
                     .await
                     .expect("an in-memory counter cannot fail");
                 lease.release().await.expect("release");
@@ -74,7 +76,7 @@ async fn minority_down_still_works_majority_down_is_unavailable() {
     cluster.node_mut(3).kill().expect("kill");
     let m = manager(&cluster).await;
     let mut lease = m.acquire("minority").await.expect("3 of 5 is a quorum");
-    assert!(lease.fencing_token() >= 1);
+    assert!(lease.fencing_token().await.expect("token") >= 1);
     lease
         .extend(Duration::from_secs(5))
         .await
@@ -180,7 +182,7 @@ async fn fencing_survives_wiped_minorities() {
     let mut tokens = Vec::new();
     for round in 0..20usize {
         let lease = m.acquire("fenced").await.expect("acquire");
-        tokens.push(lease.fencing_token());
+        tokens.push(lease.fencing_token().await.expect("token"));
         lease.release().await.expect("release");
         // A different pair of nodes forgets everything each round.
         cluster.node(round % 5).wipe().expect("wipe");
@@ -195,12 +197,12 @@ async fn fencing_survives_one_down_and_one_wiped() {
     let mut cluster = start(5);
     let m = manager(&cluster).await;
     let first = m.acquire("fenced2").await.expect("acquire");
-    let t1 = first.fencing_token();
+    let t1 = first.fencing_token().await.expect("token");
     first.release().await.expect("release");
     cluster.node_mut(0).kill().expect("kill");
     cluster.node(1).wipe().expect("wipe");
     let second = m.acquire("fenced2").await.expect("acquire");
-    assert!(second.fencing_token() > t1);
+    assert!(second.fencing_token().await.expect("token") > t1);
     second.release().await.expect("release");
 }
 
@@ -243,16 +245,23 @@ async fn only_the_owner_extends_or_releases() {
         .await
         .expect_err("not the owner");
     assert!(err.is_lost(), "{err}");
+    // Three nodes: no token until asked for; then the nodes' counter is it.
+    assert_eq!(lease.minted_token(), None);
+    let token = lease.fencing_token().await.expect("token");
+    assert_eq!(lease.minted_token(), Some(token));
     let status = m.status("owned").await.expect("status");
     assert_eq!(status.holder.as_deref(), Some(lease.owner()));
-    assert_eq!(status.last_fencing_token, lease.fencing_token());
+    assert_eq!(status.last_fencing_token, token);
 
-    // The owner, by value only (as the CLI does it).
+    // The owner, by value only (as the CLI does it). Where tokens are minted on demand the
+    // counter may be an earlier lease's, so the extended lease mints its own when asked
+    // (above the first: two tokens of one lease, both above every earlier lease's).
     let extended = m
         .extend_owner("owned", lease.owner(), Duration::from_secs(5))
         .await
         .expect("owner extends");
-    assert_eq!(extended.fencing_token(), lease.fencing_token());
+    assert_eq!(extended.minted_token(), None);
+    assert!(extended.fencing_token().await.expect("token") > token);
     let _ = extended.forget();
     let owner = lease.owner().to_owned();
     let _ = lease.forget();
@@ -343,7 +352,13 @@ async fn unfenced_manager_skips_tokens() {
         .await
         .expect("config");
     let lease = m.acquire("unfenced").await.expect("acquire");
-    assert_eq!(lease.fencing_token(), 0);
+    assert_eq!(lease.minted_token(), None);
+    let err = lease
+        .fencing_token()
+        .await
+        .expect_err("no token without fencing");
+    assert!(err.is_invalid_argument(), "{err}");
+    assert!(err.to_string().contains("fencing turned off"), "{err}");
     lease.release().await.expect("release");
 }
 
@@ -483,7 +498,12 @@ async fn invalid_input_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acquisition_dropped_mid_attempt_leaves_no_keys() {
     let cluster = start(3);
-    let m = manager(&cluster).await;
+    // Minting at acquisition: the attempt waits for every node's answer.
+    let m = builder(&cluster)
+        .token_at_acquire(true)
+        .build()
+        .await
+        .expect("manager");
     m.try_acquire("dropped-mid-way")
         .await
         .expect("all up")
@@ -518,14 +538,14 @@ async fn fencing_tokens_are_exact_above_2_pow_53() {
         let m = manager(&cluster).await;
         let lease = m.acquire("big").await.expect("acquire");
         assert_eq!(
-            lease.fencing_token(),
+            lease.fencing_token().await.expect("token"),
             10_000_000_000_000_000_000,
             "{nodes} nodes"
         );
         lease.release().await.expect("release");
         let next = m.acquire("big").await.expect("acquire");
         assert_eq!(
-            next.fencing_token(),
+            next.fencing_token().await.expect("token"),
             10_000_000_000_000_000_001,
             "{nodes} nodes"
         );

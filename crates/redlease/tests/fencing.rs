@@ -14,10 +14,10 @@ async fn tokens_grow(m: &LockManager, resource: &str, times: usize, mut last: u6
     for _ in 0..times {
         let lease = m.acquire(resource).await.expect("acquire");
         assert!(
-            lease.fencing_token() > last,
+            lease.fencing_token().await.expect("token") > last,
             "tokens grow while all is well"
         );
-        last = lease.fencing_token();
+        last = lease.fencing_token().await.expect("token");
         lease.release().await.expect("release");
     }
     last
@@ -44,9 +44,9 @@ async fn rolling_wipes_of_an_idle_resource_do_not_send_tokens_back() {
     }
     let lease = m.acquire("rolling").await.expect("acquire after the wipes");
     assert!(
-        lease.fencing_token() > last,
+        lease.fencing_token().await.expect("token") > last,
         "token {} after the wipes, {last} before",
-        lease.fencing_token()
+        lease.fencing_token().await.expect("token")
     );
     lease.release().await.expect("release");
 }
@@ -91,9 +91,9 @@ async fn one_node_wiped_gives_tokens_above_the_lost_ones() {
         .await
         .expect("acquire after the wipe");
     assert!(
-        lease.fencing_token() > last,
+        lease.fencing_token().await.expect("token") > last,
         "token {} after the wipe, {last} before",
-        lease.fencing_token()
+        lease.fencing_token().await.expect("token")
     );
     lease.release().await.expect("release");
 }

@@ -29,7 +29,7 @@ async fn kept_alive_lease_stays_exclusive_for_five_ttls() {
     let rival = builder(&cluster).ttl(ttl).build().await.expect("config");
     let lease = holder.acquire("alive").await.expect("acquire");
     lease.keep_alive().expect("runtime");
-    let token = lease.fencing_token();
+    let token = lease.fencing_token().await.expect("token");
     let until = Instant::now() + ttl * 5;
     let mut tries = 0;
     while Instant::now() < until {
@@ -46,7 +46,7 @@ async fn kept_alive_lease_stays_exclusive_for_five_ttls() {
     assert_eq!(stats.scheduled, 1, "{stats:?}");
     lease.release().await.expect("release");
     let next = rival.acquire("alive").await.expect("free after release");
-    assert!(next.fencing_token() > token);
+    assert!(next.fencing_token().await.expect("token") > token);
     next.release().await.expect("release");
 }
 
@@ -115,7 +115,7 @@ async fn with_lock_cuts_off_work_when_the_lease_is_lost() {
     let started = Instant::now();
     let result = m
         .with_lock("cut-off", |lease| async move {
-            assert!(lease.fencing_token() >= 1);
+            assert!(lease.fencing_token().await.expect("token") >= 1);
             loop {
                 steps.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -332,7 +332,10 @@ fn blocking_api_mutual_exclusion() {
                 for i in 0..25 {
                     if (t + i) % 2 == 0 {
                         m.with_lock("blocking", |lease| {
-                            tokens.lock().expect("tokens").push(lease.fencing_token());
+                            tokens
+                                .lock()
+                                .expect("tokens")
+                                .push(lease.fencing_token().expect("token"));
                             let seen = counter.load(Ordering::SeqCst);
                             std::thread::sleep(Duration::from_micros(300));
                             counter.store(seen + 1, Ordering::SeqCst);
@@ -340,7 +343,10 @@ fn blocking_api_mutual_exclusion() {
                         .expect("with_lock");
                     } else {
                         let lease = m.acquire("blocking").expect("acquire");
-                        tokens.lock().expect("tokens").push(lease.fencing_token());
+                        tokens
+                            .lock()
+                            .expect("tokens")
+                            .push(lease.fencing_token().expect("token"));
                         let seen = counter.load(Ordering::SeqCst);
                         std::thread::sleep(Duration::from_micros(300));
                         counter.store(seen + 1, Ordering::SeqCst);

@@ -28,7 +28,7 @@ async fn locks_over_tls_trusting_a_private_ca() {
         .await
         .expect("valid");
     let lease = manager.try_acquire("tls").await.expect("acquire over TLS");
-    assert!(lease.fencing_token() > 0);
+    assert!(lease.fencing_token().await.expect("token") > 0);
     lease.release().await.expect("release");
 }
 

@@ -139,7 +139,7 @@ async fn the_releaser_does_not_barge_ahead_of_a_waiter() {
             let m = m.clone();
             tokio::spawn(async move {
                 let lease = m.acquire("fair").await.expect("waiter acquires");
-                let token = lease.fencing_token();
+                let token = lease.fencing_token().await.expect("token");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 lease.release().await.expect("release");
                 token
@@ -152,7 +152,7 @@ async fn the_releaser_does_not_barge_ahead_of_a_waiter() {
         let again = m.acquire("fair").await.expect("acquire again");
         let waiter_token = waiter.await.expect("waiter");
         assert!(
-            waiter_token < again.fencing_token(),
+            waiter_token < again.fencing_token().await.expect("token"),
             "{nodes} nodes: the releaser barged ahead of the waiter"
         );
         again.release().await.expect("release");

@@ -18,11 +18,21 @@ pub async fn run(args: &AcquireArgs) -> Result<u8, Failure> {
     let ttl = args.ttl.ttl;
     let manager = crate::connect::manager(&args.connection, ttl).await?;
     let lease = crate::waiting::acquire(&manager, &args.resource, ttl, &args.wait).await?;
+    // Minted by the acquisition (the CLI's managers mint there): at once.
+    let fencing_token = match lease.fencing_token().await {
+        Ok(token) => token,
+        Err(e) => {
+            let failure = Failure::from(e);
+            // Nothing was printed: nobody could name this lease.
+            let _ = lease.release().await;
+            return Err(failure);
+        }
+    };
     crate::holder::describe(&lease, &Holder::acquire(ttl), crate::warn).await;
     let line = LeaseJson {
         resource: lease.resource(),
         owner: lease.owner(),
-        fencing_token: lease.fencing_token(),
+        fencing_token,
         validity_ms: millis(lease.remaining()),
     };
     let printed = write_checked(&line, args.format.format);

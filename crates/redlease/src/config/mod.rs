@@ -87,6 +87,7 @@ pub(crate) struct Options {
     pub(crate) key_prefix: String,
     pub(crate) max_ttl: Duration,
     pub(crate) fencing: bool,
+    pub(crate) token_at_acquire: bool,
     pub(crate) renewal: Renewal,
     pub(crate) wake_ups: bool,
     pub(crate) handoff: Duration,
@@ -149,6 +150,7 @@ impl Default for Options {
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             max_ttl: DEFAULT_MAX_TTL,
             fencing: true,
+            token_at_acquire: false,
             renewal: Renewal::default(),
             wake_ups: true,
             handoff: DEFAULT_HANDOFF,
@@ -180,6 +182,7 @@ impl fmt::Debug for Options {
             .field("key_prefix", &self.key_prefix)
             .field("max_ttl", &self.max_ttl)
             .field("fencing", &self.fencing)
+            .field("token_at_acquire", &self.token_at_acquire)
             .field("renewal", &self.renewal)
             .field("wake_ups", &self.wake_ups)
             .field("handoff", &self.handoff)
@@ -249,10 +252,24 @@ impl<F> Builder<F> {
         self
     }
 
-    /// Whether acquisitions mint fencing tokens (one extra round trip). Default true.
-    /// Without, [`crate::LeaseHandle::fencing_token`] is 0.
+    /// Whether leases have fencing tokens. Default true. Without,
+    /// [`crate::LeaseHandle::fencing_token`] fails.
+    ///
+    /// On one node the token is minted by the acquisition itself, at no extra round trip.
+    /// On several nodes it is minted when the holder first asks for it (two round trips
+    /// then, none for leases whose token nobody asks for), unless
+    /// [`Builder::token_at_acquire`] is set.
     pub fn fencing(mut self, enabled: bool) -> Self {
         self.options.fencing = enabled;
+        self
+    }
+
+    /// On several nodes, mint every lease's fencing token during its acquisition: one
+    /// round trip after the vote, which then waits for every node's answer, instead of
+    /// two on the first [`crate::LeaseHandle::fencing_token`] call. For callers that read
+    /// the token of every lease. Default false; no effect without fencing or on one node.
+    pub fn token_at_acquire(mut self, enabled: bool) -> Self {
+        self.options.token_at_acquire = enabled;
         self
     }
 

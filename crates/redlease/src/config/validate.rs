@@ -120,6 +120,7 @@ impl Options {
             key_prefix: self.key_prefix,
             max_ttl: self.max_ttl,
             fencing: self.fencing,
+            token_at_acquire: self.token_at_acquire,
             renewal: self.renewal,
             wake_ups: self.wake_ups,
             handoff: self.handoff,
@@ -177,6 +178,8 @@ pub(crate) struct Config {
     pub key_prefix: String,
     pub max_ttl: Duration,
     pub fencing: bool,
+    /// Several nodes: mint the token in the acquisition, not on demand.
+    pub token_at_acquire: bool,
     pub renewal: Renewal,
     pub wake_ups: bool,
     pub handoff: Duration,

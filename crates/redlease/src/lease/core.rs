@@ -24,6 +24,7 @@ pub(crate) struct LeaseCore {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) renewals: Arc<Renewals<LeaseCore>>,
     pub(crate) target: Arc<Target>,
+    /// The fencing token; 0 until one is minted.
     token: AtomicU64,
     /// The ttl renewals extend by: the acquisition's, or the last extend's.
     ttl_ms: AtomicU64,
@@ -78,12 +79,13 @@ impl LeaseCore {
         self.target.resource()
     }
 
-    pub(crate) fn token(&self) -> u64 {
-        self.token.load(Ordering::Relaxed)
+    /// The fencing token, once minted (at acquisition, or on demand).
+    pub(crate) fn minted_token(&self) -> Option<u64> {
+        Some(self.token.load(Ordering::Acquire)).filter(|&t| t != 0)
     }
 
     pub(crate) fn set_token(&self, token: u64) {
-        self.token.store(token, Ordering::Relaxed);
+        self.token.store(token, Ordering::Release);
     }
 
     /// The ttl renewals extend by.

@@ -19,10 +19,12 @@ use crate::error::{Error, LostReason};
 mod core;
 mod describe;
 mod extend;
+mod mint;
 
 pub use describe::MAX_HOLDER_INFO;
 
 pub(crate) use self::core::LeaseCore;
+pub(crate) use self::mint::record;
 
 /// Where a lease stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +67,7 @@ impl std::fmt::Debug for LeaseHandle {
         f.debug_struct("Lease")
             .field("resource", &self.resource())
             .field("owner", &self.owner())
-            .field("fencing_token", &self.fencing_token())
+            .field("fencing_token", &self.minted_token())
             .field("state", &self.state())
             .finish()
     }
@@ -78,21 +80,49 @@ pub struct LeaseInfo {
     pub resource: String,
     /// The owner value: needed to extend or release later.
     pub owner: String,
-    /// The fencing token (0 if none was minted).
+    /// The fencing token (0 if none was minted: fencing off, or minted on demand and
+    /// never asked for).
     pub fencing_token: u64,
     /// Validity left when it was forgotten.
     pub remaining: Duration,
 }
 
 impl LeaseHandle {
-    /// The fencing token: strictly greater than that of every lease on this resource
-    /// acquired before this one. 0 if the manager does not mint tokens.
+    /// The fencing token: strictly greater than the token of every lease on this resource
+    /// acquired before this one.
     ///
     /// Pass it to the resource you protect and have it reject writes carrying a smaller
     /// token than one it has seen: that is what keeps a paused or partitioned former
     /// holder from doing damage after its lease expired.
-    pub fn fencing_token(&self) -> u64 {
-        self.core.token()
+    ///
+    /// On one node (or with [`crate::Builder::token_at_acquire`]) the acquisition minted
+    /// it and this returns at once. On several nodes it is minted by the first call, in
+    /// two round trips (read every node's counter, record the token on a quorum where the
+    /// lock is still ours), and later calls return the same token; leases whose token
+    /// nobody asks for never pay for one.
+    ///
+    /// Errors: `lost` if the lease was released, lost or expired before the token was
+    /// recorded on a quorum (too late to mint one for it); `unavailable` if too few nodes
+    /// answered (the lease is still held, and a later call may mint it);
+    /// `invalid argument` if the manager has fencing turned off.
+    ///
+    /// ```no_run
+    /// # async fn run(manager: redlease::LockManager) -> Result<(), redlease::Error> {
+    /// let lease = manager.acquire("payments:42").await?;
+    /// let token = lease.fencing_token().await?;
+    /// // store.write_if_newer("payments:42", token, data)?;
+    /// # let _ = token;
+    /// lease.release().await
+    /// # }
+    /// ```
+    pub async fn fencing_token(&self) -> Result<u64, Error> {
+        self.core.fencing_token().await
+    }
+
+    /// The fencing token if it was minted already (by the acquisition, or an earlier
+    /// [`LeaseHandle::fencing_token`] call), without minting one.
+    pub fn minted_token(&self) -> Option<u64> {
+        self.core.minted_token()
     }
 
     /// The resource this lease is on.
@@ -273,7 +303,7 @@ impl Lease {
         LeaseInfo {
             resource: self.resource().to_owned(),
             owner: self.owner().to_owned(),
-            fencing_token: self.fencing_token(),
+            fencing_token: self.minted_token().unwrap_or(0),
             remaining: self.remaining(),
         }
     }

@@ -23,6 +23,7 @@ pub mod describe;
 pub mod extend;
 pub mod extend_many;
 pub mod fence;
+pub mod fence_read;
 pub mod marker;
 mod parse;
 mod quick;
@@ -149,11 +150,12 @@ impl Target {
 }
 
 /// Every script, for loading on a new connection.
-fn scripts() -> [&'static str; 9] {
+fn scripts() -> [&'static str; 10] {
     [
         acquire::LUA,
         describe::LUA,
         fence::LUA,
+        fence_read::LUA,
         extend::LUA,
         extend_many::LUA,
         release::LUA,

@@ -97,11 +97,13 @@ impl Worker {
                 .acquire_for(RESOURCE, TTL, WAIT)
                 .await
                 .map_err(|e| e.to_string())?;
+            // Several nodes: minted now, on demand, and counted in the wait.
+            let token = lease.fencing_token().await.map_err(|e| e.to_string())?;
             let waited = asked.elapsed();
             let section = self
                 .board
                 .counter
-                .section(lease.fencing_token(), RACE_WINDOW, || lease.is_valid())
+                .section(token, RACE_WINDOW, || lease.is_valid())
                 .await;
             lease.release().await.map_err(|e| e.to_string())?;
             section.map_err(|e| e.to_string())?;

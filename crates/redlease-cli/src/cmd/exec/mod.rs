@@ -77,16 +77,23 @@ pub async fn run(args: &ExecArgs) -> Result<u8, Failure> {
         release(lease, args, say).await;
         return Err(e.into());
     }
+    // Minted by the acquisition (the CLI's managers mint there): at once.
+    let token = match lease.fencing_token().await {
+        Ok(token) => token,
+        Err(e) => {
+            release(lease, args, say).await;
+            return Err(e.into());
+        }
+    };
     let holder = crate::holder::Holder::exec(&args.program(), ttl);
     crate::holder::describe(&lease, &holder, |m| say.warn(m)).await;
     say.info(&format!(
-        "acquired {:?} (fencing token {}, valid for {})",
+        "acquired {:?} (fencing token {token}, valid for {})",
         args.resource,
-        lease.fencing_token(),
         humantime::format_duration(guard::whole_millis(lease.remaining()))
     ));
     let env = [
-        ("REDLEASE_FENCING_TOKEN", lease.fencing_token().to_string()),
+        ("REDLEASE_FENCING_TOKEN", token.to_string()),
         ("REDLEASE_RESOURCE", lease.resource().to_owned()),
         ("REDLEASE_OWNER", lease.owner().to_owned()),
     ];
