@@ -82,7 +82,7 @@ impl Acquirer<'_> {
         let role = Role::of_call(wait, c.handoff);
         let started = Instant::now();
         // Without a token here, a fenced lease on several nodes mints one on demand.
-        let fencing = cluster.minting();
+        let fencing = cluster.minting(resource);
         let (queue_ttl, counter_ttl) =
             (cluster.queue_ttl(), protocol::fence_counter_ttl(c.max_ttl));
         let request = |target: &Arc<Target>, quick: bool| {

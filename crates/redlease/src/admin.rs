@@ -13,7 +13,6 @@ use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, NodeName};
 use crate::lease::{Lease, LeaseCore};
 use crate::ops::MarkerKey;
-use crate::ops::acquire::Fencing;
 use crate::ops::marker::{Action, Marker};
 use crate::ops::status::{Status as StatusOp, StatusReply};
 use crate::protocol;
@@ -245,10 +244,10 @@ pub(crate) async fn extend_owner(
     ));
     lease.disarm();
     let counter = lease.extend_inner(ttl).await?;
-    // Where the acquisition minted the token, the counter of the confirming nodes is it
-    // (nobody else mints while the lease is ours). Where tokens are minted on demand, the
-    // counter may be the previous lease's: the token is minted when asked for.
-    if cluster.minting() != Fencing::Off {
+    // Where every acquisition mints its token, the counter of the confirming nodes is it
+    // (nobody else mints while the lease is ours). Where tokens may be minted on demand,
+    // the counter may be the previous lease's: the token is minted when asked for.
+    if cluster.always_mints_at_acquire() {
         lease.set_token(counter);
     }
     Ok(lease)

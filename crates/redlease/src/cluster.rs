@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::config::NodeKind;
 use crate::contention::Contention;
 use crate::error::{Error, NodeError, NodeFailure};
+use crate::minting::{self, TokensAsked};
 use crate::node::Node;
 use crate::ops::acquire::Fencing;
 use crate::ops::extend_many::Queue;
@@ -34,6 +35,8 @@ pub(crate) struct Cluster {
     pub extend_queues: Vec<Queue>,
     /// Resources contended lately: those skip the quick acquire and release.
     pub contention: Contention,
+    /// Which resources' leases were asked for their tokens lately (`minting.rs`).
+    pub tokens_asked: TokensAsked,
 }
 
 impl Cluster {
@@ -82,6 +85,7 @@ impl Cluster {
             marker,
             background: Arc::default(),
             contention: Contention::default(),
+            tokens_asked: TokensAsked::default(),
         })
     }
 
@@ -90,16 +94,26 @@ impl Cluster {
         protocol::quorum(self.nodes.len())
     }
 
-    /// Where a lease's fencing token is minted: by the acquisition itself (one node, whose
-    /// acquire script mints it), by the acquisition's second round (several nodes, with
-    /// `token_at_acquire`), or by the lease when first asked for (`lease/mint.rs`).
-    pub(crate) fn minting(&self) -> Fencing {
-        match (self.config.fencing, self.nodes.len()) {
-            (false, _) => Fencing::Off,
-            (true, 1) => Fencing::Script,
-            (true, _) if self.config.token_at_acquire => Fencing::Client,
-            (true, _) => Fencing::Off,
-        }
+    /// How an acquisition of `resource` mints its fencing token (`minting.rs`).
+    pub(crate) fn minting(&self, resource: &str) -> Fencing {
+        let c = &self.config;
+        minting::choose(
+            c.fencing,
+            self.nodes.len(),
+            c.token_at_acquire,
+            self.tokens_asked.lately(resource),
+        )
+    }
+
+    /// Whether every acquisition mints its token (one node, or `token_at_acquire`): then
+    /// a lease's token is on a quorum of its nodes as soon as it is granted.
+    pub(crate) fn always_mints_at_acquire(&self) -> bool {
+        minting::choose(
+            self.config.fencing,
+            self.nodes.len(),
+            self.config.token_at_acquire,
+            false,
+        ) != Fencing::Off
     }
 
     /// The drift allowance for a lease of `ttl`.

@@ -49,6 +49,7 @@
 //! | `round` | one operation sent to every node at once, answers as they come, stragglers in the background |
 //! | `cluster` | the nodes and what every operation on them shares |
 //! | `contention` | which resources this process saw contended lately: who takes the quick requests |
+//! | `minting` | which resources' leases were asked for their tokens lately: where the next token is minted |
 //! | `wakeup` | waiters woken by published releases (one subscriber per node) |
 //! | `node` | one connection per node whatever its kind (standalone, Sentinel, Cluster), per-node timeout, reconnection, `min_replicas`, checks at connect, what this client knows of the node's delayed-restart marker |
 //! | `background` | work left running in the background (a round's stragglers in one task per manager), counted for [`LockManager::flush`] |
@@ -76,6 +77,7 @@ mod contention;
 pub mod error;
 mod lease;
 mod manager;
+mod minting;
 mod node;
 pub mod ops;
 pub mod protocol;

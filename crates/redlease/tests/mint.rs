@@ -13,33 +13,58 @@ use redlease::{LeaseState, LostReason};
 async fn a_token_is_minted_when_first_asked_for_and_kept() {
     let cluster = start(3);
     let m = manager(&cluster).await;
-    let mut last = 0;
-    for _ in 0..3 {
-        let lease = m.acquire("asked").await.expect("acquire");
-        assert_eq!(lease.minted_token(), None, "not minted by the acquisition");
-        let status = m.status("asked").await.expect("status");
-        assert_eq!(status.last_fencing_token, last, "nothing written yet");
-        // Two callers at once get one token.
-        let handle = lease.handle();
-        let (a, b) = tokio::join!(lease.fencing_token(), handle.fencing_token());
-        let token = a.expect("token");
-        assert_eq!(b.expect("token"), token);
-        assert!(token > last, "token {token} after {last}");
-        assert_eq!(lease.fencing_token().await.expect("token"), token);
-        assert_eq!(lease.minted_token(), Some(token));
-        let status = m.status("asked").await.expect("status");
-        assert_eq!(status.last_fencing_token, token, "recorded on the nodes");
-        last = token;
-        lease.release().await.expect("release");
-    }
-    // A lease whose token nobody asks for leaves the counters alone.
-    let unasked = m.acquire("asked").await.expect("acquire");
-    unasked.release().await.expect("release");
+    let lease = m.acquire("asked").await.expect("acquire");
+    assert_eq!(lease.minted_token(), None, "not minted by the acquisition");
     let status = m.status("asked").await.expect("status");
-    assert_eq!(status.last_fencing_token, last);
-    let next = m.acquire("asked").await.expect("acquire");
-    assert!(next.fencing_token().await.expect("token") > last);
-    next.release().await.expect("release");
+    assert_eq!(status.last_fencing_token, 0, "nothing written yet");
+    // Two callers at once get one token.
+    let handle = lease.handle();
+    let (a, b) = tokio::join!(lease.fencing_token(), handle.fencing_token());
+    let token = a.expect("token");
+    assert_eq!(b.expect("token"), token);
+    assert!(token > 0);
+    assert_eq!(lease.fencing_token().await.expect("token"), token);
+    assert_eq!(lease.minted_token(), Some(token));
+    let status = m.status("asked").await.expect("status");
+    assert_eq!(status.last_fencing_token, token, "recorded on the nodes");
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_the_token_is_minted_follows_whether_the_last_lease_asked() {
+    let cluster = start(3);
+    let m = manager(&cluster).await;
+    let mut last = 0;
+    // (asked for its token, minted by the acquisition)
+    for (ask, at_acquisition) in [
+        (true, false),
+        (true, true),
+        (false, true),
+        (false, false),
+        (true, false),
+        (true, true),
+    ] {
+        let lease = m.acquire("habits").await.expect("acquire");
+        assert_eq!(
+            lease.minted_token().is_some(),
+            at_acquisition,
+            "after a lease that {} asked",
+            if at_acquisition { "was" } else { "was not" }
+        );
+        let before = m.status("habits").await.expect("status").last_fencing_token;
+        if ask {
+            let token = lease.fencing_token().await.expect("token");
+            assert!(token > last, "token {token} after {last}");
+            last = token;
+        }
+        lease.release().await.expect("release");
+        if !ask && !at_acquisition {
+            // Neither minted nor asked: the counters were left alone.
+            let after = m.status("habits").await.expect("status").last_fencing_token;
+            assert_eq!(after, before);
+        }
+        last = last.max(before);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -257,8 +257,9 @@ impl<F> Builder<F> {
     ///
     /// On one node the token is minted by the acquisition itself, at no extra round trip.
     /// On several nodes it is minted when the holder first asks for it (two round trips
-    /// then, none for leases whose token nobody asks for), unless
-    /// [`Builder::token_at_acquire`] is set.
+    /// then, none for leases whose token nobody asks for), or by the acquisition (one
+    /// round trip) where the resource's previous lease in this process was asked for its
+    /// token, or always with [`Builder::token_at_acquire`].
     pub fn fencing(mut self, enabled: bool) -> Self {
         self.options.fencing = enabled;
         self
@@ -266,8 +267,11 @@ impl<F> Builder<F> {
 
     /// On several nodes, mint every lease's fencing token during its acquisition: one
     /// round trip after the vote, which then waits for every node's answer, instead of
-    /// two on the first [`crate::LeaseHandle::fencing_token`] call. For callers that read
-    /// the token of every lease. Default false; no effect without fencing or on one node.
+    /// two on the first [`crate::LeaseHandle::fencing_token`] call. By default (false) an
+    /// acquisition mints there only when the resource's previous lease in this process
+    /// was asked for its token; set it for callers that read the token of every lease,
+    /// so that their first lease pays no extra round trip either. No effect without
+    /// fencing or on one node.
     pub fn token_at_acquire(mut self, enabled: bool) -> Self {
         self.options.token_at_acquire = enabled;
         self

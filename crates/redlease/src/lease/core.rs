@@ -42,6 +42,9 @@ pub(crate) struct LeaseCore {
     pub(crate) renewing: AtomicBool,
     /// A description was (or is being) stored: the release removes it too.
     pub(crate) described: AtomicBool,
+    /// Someone asked for the fencing token: remembered for the resource's next
+    /// acquisition when the lease ends (`minting.rs`).
+    pub(crate) token_asked: AtomicBool,
 }
 
 impl LeaseCore {
@@ -68,6 +71,7 @@ impl LeaseCore {
             renewal_count: AtomicU32::new(0),
             renewing: AtomicBool::new(false),
             described: AtomicBool::new(false),
+            token_asked: AtomicBool::new(false),
         }
     }
 
@@ -159,6 +163,8 @@ impl LeaseCore {
 
     /// Release on every node, after any extend in flight.
     pub(crate) async fn release(&self) -> Result<(), Error> {
+        let asked = self.token_asked.load(Ordering::Relaxed);
+        self.cluster.tokens_asked.note(self.resource(), asked);
         let _op = self.ops.lock().await;
         let described = self.described.load(Ordering::Acquire);
         release::everywhere(&self.cluster, &self.target, false, described)

@@ -95,11 +95,12 @@ impl LeaseHandle {
     /// token than one it has seen: that is what keeps a paused or partitioned former
     /// holder from doing damage after its lease expired.
     ///
-    /// On one node (or with [`crate::Builder::token_at_acquire`]) the acquisition minted
-    /// it and this returns at once. On several nodes it is minted by the first call, in
-    /// two round trips (read every node's counter, record the token on a quorum where the
-    /// lock is still ours), and later calls return the same token; leases whose token
-    /// nobody asks for never pay for one.
+    /// On one node the acquisition minted it and this returns at once. On several nodes
+    /// the first call mints it, in two round trips (read every node's counter, record the
+    /// token on a quorum where the lock is still ours), unless the acquisition did (when
+    /// the resource's previous lease in this process was asked for its token, or with
+    /// [`crate::Builder::token_at_acquire`]); later calls return the same token. Leases
+    /// whose token nobody asks for never pay for one.
     ///
     /// Errors: `lost` if the lease was released, lost or expired before the token was
     /// recorded on a quorum (too late to mint one for it); `unavailable` if too few nodes
