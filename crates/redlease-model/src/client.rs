@@ -12,21 +12,27 @@
 //! replaced it, as ages relative to now (the library's `MarkerTrust` keeps the markers'
 //! births on the node's own clock, which most model configurations do not have),
 //! compared exactly as the library compares births (equal).
+//!
+//! A token minted on demand ([`begin_mint`], [`on_mint_answer`]) is `lease/mint.rs`'s
+//! two rounds, decided by `protocol::mint`: `Reads` for the read round, `conclude` for
+//! the record round.
 
 use std::time::Duration;
 
 use redlease::ops;
 use redlease::protocol::attempt::fence_tally;
 use redlease::protocol::extend::{self, ExtendVerdict, conclude};
+use redlease::protocol::mint::{self, MintVerdict, Reads};
 use redlease::protocol::renewal;
 use redlease::protocol::{
     self, Attempt, AttemptRules, Decision, Known, NodeVote, Outcome, Tally, Verdict, Vote,
 };
 use redlease::redis::Value;
 
-use crate::setup::{Setup, ticks};
+use crate::setup::{Mint, Setup, ticks};
 use crate::state::{
-    ExtendRound, FenceRound, Lease, MAX_NODES, Owner, Phase, Request, State, VoteRound, bit,
+    ExtendRound, FenceRound, Lease, MAX_NODES, MintRound, MintStage, Owner, Phase, Request, State,
+    VoteRound, bit,
 };
 
 /// An answer from a node, or `None` for a failed vote (timeout, lost reply, crash).
@@ -104,7 +110,7 @@ fn mask(list: &[usize]) -> u8 {
 fn rules(setup: &Setup) -> AttemptRules {
     AttemptRules {
         nodes: setup.nodes,
-        fencing: setup.fencing,
+        fencing: setup.fenced_acquire(),
         max_ttl: setup.ttl_duration(),
         slack: setup.slack(),
     }
@@ -205,8 +211,9 @@ fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bo
         fail(setup, state, c, release_on);
         return;
     }
-    if !setup.fencing {
-        hold(setup, state, c, round.elapsed, 0);
+    if !setup.fenced_acquire() {
+        // Unfenced (`Fencing::Off`): no token now; minted on demand later, if at all.
+        hold(setup, state, c, round.elapsed, None);
         return;
     }
     // Saturating at u64::MAX, as the library does.
@@ -256,7 +263,7 @@ pub fn on_fence_answer(setup: &Setup, state: &mut State, c: usize, i: usize, ans
     let (elapsed, token, release_on) = (round.elapsed, round.token, round.release_on);
     // The fence round took time too: the token only counts inside the validity.
     if decision == Decision::Won && valid_now(setup, elapsed) {
-        hold(setup, state, c, elapsed, token);
+        hold(setup, state, c, elapsed, Some(token));
     } else {
         fail(setup, state, c, release_on);
     }
@@ -272,8 +279,9 @@ fn valid_now(setup: &Setup, elapsed: u8) -> bool {
     validity(setup, elapsed).is_some()
 }
 
-/// The attempt won: the lease is held until `start + ttl - drift`.
-fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
+/// The attempt won: the lease is held until `start + ttl - drift`, with the token minted
+/// in the acquisition, if any.
+fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: Option<u64>) {
     let left = validity(setup, elapsed).unwrap_or_default();
     // The renewal task schedules the first renewal an interval after it takes the lease.
     state.clients[c].phase = Phase::Holding(Lease {
@@ -286,14 +294,26 @@ fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: u64) {
         },
         extended: 0,
         renewals: 0,
+        mints: if setup.mint == Mint::OnDemand {
+            setup.mints
+        } else {
+            0
+        },
     });
     state.leases = state.leases.saturating_add(1);
     state.handoff_won |= state.handed & bit(c) != 0;
-    if setup.fencing {
-        state.tokens_increase &= token > state.last_token;
-        state.tokens_follow_real_time &= token > state.clients[c].floor;
-        state.last_token = state.last_token.max(token);
+    if let Some(token) = token {
+        record_token(state, c, token);
     }
+}
+
+/// Client `c`'s lease got `token` (in its acquisition or on demand): the token properties
+/// compare it with every token granted before, and with those granted before the lease's
+/// attempt began (its floor).
+fn record_token(state: &mut State, c: usize, token: u64) {
+    state.tokens_increase &= token > state.last_token;
+    state.tokens_follow_real_time &= token > state.clients[c].floor;
+    state.last_token = state.last_token.max(token);
 }
 
 /// The attempt failed: release on the outcome's `release_on` (keeping the caller's queue
@@ -463,6 +483,156 @@ pub fn on_extend_answer(setup: &Setup, state: &mut State, c: usize, i: usize, an
     };
 }
 
+/// Whether the holder may ask for its token now (`LeaseHandle::fencing_token`), minting
+/// it on demand: tokens are minted on demand, the lease has none yet (and the model's
+/// bound of mint rounds per lease is not reached), and it is valid (the library fails at
+/// once past the deadline: not offered).
+pub fn may_mint(state: &State, c: usize) -> bool {
+    matches!(&state.clients[c].phase,
+        Phase::Holding(lease) if lease.mints > 0 && !lease.left.is_zero())
+}
+
+/// `LeaseCore::fencing_token` on a lease without a token, under its operation lock:
+/// `fence_read.lua` to every node.
+pub fn begin_mint(state: &mut State, c: usize) {
+    let Phase::Holding(mut lease) = state.clients[c].phase else {
+        return;
+    };
+    lease.mints -= 1;
+    let n = state.nodes.len();
+    state.flights.make_stale(c);
+    state.clients[c].phase = Phase::Minting(MintRound {
+        lease,
+        elapsed: 0,
+        waiting: all(n),
+        stage: MintStage::Reading(Vec::new()),
+    });
+    let owner = owner(state, c);
+    for i in 0..n {
+        send(
+            state,
+            c,
+            i,
+            Request::FenceRead {
+                owner,
+                current: true,
+            },
+        );
+    }
+}
+
+/// Node `i`'s answer to a round of client `c`'s mint.
+pub fn on_mint_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
+    let Phase::Minting(round) = &state.clients[c].phase else {
+        return;
+    };
+    match round.stage {
+        MintStage::Reading(_) => on_read_answer(setup, state, c, i, answer),
+        MintStage::Recording { .. } => on_record_answer(setup, state, c, i, answer),
+    }
+}
+
+/// The read round, as `LeaseCore::fencing_token` runs it: every node's answer (parsed by
+/// `ops::fence_read::parse`; a reply it rejects is a failure) is awaited, each bounded by
+/// the node timeout; then `Reads::token`: no token without a quorum of readings (the mint
+/// is unavailable, the lease still held), else `fence.lua` with it to every node.
+fn on_read_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
+    let n = state.nodes.len();
+    let Phase::Minting(round) = &mut state.clients[c].phase else {
+        return;
+    };
+    let MintStage::Reading(readings) = &mut round.stage else {
+        return;
+    };
+    round.waiting &= !bit(i);
+    if let Some(reading) = answer.and_then(|v| ops::fence_read::parse(&v).ok()) {
+        let reading = (reading.counter, reading.now_us);
+        let at = readings.partition_point(|&r| r <= reading);
+        readings.insert(at, reading);
+    }
+    if round.waiting != 0 {
+        return;
+    }
+    let mut reads = Reads::new(n);
+    for &(counter, now_us) in readings.iter() {
+        reads.read(counter, now_us);
+    }
+    if setup.mint_reads_any {
+        // The broken mint of `Setup::mint_reads_any`: failed reads count as empty nodes.
+        (readings.len()..n).for_each(|_| reads.read(0, 0));
+    }
+    let Some(token) = reads.token() else {
+        state.clients[c].phase = Phase::Holding(round.lease);
+        return;
+    };
+    round.stage = MintStage::Recording {
+        token,
+        tally: Tally::new(n),
+    };
+    round.waiting = all(n);
+    // Reads still queued behind a timeout run, but their replies are no longer awaited.
+    state.flights.make_stale(c);
+    let owner = owner(state, c);
+    for i in 0..n {
+        send(
+            state,
+            c,
+            i,
+            Request::Fence {
+                owner,
+                token,
+                current: true,
+            },
+        );
+    }
+}
+
+/// The record round (`lease/mint.rs`: `record` on every node): counted as
+/// `Round::decide` counts it (stop once the tally decides), then concluded by
+/// `protocol::mint::conclude` on the model's relative clock (the mint's start is zero,
+/// now is the time elapsed since, the deadline now plus the time the lease has left).
+fn on_record_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
+    let Phase::Minting(round) = &mut state.clients[c].phase else {
+        return;
+    };
+    let MintStage::Recording { token, tally } = &mut round.stage else {
+        return;
+    };
+    round.waiting &= !bit(i);
+    let vote = match answer.map(|v| ops::fence::parse(&v)) {
+        Some(Ok(true)) => Vote::Yes,
+        Some(Ok(false)) => Vote::No,
+        Some(Err(_)) | None => Vote::Failed,
+    };
+    tally.record(vote);
+    if tally.decision() == Decision::Pending && round.waiting != 0 {
+        return;
+    }
+    let (token, tally, mut lease) = (*token, *tally, round.lease);
+    let now = ticks(round.elapsed);
+    let deadline = now + lease.left;
+    let mut verdict = mint::conclude(&tally, now, deadline);
+    if setup.mint_ignores_deadline
+        && verdict == MintVerdict::Expired
+        && tally.decision() == Decision::Won
+    {
+        // The broken mint of `Setup::mint_ignores_deadline`: late confirmations count.
+        verdict = MintVerdict::Minted;
+    }
+    state.clients[c].phase = match verdict {
+        MintVerdict::Minted => {
+            record_token(state, c, token);
+            state.minted_on_demand_seen = true;
+            lease.mints = 0;
+            Phase::Holding(lease)
+        }
+        // Lost: the holder knows, and stops (as after a failed extend).
+        MintVerdict::NotHeld | MintVerdict::Expired => Phase::Idle,
+        // No token now; the lease is still held (a later call may try again).
+        MintVerdict::Unavailable => Phase::Holding(lease),
+    };
+}
+
 /// `Lease::release`: compare-and-delete on every node, leaving the queues and handing
 /// the lock to the longest waiter if hand-off is on; the client is idle again.
 pub fn release(setup: &Setup, state: &mut State, c: usize) {
@@ -478,11 +648,12 @@ pub fn release(setup: &Setup, state: &mut State, c: usize) {
     state.clients[c].phase = Phase::Idle;
 }
 
-/// The lease client `c` holds (also while extending it), if any.
+/// The lease client `c` holds (also while extending it or minting its token), if any.
 pub fn lease(state: &State, c: usize) -> Option<&Lease> {
     match &state.clients[c].phase {
         Phase::Holding(lease) => Some(lease),
         Phase::Extending(round) => Some(&round.lease),
+        Phase::Minting(round) => Some(&round.lease),
         _ => None,
     }
 }
@@ -523,6 +694,12 @@ pub fn tick(setup: &Setup, client: &mut crate::state::Client) {
         Phase::Extending(round) => {
             round.elapsed = (round.elapsed + 1).min(setup.ttl);
             round.lease.left = round.lease.left.saturating_sub(crate::setup::TICK);
+        }
+        // The renewal task's sleep runs on; it waits for the operation lock if due.
+        Phase::Minting(round) => {
+            round.elapsed = (round.elapsed + 1).min(setup.ttl);
+            round.lease.left = round.lease.left.saturating_sub(crate::setup::TICK);
+            round.lease.due = round.lease.due.saturating_sub(1);
         }
         Phase::Idle | Phase::Backoff => {}
     }

@@ -13,9 +13,9 @@
 //!   left), the fencing counter, and the delayed-restart marker (its age). The Lua
 //!   scripts' rules are written out in [`node`]: acquire (set if free or already ours,
 //!   report the counter, the holder's PTTL and the marker age, writing the marker at first
-//!   contact), fence (a max-register written only where the owner holds the lock) and
-//!   release (compare-and-delete). Their replies are built as `redis::Value`s and parsed
-//!   by `redlease::ops`.
+//!   contact), fence (a max-register written only where the owner holds the lock), fence
+//!   read (the counter and the node's clock) and release (compare-and-delete). Their
+//!   replies are built as `redis::Value`s and parsed by `redlease::ops`.
 //! - **Clients**, each making `acquire` calls with a fresh owner per attempt (the library's
 //!   fix of issue 10 item 3) and one waiter id per call. One attempt is the library's `Acquirer::attempt` (`acquire.rs`), driven
 //!   through the library's own state machine (see the table below): every answer goes to
@@ -41,6 +41,9 @@
 //! | `client.rs`: `hold`, `on_extend_answer`, `renewal_due` | [`renewal::interval`](redlease::protocol::renewal::interval), [`renewal::retry_delay`](redlease::protocol::renewal::retry_delay), [`renewal::cap_reached`](redlease::protocol::renewal::cap_reached) (when the renewal task extends) |
 //! | `client.rs`: `on_extend_answer` | [`ops::extend::parse`](redlease::ops::extend::parse), [`Tally`](redlease::protocol::Tally) (stop once it decides, as `Round::decide`), [`extend::conclude`](redlease::protocol::extend::conclude) on the model's relative clock, [`drift`](redlease::protocol::drift) of the requested ttl: the verdict and the new deadline, exactly as `lease/extend.rs` acts on them |
 //! | `client.rs`: `begin`, `fail`, `release`; `setup.rs`: `role`, `live` | [`queue::Role::of_call`](redlease::protocol::queue::Role::of_call), [`keeps_place_after_failure`](redlease::protocol::queue::Role::keeps_place_after_failure), [`leaves_on_give_up`](redlease::protocol::queue::Role::leaves_on_give_up) (what the acquire and release requests ask the queue for), [`retry::waiter_gone_after`](redlease::protocol::retry::waiter_gone_after) (which entries `release.lua` skips) |
+//! | `client.rs`: `begin`, `finish_vote`; `node.rs`: `acquire` | with tokens minted on demand, the unfenced acquisition (`AttemptRules { fencing: false, .. }`, the script's `ARGV[5]` "": no counter read), as `Fencing::Off` |
+//! | `client.rs`: `on_read_answer` | [`ops::fence_read::parse`](redlease::ops::fence_read::parse), [`mint::Reads`](redlease::protocol::mint::Reads) (`read` for every node that answered, once every node answered or failed; then `token`) |
+//! | `client.rs`: `on_record_answer` | [`ops::fence::parse`](redlease::ops::fence::parse), [`Tally::new(n)`](redlease::protocol::Tally) (stop once it decides, as `Round::decide`), [`mint::conclude`](redlease::protocol::mint::conclude) on the model's relative clock, exactly as `lease/mint.rs` acts on its verdict |
 //! | `symmetry.rs`: `reorder_nodes` | [`Attempt::renumbered`](redlease::protocol::Attempt::renumbered) (renames nodes, decides nothing) |
 //!
 //! - **Extend and renewal** ([`Setup::extending`], [`Setup::shortening`]): a holder may
@@ -49,6 +52,17 @@
 //!   The node applies `extend.lua`'s rule (PEXPIRE only if the key holds our owner); the
 //!   request may be lost, delayed or run late like any other. The holder's deadline after
 //!   `conclude` is what "holds a valid lease" means everywhere.
+//! - **Tokens minted on demand** ([`Setup::mint`] = [`Mint::OnDemand`], the library's
+//!   default on several nodes; [`Mint::AtAcquisition`] is `token_at_acquire(true)`, the
+//!   two-round acquisition above): the acquisition is unfenced, and a holder of a valid
+//!   lease without a token may mint it (`Action::Mint`, at most [`Setup::mints`] rounds
+//!   per lease) as `LeaseCore::fencing_token` does, under the lease's operation lock (no
+//!   release, extend or renewal meanwhile; the lease counts as held, its time running
+//!   down): `fence_read.lua` to every node, each answer awaited or failed, the readings
+//!   to `Reads`; no token without a quorum of readings (the lease stays held), else
+//!   `fence.lua` with the token to every node and `conclude`: minted (the token is
+//!   checked and recorded exactly as an acquisition's), lost (not held, or expired: the
+//!   holder stops), or unavailable (held, no token).
 //! - **Faults that accumulate** ([`Setup::rolling_wipes`]): any node may fail, one at a
 //!   time; a node's turn ends (`Heal`) only when every node is up and the last wipe is
 //!   `max_ttl` old, so nodes are wiped one after another, as often as the run goes on.
@@ -123,6 +137,11 @@
 //!   from a stale snapshot keeps the queue as it was.
 //! - Lease loss signals, key prefixes, several resources, Redis Cluster, and the single-node path (N = 1, where
 //!   the acquire script mints the token itself): every model has N >= 3.
+//! - Of tokens minted on demand: the fence counter's own TTL (`fence_counter_ttl`, far
+//!   above any lease: the clock floor covers a counter that expired as it covers a wiped
+//!   one), concurrent callers of `fencing_token` on one lease (the operation lock makes
+//!   them one mint), and a token asked for after the lease was released or lost (the
+//!   library fails at once).
 //! - Each script runs atomically (as Redis runs Lua); client-side computation takes no
 //!   time, but a client may stall for any number of ticks between two steps (a GC or
 //!   SIGSTOP pause): validity is measured from the attempt's start, as in the library.
@@ -132,9 +151,11 @@
 //! - `mutual exclusion` (*always*): no two clients hold leases that are valid by their own
 //!   deadlines at the same time.
 //! - `fencing tokens increase` (*always*): every lease granted gets a token above every
-//!   token granted before it.
+//!   token granted before it (minted on demand: every token granted before its mint
+//!   concluded).
 //! - `fencing tokens follow real time` (*always*): a lease's token is above every token
-//!   granted before its attempt started (the order `docs/protocol.md` promises).
+//!   granted before its attempt started (the order `docs/protocol.md` promises; on
+//!   demand too, the attempt's start, not the mint's).
 //! - `validity never lies` (*always*, where every restart keeps the data): a holder's
 //!   settled deadline is backed by a quorum of keys holding its owner with at least that
 //!   much TTL left (see [`model::validity_backed`] for why this is exact at tick
@@ -150,7 +171,7 @@
 //! - Non-vacuity (*sometimes*, an example must exist): a lease is granted; two leases
 //!   are granted; with wipes and delayed restart, a young grant is held back, and a young
 //!   grant counts at once on a trusted marker; with the queue, a waiter wins a lease
-//!   through a hand-off.
+//!   through a hand-off; with tokens minted on demand, a token is minted on demand.
 //!
 //! ## Bounds and results
 //!
@@ -181,7 +202,7 @@
 //! |---|---|---|---|---|
 //! | extend to the full ttl once, one renewal | 3 | 2 | 274 k, 2 s | all hold, validity never lies |
 //! | shortening extend | 3 | 2 | counterexample after 230 k (validity), 2.7 M (mutual exclusion) | **validity lies, mutual exclusion fails** (issue 10 item 1) |
-//! | rolling wipes, one client, two calls, node clocks | 3 | 1 | 928 k, 6 s | tokens increase and follow real time |
+//! | rolling wipes, one client, two calls, node clocks | 3 | 1 | 922 k, 6 s | tokens increase and follow real time |
 //! | the same with the clock floor left out (scratch edit), or node clocks off | 3 | 1 | counterexample after 14 k / 12.6 k | **fencing tokens go backwards** (issue 10 item 2) |
 //! | rolling wipes, two clients (ignored) | 3 | 2 | 19.1 M, 80-195 s (release) | tokens increase and follow real time |
 //!
@@ -196,13 +217,30 @@
 //! | no faults, places kept 2 ticks (ignored) | 3 | 3 | 7.4 M, 260 s (release, two tests at once) | all hold |
 //! | the give-up's leave left out (scratch edit) | 3 | 2 | counterexample after 6.6 k / 695 k | **a release reserves the lock for a waiter that gave up** (issue 10 item 4) |
 //!
+//! Tokens minted on demand (`tests/mint.rs`; times in release on two cores):
+//!
+//! | configuration | N | clients | unique states, time | verdict |
+//! |---|---|---|---|---|
+//! | no faults | 3 | 2 | 8.6 k, 0.1 s | all hold, validity never lies, tokens are minted on demand |
+//! | ideal faults (crashes, restarts with data, lost/late messages) | 3 | 2 | 1.73 M, 14-25 s | all hold, validity never lies |
+//! | wipes, delayed restart on, one attempt | 3 | 2 | 1.07 M, 6-12 s | all hold |
+//! | wipes, delayed restart on, two attempts (ignored) | 3 | 2 | 41.4 M, 450 s | all hold |
+//! | rolling wipes, one client, two calls, node clocks | 3 | 1 | 4.42 M, 22-37 s | tokens increase and follow real time |
+//! | the same, node clocks off | 3 | 1 | counterexample after 34-51 k | **fencing tokens go backwards** (the read round's clock is needed) |
+//! | two mint rounds per lease, ideal faults (ignored) | 3 | 2 | 3.37 M, 30-56 s | all hold |
+//! | extend and renewal with a mint (ignored) | 3 | 2 | 4.16 M, 39 s | all hold |
+//! | the mint's deadline ignored (`Setup::mint_ignores_deadline`, broken on purpose) | 3 | 2 | counterexample after 0.4-0.5 M, 3-7 s (28 steps breadth-first, 10.8 M states, 80 s) | **fencing tokens increase fails**: confirmations that reach a quorum after the deadline record a token below a later lease's |
+//! | two faulty nodes that keep their data (f > N - Q: crashes, lost replies, timeouts), one attempt (ignored) | 3 | 2 | 11.4 M, 105 s | all hold |
+//! | the read round's quorum ignored (`Setup::mint_reads_any`, broken on purpose), two faulty nodes | 3 | 2 | counterexample after 3.9-4.1 M, 35-42 s | **fencing tokens increase fails**: a mint that heard only the node the previous token missed repeats it (with one faulty node of three the knob changes nothing: 1.73 M states either way) |
+//!
 //! ## How to run
 //!
 //! - `cargo test -p redlease-model --release`: the three-node, two-client verdicts (the
 //!   known limits searched only until their counterexample) and the scripted scenarios;
-//!   about a minute and a half on two cores.
+//!   about three minutes on two cores (tokens minted on demand add a minute).
 //! - `cargo test -p redlease-model --release -- --ignored`: five nodes, three clients and
-//!   the known limits explored in full (about ten minutes on two cores).
+//!   the known limits explored in full (about twenty-five minutes on two cores, ten of
+//!   them for tokens minted on demand).
 //! - `cargo run --release -p redlease-model`: every default configuration, with state
 //!   counts, each property's verdict and the counterexamples; `-- --all` adds the long
 //!   ones, `-- --shortest` prints breadth-first (shortest) counterexamples.
@@ -219,5 +257,5 @@ pub mod trace;
 
 pub use model::{Action, Redlease};
 pub use run::{Outcome, check};
-pub use setup::{Restart, Setup};
+pub use setup::{Mint, Restart, Setup};
 pub use state::State;

@@ -8,6 +8,7 @@
 //! expected.
 
 use redlease_model::run::{self, Outcome};
+use redlease_model::setup::Mint;
 use redlease_model::suite::{self, Case};
 use redlease_model::trace;
 
@@ -52,7 +53,7 @@ fn main() {
 fn report(outcome: &Outcome, exhaustive: bool) {
     let s = &outcome.setup;
     println!(
-        "{}: N={} (quorum {}, f={}), {} clients, {} call(s) x {} attempt(s) each, ttl {} ticks, fencing {}, delayed restart {}",
+        "{}: N={} (quorum {}, f={}), {} clients, {} call(s) x {} attempt(s) each, ttl {} ticks, tokens {}, delayed restart {}",
         s.name,
         s.nodes,
         s.quorum(),
@@ -61,7 +62,7 @@ fn report(outcome: &Outcome, exhaustive: bool) {
         s.acquisitions,
         s.attempts,
         s.ttl,
-        on(s.fencing),
+        mint(s),
         on(s.delayed_restart),
     );
     let scope = if exhaustive {
@@ -73,6 +74,20 @@ fn report(outcome: &Outcome, exhaustive: bool) {
         "  {} unique states (up to symmetry), {} generated, depth {}, {:.1?}: {scope}",
         outcome.unique_states, outcome.total_states, outcome.max_depth, outcome.elapsed
     );
+}
+
+fn mint(s: &redlease_model::Setup) -> String {
+    let broken = match (s.mint_ignores_deadline, s.mint_reads_any) {
+        (false, false) => "",
+        (true, false) => ", deadline IGNORED",
+        (false, true) => ", read quorum IGNORED",
+        (true, true) => ", deadline and read quorum IGNORED",
+    };
+    match s.mint {
+        Mint::Off => "off".to_owned(),
+        Mint::AtAcquisition => "minted at acquisition".to_owned(),
+        Mint::OnDemand => format!("minted on demand (<= {} per lease{broken})", s.mints),
+    }
 }
 
 fn on(flag: bool) -> &'static str {

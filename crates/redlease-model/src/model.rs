@@ -13,8 +13,8 @@ use stateright::{Model, Property};
 
 use crate::client::{self, Answer};
 use crate::node;
-use crate::setup::{Restart, Setup, ticks};
-use crate::state::{Client, Flights, MAX_NODES, Node, Phase, Request, State, bit};
+use crate::setup::{Mint, Restart, Setup, ticks};
+use crate::state::{Client, Flights, MAX_NODES, MintStage, Node, Phase, Request, State, bit};
 
 /// The protocol under one [`Setup`].
 #[derive(Debug, Clone)]
@@ -81,6 +81,9 @@ pub enum Action {
     Extend(usize, u8),
     /// The renewal task extends the client's lease by its ttl (when due).
     Renew(usize),
+    /// The holder asks for its token, which its lease does not have yet: minted on
+    /// demand ([`crate::setup::Mint::OnDemand`]).
+    Mint(usize),
     /// With rolling faults: the faulty node is sound again (every node up, the last
     /// wipe `max_ttl` old), so the next fault may hit any node.
     Heal,
@@ -114,6 +117,8 @@ pub const ROLLING: &str = "every node is wiped in turn";
 pub const NO_DEPARTED: &str = "no reservation for a waiter that left";
 /// See [`MUTUAL_EXCLUSION`].
 pub const HANDED_OFF: &str = "a waiter wins a lease through a hand-off";
+/// See [`MUTUAL_EXCLUSION`].
+pub const MINTED_ON_DEMAND: &str = "a token is minted on demand";
 
 impl Redlease {
     /// The model of `setup`.
@@ -151,6 +156,12 @@ impl Redlease {
             (Some(Request::Extend { current: true, .. }), Phase::Extending(round)) => {
                 round.waiting & bit(i) != 0
             }
+            (Some(Request::FenceRead { current: true, .. }), Phase::Minting(round)) => {
+                matches!(round.stage, MintStage::Reading(_)) && round.waiting & bit(i) != 0
+            }
+            (Some(Request::Fence { current: true, .. }), Phase::Minting(round)) => {
+                matches!(round.stage, MintStage::Recording { .. }) && round.waiting & bit(i) != 0
+            }
             _ => false,
         }
     }
@@ -185,6 +196,7 @@ impl Redlease {
                 Some(reply)
             }
             Request::Fence { owner, token, .. } => Some(node::fence(node, owner, token)),
+            Request::FenceRead { .. } => Some(node::fence_read(node, now)),
             Request::Extend { owner, ttl, .. } => Some(node::extend(node, owner, ttl)),
             Request::Release {
                 owner,
@@ -225,6 +237,7 @@ impl Redlease {
             Phase::Voting(_) => client::on_acquire_answer(&self.setup, state, c, i, answer),
             Phase::Fencing(_) => client::on_fence_answer(&self.setup, state, c, i, answer),
             Phase::Extending(_) => client::on_extend_answer(&self.setup, state, c, i, answer),
+            Phase::Minting(_) => client::on_mint_answer(&self.setup, state, c, i, answer),
             _ => {}
         }
     }
@@ -261,6 +274,7 @@ impl Model for Redlease {
             held_back_seen: false,
             trusted_seen: false,
             extended_seen: false,
+            minted_on_demand_seen: false,
             since_wipe: None,
             wiped: 0,
             now: 0,
@@ -288,7 +302,12 @@ impl Model for Redlease {
                     if client::renewal_due(s, state, c) {
                         actions.push(Action::Renew(c));
                     }
+                    if client::may_mint(state, c) {
+                        actions.push(Action::Mint(c));
+                    }
                 }
+                // Under the lease's operation lock: no release, extend or renewal.
+                Phase::Minting(round) => self.timeouts(state, c, round.waiting, actions),
                 Phase::Extending(round) => self.timeouts(state, c, round.waiting, actions),
                 Phase::Voting(round) => self.timeouts(state, c, round.waiting(), actions),
                 Phase::Fencing(round) => self.timeouts(state, c, round.waiting, actions),
@@ -392,6 +411,7 @@ impl Model for Redlease {
             Action::Renew(c) => {
                 client::begin_extend(&self.setup, &mut state, c, self.setup.ttl, true)
             }
+            Action::Mint(c) => client::begin_mint(&mut state, c),
             Action::Heal => state.faulty = 0,
             Action::Crash(i) => {
                 state.faulty |= bit(i);
@@ -431,12 +451,17 @@ impl Model for Redlease {
             Property::sometimes(SOME_LEASE, |_, state: &State| state.leases >= 1),
             Property::sometimes(TWO_LEASES, |_, state: &State| state.leases >= 2),
         ];
-        if self.setup.fencing {
+        if self.setup.fencing() {
             properties.push(Property::always(TOKENS_INCREASE, |_, state: &State| {
                 state.tokens_increase
             }));
             properties.push(Property::always(TOKENS_REAL_TIME, |_, state: &State| {
                 state.tokens_follow_real_time
+            }));
+        }
+        if self.setup.mint == Mint::OnDemand {
+            properties.push(Property::sometimes(MINTED_ON_DEMAND, |_, state: &State| {
+                state.minted_on_demand_seen
             }));
         }
         if self.setup.keeps_data() {
@@ -516,6 +541,11 @@ pub fn next_clock(setup: &Setup, state: &State) -> u64 {
                 .filter_map(|client| match &client.phase {
                     Phase::Voting(round) => Some(round.read),
                     Phase::Fencing(round) => Some(round.token),
+                    // Counters read (a node may have lost its copy since), or the token.
+                    Phase::Minting(round) => match &round.stage {
+                        MintStage::Reading(readings) => readings.iter().map(|r| r.0).max(),
+                        MintStage::Recording { token, .. } => Some(*token),
+                    },
                     _ => None,
                 }),
         )
@@ -543,9 +573,12 @@ pub fn validity_backed(setup: &Setup, state: &State) -> bool {
         // While an extend is in flight the library still reports the old deadline, and a
         // shortening script may already have run on some nodes: that window lasts at most
         // a node timeout in the library, but any number of ticks for a faulty node here,
-        // so it is left to mutual exclusion (see the tests in `tests/lifetime.rs`).
-        let Phase::Holding(lease) = &state.clients[c].phase else {
-            return true;
+        // so it is left to mutual exclusion (see the tests in `tests/lifetime.rs`). A
+        // mint changes no lock key: its lease is checked as a held one.
+        let lease = match &state.clients[c].phase {
+            Phase::Holding(lease) => lease,
+            Phase::Minting(round) => &round.lease,
+            _ => return true,
         };
         if lease.left.is_zero() {
             return true;

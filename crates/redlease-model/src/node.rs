@@ -23,7 +23,10 @@ fn ms(ticks: u8) -> i64 {
 
 /// `acquire.lua` for `owner` with the setup's TTL, on a node whose clock reads `now`
 /// (token units; 0 without [`Setup::node_clocks`]). Returns the script's reply
-/// `{ granted, fence, pttl, handoff, age, now }`.
+/// `{ granted, fence, pttl, handoff, age, now }`. An unfenced acquisition (`ARGV[5]` "",
+/// unless [`Setup::fenced_acquire`]) neither reads nor returns the counter ("0" in its
+/// place), and reports the clock only where the script read it for something else (the
+/// marker, or the queue of a refused waiter).
 pub fn acquire(
     setup: &Setup,
     node: &mut Node,
@@ -38,8 +41,12 @@ pub fn acquire(
     } else {
         -1
     };
-    let fence = Value::BulkString(node.fence.to_string().into_bytes());
+    let fencing = setup.fenced_acquire();
+    let counter = if fencing { node.fence } else { 0 };
+    let fence = Value::BulkString(counter.to_string().into_bytes());
     let reply = |granted: i64, fence: Value, pttl: i64, handoff: bool| {
+        let clock_read = fencing || setup.delayed_restart || (granted == 0 && role == Role::Wait);
+        let now = if clock_read { now } else { 0 };
         Value::Array(vec![
             Value::Int(granted),
             fence,
@@ -91,6 +98,16 @@ pub fn fence(node: &mut Node, owner: Owner, token: u64) -> Value {
     }
     node.fence = node.fence.max(token);
     Value::Int(1)
+}
+
+/// `fence_read.lua` on a node whose clock reads `now` (token units, as in [`acquire`]; 0
+/// without [`Setup::node_clocks`]): `{ counter, now }`, both decimal strings, the counter
+/// "0" if none. Read-only.
+pub fn fence_read(node: &Node, now: u64) -> Value {
+    Value::Array(vec![
+        Value::BulkString(node.fence.to_string().into_bytes()),
+        Value::BulkString(now.to_string().into_bytes()),
+    ])
 }
 
 /// `extend.lua` for `owner` to `ttl` ticks: compare-and-pexpire (a missing key is never

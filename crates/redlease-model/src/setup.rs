@@ -30,6 +30,24 @@ pub enum Restart {
     StaleSnapshot,
 }
 
+/// How a lease gets its fencing token: the library's `fencing` switch and, on several
+/// nodes, `Builder::token_at_acquire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mint {
+    /// No tokens (a manager with fencing off): acquisitions are unfenced
+    /// (`ops::acquire::Fencing::Off`).
+    Off,
+    /// Minted during the acquisition (`token_at_acquire(true)`, `Fencing::Client`): the
+    /// attempt hears every node out, then a second round records the token on the
+    /// granted nodes.
+    AtAcquisition,
+    /// Minted on demand (the library's default on several nodes): the acquisition is
+    /// unfenced, and the holder mints its token later, once (`LeaseHandle::fencing_token`):
+    /// read every node's counter and clock, then record the token on every node where the
+    /// lock is still ours (`protocol::mint`).
+    OnDemand,
+}
+
 /// One model configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setup {
@@ -59,8 +77,21 @@ pub struct Setup {
     /// [`crate::model::Action::Overtake`]). Off in every configuration expected to be
     /// safe; see [`Setup::reordering`].
     pub reorder: bool,
-    /// Clients mint fencing tokens (second round).
-    pub fencing: bool,
+    /// Whether and when leases get fencing tokens.
+    pub mint: Mint,
+    /// With [`Mint::OnDemand`]: mint rounds a holder may begin per lease (a round that
+    /// ends unavailable leaves the lease held without a token; the next may try again).
+    pub mints: u8,
+    /// A deliberately broken mint, for the test that shows the properties would catch it:
+    /// a recording round whose confirmations reach a quorum only after the lease's
+    /// deadline counts as minted (the library's `protocol::mint::conclude` says expired).
+    /// Never on in a configuration expected to be safe.
+    pub mint_ignores_deadline: bool,
+    /// Another deliberately broken mint: a node whose reading failed counts as one that
+    /// read no counter and a clock of 0, so the read round no longer needs a quorum of
+    /// answers (`protocol::mint::Reads::token` is then always `Some`). Never on in a
+    /// configuration expected to be safe.
+    pub mint_reads_any: bool,
     /// In-band delayed restart (marker ages, `held_back`).
     pub delayed_restart: bool,
     /// The library's drift factor; the deadline is `start + ttl - drift(ttl, factor)`.
@@ -119,7 +150,10 @@ impl Setup {
             restarts: vec![Restart::KeepData],
             min_down: 1,
             reorder: false,
-            fencing: true,
+            mint: Mint::AtAcquisition,
+            mints: 1,
+            mint_ignores_deadline: false,
+            mint_reads_any: false,
             delayed_restart: false,
             // drift(3 s, 1/3) = 1.002 s: at least one tick, as the model's contract says.
             drift_factor: 1.0 / 3.0,
@@ -211,6 +245,48 @@ impl Setup {
             wake_up_fallback: Duration::from_millis(200),
             ..Setup::ideal(nodes)
         }
+    }
+
+    /// [`Setup::ideal`] with tokens minted on demand: the acquisition is unfenced, and a
+    /// holder may mint its token once, at any moment while its lease is valid.
+    pub fn on_demand(nodes: usize) -> Self {
+        Setup {
+            name: "tokens minted on demand",
+            mint: Mint::OnDemand,
+            ..Setup::ideal(nodes)
+        }
+    }
+
+    /// [`Setup::wipes_protected`] with tokens minted on demand: a wiped node loses its
+    /// counter, which the read round must not let send tokens back.
+    pub fn on_demand_wipes(nodes: usize) -> Self {
+        Setup {
+            name: "tokens minted on demand, wipes, delayed restart on",
+            mint: Mint::OnDemand,
+            ..Setup::wipes_protected(nodes)
+        }
+    }
+
+    /// [`Setup::rolling_wipes_tokens`] with tokens minted on demand: the clocks
+    /// `fence_read.lua` reports must keep tokens growing after every copy of a counter was
+    /// lost.
+    pub fn on_demand_rolling_wipes(nodes: usize) -> Self {
+        Setup {
+            name: "rolling wipes, one client, two calls, tokens minted on demand",
+            mint: Mint::OnDemand,
+            ..Setup::rolling_wipes_tokens(nodes)
+        }
+    }
+
+    /// Whether leases get fencing tokens at all (the token properties are checked).
+    pub fn fencing(&self) -> bool {
+        self.mint != Mint::Off
+    }
+
+    /// Whether the acquisition mints the token (`AttemptRules::fencing`, and the acquire
+    /// script's `ARGV[5]` "fence" rather than ""): only [`Mint::AtAcquisition`].
+    pub fn fenced_acquire(&self) -> bool {
+        self.mint == Mint::AtAcquisition
     }
 
     /// The queue's role for every call: `protocol::queue::Role::of_call`.
@@ -313,7 +389,12 @@ impl Setup {
     /// (a million µs a second, each token a round trip or more), no chain of `counter + 1`
     /// increments within one tick can reach the next tick's clock.
     pub fn clock_tick(&self) -> u64 {
-        let mints = self.clients * usize::from(self.acquisitions) * usize::from(self.attempts);
+        let leases = self.clients * usize::from(self.acquisitions) * usize::from(self.attempts);
+        let per_lease = match self.mint {
+            Mint::OnDemand => usize::from(self.mints.max(1)),
+            Mint::Off | Mint::AtAcquisition => 1,
+        };
+        let mints = leases * per_lease;
         u64::try_from(mints).unwrap_or(u64::MAX - 1) + 1
     }
 

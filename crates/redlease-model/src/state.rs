@@ -128,6 +128,14 @@ pub enum Request {
         /// Part of the client's current round.
         current: bool,
     },
+    /// `fence_read.lua`: the node's fencing counter and clock (the first round of a token
+    /// minted on demand; read-only).
+    FenceRead {
+        /// Owner of the lease.
+        owner: Owner,
+        /// Part of the client's current round.
+        current: bool,
+    },
     /// `extend.lua` to `ttl` ticks.
     Extend {
         /// Owner of the lease.
@@ -154,6 +162,7 @@ impl Request {
         match *self {
             Request::Acquire { owner, .. }
             | Request::Fence { owner, .. }
+            | Request::FenceRead { owner, .. }
             | Request::Extend { owner, .. }
             | Request::Release { owner, .. } => owner,
         }
@@ -164,6 +173,7 @@ impl Request {
         match &mut self {
             Request::Acquire { owner, .. }
             | Request::Fence { owner, .. }
+            | Request::FenceRead { owner, .. }
             | Request::Extend { owner, .. }
             | Request::Release { owner, .. } => owner.client = client,
         }
@@ -187,6 +197,10 @@ impl Request {
             Request::Fence { owner, token, .. } => Request::Fence {
                 owner,
                 token,
+                current: false,
+            },
+            Request::FenceRead { owner, .. } => Request::FenceRead {
+                owner,
                 current: false,
             },
             Request::Extend { owner, ttl, .. } => Request::Extend {
@@ -259,6 +273,9 @@ pub enum Phase {
     /// Holds a lease and waits for the answers to `extend.lua` (a user's extend or a
     /// renewal): the lease keeps its deadline meanwhile.
     Extending(ExtendRound),
+    /// Holds a lease and mints its token on demand (`fence_read.lua`, then `fence.lua`),
+    /// under the lease's operation lock: no extend, renewal or release meanwhile.
+    Minting(MintRound),
 }
 
 /// A lease as its holder sees it.
@@ -274,6 +291,9 @@ pub struct Lease {
     pub extended: u8,
     /// Renewals done on this lease (for `renewal::cap_reached`).
     pub renewals: u8,
+    /// Mint rounds this lease may still begin ([`crate::setup::Setup::mints`]): 0 once
+    /// it has a token, and always 0 unless tokens are minted on demand.
+    pub mints: u8,
 }
 
 /// An extend round in progress: the local variables of `LeaseCore::extend`.
@@ -291,6 +311,38 @@ pub struct ExtendRound {
     pub waiting: u8,
     /// The confirmations so far.
     pub tally: Tally,
+}
+
+/// A token minted on demand in progress: the local variables of
+/// `LeaseCore::fencing_token` (`lease/mint.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MintRound {
+    /// The lease, whose deadline still counts (its time left runs down meanwhile).
+    pub lease: Lease,
+    /// Ticks since the mint began (capped at the TTL): the model's relative clock, whose
+    /// zero is the mint's start, for `protocol::mint::conclude`.
+    pub elapsed: u8,
+    /// Nodes whose answer to the current round has not been counted yet (bit mask).
+    pub waiting: u8,
+    /// Which round.
+    pub stage: MintStage,
+}
+
+/// The two rounds of a token minted on demand.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MintStage {
+    /// `fence_read.lua` on every node: the readings `(counter, clock)` received so far,
+    /// sorted. They go to the library's `protocol::mint::Reads` once every node answered
+    /// or failed (its bookkeeping keeps only maxima and a count: the order in which it
+    /// takes them changes nothing, and it is not `Ord`, which the model's states must be).
+    Reading(Vec<(u64, u64)>),
+    /// `fence.lua` with `token` on every node, the confirmations counted in `tally`.
+    Recording {
+        /// The token being recorded.
+        token: u64,
+        /// The confirmations so far (`Tally::new(n)`: every node is asked).
+        tally: Tally,
+    },
 }
 
 /// One client.
@@ -344,6 +396,8 @@ pub struct State {
     pub trusted_seen: bool,
     /// Some extend or renewal moved a deadline (idem).
     pub extended_seen: bool,
+    /// Some lease got a token minted on demand (idem).
+    pub minted_on_demand_seen: bool,
     /// With rolling wipes: ticks since the last node came back empty (capped at the
     /// TTL); `None` before the first, and always without rolling wipes.
     pub since_wipe: Option<u8>,

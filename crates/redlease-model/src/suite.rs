@@ -6,10 +6,10 @@
 //! not a bug to hide.
 
 use crate::model::{
-    EXTENDED, HANDED_OFF, HELD_BACK, MUTUAL_EXCLUSION, ROLLING, SOME_LEASE, TOKENS_INCREASE,
-    TRUSTED, TWO_LEASES,
+    EXTENDED, HANDED_OFF, HELD_BACK, MINTED_ON_DEMAND, MUTUAL_EXCLUSION, ROLLING, SOME_LEASE,
+    TOKENS_INCREASE, TRUSTED, TWO_LEASES,
 };
-use crate::setup::Setup;
+use crate::setup::{Mint, Setup};
 
 /// A configuration and the `always` properties expected to have a counterexample.
 #[derive(Debug, Clone)]
@@ -26,7 +26,14 @@ pub struct Case {
 /// Whether `property` is a `sometimes` property (an example must exist).
 pub fn is_example(property: &str) -> bool {
     [
-        SOME_LEASE, TWO_LEASES, HELD_BACK, TRUSTED, EXTENDED, ROLLING, HANDED_OFF,
+        SOME_LEASE,
+        TWO_LEASES,
+        HELD_BACK,
+        TRUSTED,
+        EXTENDED,
+        ROLLING,
+        HANDED_OFF,
+        MINTED_ON_DEMAND,
     ]
     .contains(&property)
 }
@@ -58,13 +65,53 @@ pub fn default_cases() -> Vec<Case> {
         ),
         case(
             Setup {
-                fencing: false,
+                mint: Mint::Off,
                 ..Setup::queued(3)
             },
             &[],
             true,
         ),
         case(Setup::rolling_wipes_tokens(3), &[], true),
+        case(
+            Setup {
+                name: "tokens minted on demand, no faults",
+                max_faulty: 0,
+                ..Setup::on_demand(3)
+            },
+            &[],
+            true,
+        ),
+        case(Setup::on_demand(3), &[], true),
+        case(
+            Setup {
+                name: "tokens minted on demand, wipes, delayed restart on, one attempt",
+                attempts: 1,
+                ..Setup::on_demand_wipes(3)
+            },
+            &[],
+            true,
+        ),
+        case(Setup::on_demand_rolling_wipes(3), &[], true),
+        case(
+            Setup {
+                name: "tokens minted on demand, deadline ignored (broken on purpose)",
+                mint_ignores_deadline: true,
+                ..Setup::on_demand(3)
+            },
+            &[TOKENS_INCREASE],
+            false,
+        ),
+        case(
+            Setup {
+                name: "tokens minted on demand, read quorum ignored (broken on purpose)",
+                max_faulty: 2,
+                attempts: 1,
+                mint_reads_any: true,
+                ..Setup::on_demand(3)
+            },
+            &[TOKENS_INCREASE],
+            false,
+        ),
     ]
 }
 
@@ -107,6 +154,35 @@ pub fn long_cases() -> Vec<Case> {
                 max_faulty: 0,
                 place_cap: 2,
                 ..Setup::queued(3)
+            },
+            &[],
+            true,
+        ),
+        case(Setup::on_demand_wipes(3), &[], true),
+        case(
+            Setup {
+                name: "tokens minted on demand, two faulty nodes that keep their data",
+                max_faulty: 2,
+                attempts: 1,
+                ..Setup::on_demand(3)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                name: "tokens minted on demand, two mint rounds per lease",
+                mints: 2,
+                ..Setup::on_demand(3)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                name: "extend and renewal, tokens minted on demand",
+                mint: Mint::OnDemand,
+                ..Setup::extending(3)
             },
             &[],
             true,

@@ -10,16 +10,16 @@
 //! numbers); for every order of the clients that this leaves open (clients with equal
 //! signatures), rename them everywhere (owners in lock keys and requests included), then
 //! sort the nodes by everything attached to one node (its data, the requests queued to
-//! it, each client's bits and young-marker entry for it, whether it is faulty). The
-//! smallest result wins. Nodes that sort equal are interchangeable, so the order among
-//! them does not matter.
+//! it, each client's bits and young-marker entry for it, whether it is faulty, whether it
+//! was wiped). The smallest result wins. Nodes that sort equal are interchangeable, so
+//! the order among them does not matter.
 
 use std::cmp::Ordering;
 use std::time::Duration;
 
 use redlease::protocol::NodeVote;
 
-use crate::state::{Client, MAX_NODES, Phase, State, bit};
+use crate::state::{Client, Lease, MAX_NODES, MintStage, Phase, State, bit};
 
 /// The canonical member of `state`'s symmetry class (for `CheckerBuilder::symmetry_fn`).
 pub fn representative(state: &State) -> State {
@@ -44,18 +44,22 @@ fn signature(client: &Client) -> Signature {
         Phase::Backoff => (1, 0, 0, Duration::ZERO),
         Phase::Voting(r) => (2, r.elapsed, 0, Duration::ZERO),
         Phase::Fencing(r) => (3, r.elapsed, r.token, Duration::ZERO),
-        Phase::Holding(l) => (
-            4,
-            l.due,
-            u64::from(l.extended) << 8 | u64::from(l.renewals),
-            l.left,
-        ),
+        Phase::Holding(l) => (4, l.due, lease_counts(l), l.left),
         Phase::Extending(r) => (
             5,
             r.elapsed,
             u64::from(r.ttl) << 32
                 | u64::from(r.renewal) << 24
                 | (r.tally.yes() << 16 | r.tally.no() << 8 | r.tally.failed()) as u64,
+            r.lease.left,
+        ),
+        Phase::Minting(r) => (
+            6 + u8::from(matches!(r.stage, MintStage::Recording { .. })),
+            r.elapsed,
+            match &r.stage {
+                MintStage::Reading(readings) => readings.len() as u64,
+                MintStage::Recording { token, .. } => *token,
+            },
             r.lease.left,
         ),
     };
@@ -66,6 +70,11 @@ fn signature(client: &Client) -> Signature {
         phase,
         marks,
     )
+}
+
+/// A lease's counters, packed: user extends, renewals, mint rounds left.
+fn lease_counts(lease: &Lease) -> u64 {
+    u64::from(lease.extended) << 16 | u64::from(lease.renewals) << 8 | u64::from(lease.mints)
 }
 
 /// Every order of the clients that sorts them by signature: `sorted` permuted within
@@ -178,6 +187,7 @@ fn client_marks(client: &Client, i: usize) -> Marks {
             trusted,
         ),
         Phase::Extending(round) => (flag(round.waiting, 0), None, None, None, trusted),
+        Phase::Minting(round) => (flag(round.waiting, 0), None, None, None, trusted),
         _ => (0, None, None, None, trusted),
     }
 }
@@ -187,6 +197,7 @@ fn compare_nodes(state: &State, i: usize, j: usize) -> Ordering {
     state.nodes[i]
         .cmp(&state.nodes[j])
         .then_with(|| (state.faulty & bit(i) != 0).cmp(&(state.faulty & bit(j) != 0)))
+        .then_with(|| (state.wiped & bit(i) != 0).cmp(&(state.wiped & bit(j) != 0)))
         .then_with(|| {
             (0..state.clients.len())
                 .map(|c| {
@@ -249,6 +260,7 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
                 round.release_on = remap(round.release_on);
             }
             Phase::Extending(round) => round.waiting = remap(round.waiting),
+            Phase::Minting(round) => round.waiting = remap(round.waiting),
             _ => {}
         }
     }
@@ -259,7 +271,7 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
 mod tests {
     use super::*;
     use crate::model::Redlease;
-    use crate::setup::Setup;
+    use crate::setup::{Restart, Setup};
     use stateright::Model;
 
     /// A cheap deterministic generator for the random walks.
@@ -286,6 +298,15 @@ mod tests {
             Setup {
                 place_cap: 2,
                 ..Setup::queued(3)
+            },
+            Setup {
+                mints: 2,
+                ..Setup::on_demand(3)
+            },
+            Setup {
+                restarts: vec![Restart::KeepData, Restart::Wipe],
+                delayed_restart: true,
+                ..Setup::on_demand(3)
             },
         ] {
             let setup = Setup {

@@ -11,7 +11,7 @@ use redlease::protocol::NodeVote;
 use stateright::Path;
 
 use crate::model::Action;
-use crate::state::{Node, Phase, State};
+use crate::state::{MintStage, Node, Phase, State};
 
 /// `path`, one step per line: each action, then the state it led to.
 pub fn describe(path: &Path<State, Action>) -> String {
@@ -99,6 +99,20 @@ fn phase(phase: &Phase) -> String {
             r.tally.failed(),
             r.lease.left
         ),
+        Phase::Minting(r) => match &r.stage {
+            MintStage::Reading(readings) => format!(
+                "minting(reading {:?}, +{}t; {:?} left)",
+                readings, r.elapsed, r.lease.left
+            ),
+            MintStage::Recording { token, tally } => format!(
+                "minting(token {token}, +{}t, yes={} no={} failed={}; {:?} left)",
+                r.elapsed,
+                tally.yes(),
+                tally.no(),
+                tally.failed(),
+                r.lease.left
+            ),
+        },
     }
 }
 

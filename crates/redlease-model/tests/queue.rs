@@ -13,6 +13,7 @@
 use redlease_model::Setup;
 use redlease_model::model::{HANDED_OFF, NO_DEPARTED};
 use redlease_model::run::{self, Outcome};
+use redlease_model::setup::Mint;
 
 mod common;
 
@@ -44,7 +45,7 @@ fn the_queue_keeps_every_property_without_faults() {
 fn the_queue_keeps_mutual_exclusion_under_faults() {
     let outcome = check(Setup {
         name: "wait queue and hand-off, unfenced",
-        fencing: false,
+        mint: Mint::Off,
         ..Setup::queued(3)
     });
     assert_safe(&outcome);

@@ -291,3 +291,88 @@ fn a_round_of_refusals_does_not_make_a_wiped_node_trusted() {
     assert_eq!(valid_holders(&state), 1);
     assert!(client::holds_valid(&state, a));
 }
+
+/// Tokens minted on demand: client 0's acquisition is unfenced (it stops at a quorum of
+/// grants, node 2's request still runs); its holder then mints: every node's counter and
+/// clock read, token 1 recorded on every node that still holds the lock. After its
+/// release, client 1's lease mints token 2: the read round sees client 0's token.
+#[test]
+fn a_token_minted_on_demand_is_above_the_previous_one() {
+    let model = Redlease::new(Setup::on_demand(3));
+    let mut steps = vec![Action::Begin(0), run(0, 0), run(0, 1)];
+    let state = play(&model, &steps);
+    assert!(client::holds_valid(&state, 0));
+    assert_eq!(state.last_token, 0, "no token at acquisition");
+    steps.extend([run(0, 2), Action::Mint(0), run(0, 0), run(0, 1)]);
+    let state = play(&model, &steps);
+    assert!(matches!(state.clients[0].phase, Phase::Minting(_)));
+    assert!(client::holds_valid(&state, 0), "held while minting");
+    // Node 2's reading completes the round; two confirmations mint the token.
+    steps.extend([run(0, 2), run(0, 0), run(0, 1)]);
+    let state = play(&model, &steps);
+    assert!(state.minted_on_demand_seen);
+    assert_eq!(state.last_token, 1);
+    assert!(matches!(&state.clients[0].phase, Phase::Holding(lease) if lease.mints == 0));
+    let mut offered = Vec::new();
+    model.actions(&state, &mut offered);
+    assert!(!offered.contains(&Action::Mint(0)), "one token per lease");
+    steps.extend([
+        run(0, 2),
+        Action::Release(0),
+        run(0, 0),
+        run(0, 1),
+        run(0, 2),
+    ]);
+    steps.extend([Action::Begin(1), run(1, 0), run(1, 1), run(1, 2)]);
+    steps.extend([Action::Mint(1), run(1, 0), run(1, 1), run(1, 2)]);
+    steps.extend([run(1, 0), run(1, 1)]);
+    let state = play(&model, &steps);
+    assert!(client::holds_valid(&state, 1));
+    assert_eq!(state.last_token, 2);
+    assert!(state.tokens_increase && state.tokens_follow_real_time);
+}
+
+/// Client 0 holds nodes 0 and 1 (client 1's grant of a lost vote kept node 2 from it);
+/// it mints, node 2 answers no, node 0 yes, node 1 (the faulty one) only after the
+/// lease's deadline: confirmations that late prove nothing, the lease is lost, no token
+/// is recorded. With the deadline ignored (`Setup::mint_ignores_deadline`), the same
+/// steps record the token of a lease that has expired.
+#[test]
+fn a_mint_confirmed_after_the_deadline_loses_the_lease() {
+    let steps = [
+        Action::Begin(1),
+        run(1, 2),
+        Action::Begin(0),
+        run(0, 0),
+        run(0, 1),
+        run(0, 2),
+        run(1, 0),
+        run(1, 1),
+        // Client 1 lost: its clean-up frees node 2.
+        run(1, 2),
+        Action::Mint(0),
+        run(0, 0),
+        run(0, 1),
+        run(0, 2),
+        run(0, 2),
+        run(0, 0),
+        Action::Tick,
+        Action::Tick,
+        run(0, 1),
+    ];
+    let model = Redlease::new(Setup::on_demand(3));
+    let before = play(&model, &steps[..steps.len() - 1]);
+    assert!(!client::holds_valid(&before, 0), "the deadline has passed");
+    assert!(matches!(before.clients[0].phase, Phase::Minting(_)));
+    let state = play(&model, &steps);
+    assert_eq!(state.clients[0].phase, Phase::Idle);
+    assert_eq!(state.last_token, 0);
+    assert!(!state.minted_on_demand_seen);
+    let broken = Redlease::new(Setup {
+        mint_ignores_deadline: true,
+        ..Setup::on_demand(3)
+    });
+    let state = play(&broken, &steps);
+    assert!(state.minted_on_demand_seen);
+    assert_eq!(state.last_token, 1);
+}

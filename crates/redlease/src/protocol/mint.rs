@@ -23,7 +23,7 @@ use super::{Decision, Tally, fencing_token, quorum};
 /// reads.read(5_000, 0);
 /// assert_eq!(reads.token(), Some(5_001), "one above the highest counter");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reads {
     nodes: usize,
     answered: usize,
