@@ -12,7 +12,12 @@
 //!   puts the deadline arithmetic (and the node clocks) to the test;
 //! - **victim**: the holder announces it and waits to be frozen by the
 //!   runner, then writes *without* checking the lease again, as a client
-//!   paused between its check and its write would.
+//!   paused between its check and its write would;
+//! - **unasked** (half of the short ones, with fencing): the holder never asks
+//!   for its token and only holds the lease (no fenced work). On several nodes
+//!   the library mints a token in the acquisition only where the resource's
+//!   last lease asked for one, so the leases after these mint theirs on demand:
+//!   both ways of minting run under every fault.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -77,9 +82,12 @@ pub async fn run(
         // would then expire and the record would show it.
         let _ = lease.keep_alive();
     }
-    // On several nodes the token is minted now, on demand: a lease that cannot get one
-    // (lost meanwhile, too few nodes) does no work, and its record carries token 0.
-    let token = if config.fencing {
+    // On several nodes the token may be minted now, on demand: a lease that cannot get
+    // one (lost meanwhile, too few nodes) does no work, and its record carries token 0.
+    let unasked = config.fencing && kind == Kind::Short && rng.random_bool(0.5);
+    let token = if unasked {
+        None
+    } else if config.fencing {
         lease.fencing_token().await.ok()
     } else {
         Some(0)
@@ -126,6 +134,15 @@ pub async fn run(
                     }
                 }
             }
+        }
+    }
+    if unasked {
+        // Holds the lease as long as a short section works, without fenced work.
+        let (lo, hi) = config.hold_ms;
+        let work = Duration::from_millis(rng.random_range(lo..=hi.max(lo)));
+        tokio::select! {
+            () = tokio::time::sleep(work) => {}
+            _ = handle.lost() => {}
         }
     }
     let end_ns = mono::now_ns();

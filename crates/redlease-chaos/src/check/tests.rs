@@ -147,6 +147,22 @@ fn a_lease_granted_earlier_must_have_a_smaller_token() {
 }
 
 #[test]
+fn leases_without_a_token_take_no_part_in_the_order() {
+    // Two leases that never asked for their token (0), then one with a token: no
+    // disorder, no shared token.
+    let a = section(0, 0, 10, 20, 1000);
+    let b = section(1, 0, 25, 30, 1000);
+    let c = section(0, 7, 35, 40, 1000);
+    let f = check(&history(vec![a, b, c]), None);
+    assert!(f.token_disorder.is_empty(), "{f:?}");
+    // The order is still checked among those with one.
+    let d = section(1, 6, 45, 50, 1000);
+    let e = section(0, 0, 55, 60, 1000);
+    let f = check(&history(vec![section(0, 7, 35, 40, 1000), d, e]), None);
+    assert_eq!(f.token_disorder.len(), 1, "{f:?}");
+}
+
+#[test]
 fn concurrent_acquisitions_may_get_tokens_in_any_order() {
     // B was called before A was granted (and waited): no order is promised.
     let a = section(0, 5, 10, 20, 1000);
