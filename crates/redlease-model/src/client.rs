@@ -13,16 +13,13 @@
 //! births on the node's own clock, which most model configurations do not have),
 //! compared exactly as the library compares births (equal).
 //!
-//! A token minted on demand ([`begin_mint`], [`on_mint_answer`]) is `lease/mint.rs`'s
-//! two rounds, decided by `protocol::mint`: `Reads` for the read round, `conclude` for
-//! the record round.
+//! A token minted on demand, after an unfenced acquisition, is [`crate::mint`]'s.
 
 use std::time::Duration;
 
 use redlease::ops;
 use redlease::protocol::attempt::fence_tally;
 use redlease::protocol::extend::{self, ExtendVerdict, conclude};
-use redlease::protocol::mint::{self, MintVerdict, Reads};
 use redlease::protocol::renewal;
 use redlease::protocol::{
     self, Attempt, AttemptRules, Decision, Known, NodeVote, Outcome, Tally, Verdict, Vote,
@@ -31,8 +28,7 @@ use redlease::redis::Value;
 
 use crate::setup::{Mint, Setup, ticks};
 use crate::state::{
-    ExtendRound, FenceRound, Lease, MAX_NODES, MintRound, MintStage, Owner, Phase, Request, State,
-    VoteRound, bit,
+    ExtendRound, FenceRound, Lease, MAX_NODES, Owner, Phase, Request, State, VoteRound, bit,
 };
 
 /// An answer from a node, or `None` for a failed vote (timeout, lost reply, crash).
@@ -106,11 +102,11 @@ fn mask(list: &[usize]) -> u8 {
     list.iter().fold(0, |m, &i| m | bit(i))
 }
 
-/// The rules `acquire.rs` gives each attempt.
-fn rules(setup: &Setup) -> AttemptRules {
+/// The rules `acquire.rs` gives each attempt, fenced or not.
+fn rules(setup: &Setup, fenced: bool) -> AttemptRules {
     AttemptRules {
         nodes: setup.nodes,
-        fencing: setup.fenced_acquire(),
+        fencing: fenced,
         max_ttl: setup.ttl_duration(),
         slack: setup.slack(),
     }
@@ -118,7 +114,9 @@ fn rules(setup: &Setup) -> AttemptRules {
 
 /// Start an attempt: a new `acquire` call from `Idle`, or the next attempt from
 /// `Backoff` (same owner). Every request still in flight from earlier rounds goes stale.
-pub fn begin(setup: &Setup, state: &mut State, c: usize) {
+/// A `fenced` attempt mints the token in the acquisition (`Fencing::Client`), an
+/// unfenced one leaves it to the holder (on demand) or to nobody (fencing off).
+pub fn begin(setup: &Setup, state: &mut State, c: usize, fenced: bool) {
     let n = state.nodes.len();
     let client = &mut state.clients[c];
     if client.phase == Phase::Idle {
@@ -133,9 +131,10 @@ pub fn begin(setup: &Setup, state: &mut State, c: usize) {
     let waited = state.clients[c].waited;
     state.clients[c].phase = Phase::Voting(VoteRound {
         elapsed: 0,
-        attempt: Attempt::new(rules(setup)),
+        attempt: Attempt::new(rules(setup, fenced)),
         markers: [None; MAX_NODES],
         read: 0,
+        fenced,
     });
     let owner = owner(state, c);
     for i in 0..n {
@@ -148,6 +147,7 @@ pub fn begin(setup: &Setup, state: &mut State, c: usize) {
                 current: true,
                 role: setup.role(),
                 waited,
+                fence: fenced,
             },
         );
     }
@@ -211,7 +211,7 @@ fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bo
         fail(setup, state, c, release_on);
         return;
     }
-    if !setup.fenced_acquire() {
+    if !round.fenced {
         // Unfenced (`Fencing::Off`): no token now; minted on demand later, if at all.
         hold(setup, state, c, round.elapsed, None);
         return;
@@ -294,7 +294,7 @@ fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: Option<u
         },
         extended: 0,
         renewals: 0,
-        mints: if setup.mint == Mint::OnDemand {
+        mints: if token.is_none() && setup.mints_on_demand() {
             setup.mints
         } else {
             0
@@ -303,14 +303,29 @@ fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: Option<u
     state.leases = state.leases.saturating_add(1);
     state.handoff_won |= state.handed & bit(c) != 0;
     if let Some(token) = token {
-        record_token(state, c, token);
+        record_token(setup, state, c, token, false);
     }
 }
 
-/// Client `c`'s lease got `token` (in its acquisition or on demand): the token properties
-/// compare it with every token granted before, and with those granted before the lease's
-/// attempt began (its floor).
-fn record_token(state: &mut State, c: usize, token: u64) {
+/// Client `c`'s lease got `token` (in its acquisition or `on_demand`): the token
+/// properties compare it with every token granted before, and with those granted before
+/// the lease's attempt began (its floor). With [`Mint::Mixed`], which way it was minted
+/// after which (for the examples).
+pub(crate) fn record_token(
+    setup: &Setup,
+    state: &mut State,
+    c: usize,
+    token: u64,
+    on_demand: bool,
+) {
+    if setup.mint == Mint::Mixed {
+        // Tokens are at least 1: `last_token` is 0 only before the first.
+        if state.last_token > 0 && state.last_on_demand != on_demand {
+            state.mixed_orders |= if on_demand { 2 } else { 1 };
+        }
+        state.last_on_demand = on_demand;
+    }
+    state.minted_on_demand_seen |= on_demand;
     state.tokens_increase &= token > state.last_token;
     state.tokens_follow_real_time &= token > state.clients[c].floor;
     state.last_token = state.last_token.max(token);
@@ -428,7 +443,8 @@ pub fn begin_extend(setup: &Setup, state: &mut State, c: usize, ttl: u8, is_rene
     }
 }
 
-fn all(n: usize) -> u8 {
+/// Every one of `n` nodes, as a mask.
+pub(crate) fn all(n: usize) -> u8 {
     u8::try_from((1u16 << n) - 1).unwrap_or(u8::MAX)
 }
 
@@ -480,156 +496,6 @@ pub fn on_extend_answer(setup: &Setup, state: &mut State, c: usize, i: usize, an
             }
             Phase::Holding(lease)
         }
-    };
-}
-
-/// Whether the holder may ask for its token now (`LeaseHandle::fencing_token`), minting
-/// it on demand: tokens are minted on demand, the lease has none yet (and the model's
-/// bound of mint rounds per lease is not reached), and it is valid (the library fails at
-/// once past the deadline: not offered).
-pub fn may_mint(state: &State, c: usize) -> bool {
-    matches!(&state.clients[c].phase,
-        Phase::Holding(lease) if lease.mints > 0 && !lease.left.is_zero())
-}
-
-/// `LeaseCore::fencing_token` on a lease without a token, under its operation lock:
-/// `fence_read.lua` to every node.
-pub fn begin_mint(state: &mut State, c: usize) {
-    let Phase::Holding(mut lease) = state.clients[c].phase else {
-        return;
-    };
-    lease.mints -= 1;
-    let n = state.nodes.len();
-    state.flights.make_stale(c);
-    state.clients[c].phase = Phase::Minting(MintRound {
-        lease,
-        elapsed: 0,
-        waiting: all(n),
-        stage: MintStage::Reading(Vec::new()),
-    });
-    let owner = owner(state, c);
-    for i in 0..n {
-        send(
-            state,
-            c,
-            i,
-            Request::FenceRead {
-                owner,
-                current: true,
-            },
-        );
-    }
-}
-
-/// Node `i`'s answer to a round of client `c`'s mint.
-pub fn on_mint_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
-    let Phase::Minting(round) = &state.clients[c].phase else {
-        return;
-    };
-    match round.stage {
-        MintStage::Reading(_) => on_read_answer(setup, state, c, i, answer),
-        MintStage::Recording { .. } => on_record_answer(setup, state, c, i, answer),
-    }
-}
-
-/// The read round, as `LeaseCore::fencing_token` runs it: every node's answer (parsed by
-/// `ops::fence_read::parse`; a reply it rejects is a failure) is awaited, each bounded by
-/// the node timeout; then `Reads::token`: no token without a quorum of readings (the mint
-/// is unavailable, the lease still held), else `fence.lua` with it to every node.
-fn on_read_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
-    let n = state.nodes.len();
-    let Phase::Minting(round) = &mut state.clients[c].phase else {
-        return;
-    };
-    let MintStage::Reading(readings) = &mut round.stage else {
-        return;
-    };
-    round.waiting &= !bit(i);
-    if let Some(reading) = answer.and_then(|v| ops::fence_read::parse(&v).ok()) {
-        let reading = (reading.counter, reading.now_us);
-        let at = readings.partition_point(|&r| r <= reading);
-        readings.insert(at, reading);
-    }
-    if round.waiting != 0 {
-        return;
-    }
-    let mut reads = Reads::new(n);
-    for &(counter, now_us) in readings.iter() {
-        reads.read(counter, now_us);
-    }
-    if setup.mint_reads_any {
-        // The broken mint of `Setup::mint_reads_any`: failed reads count as empty nodes.
-        (readings.len()..n).for_each(|_| reads.read(0, 0));
-    }
-    let Some(token) = reads.token() else {
-        state.clients[c].phase = Phase::Holding(round.lease);
-        return;
-    };
-    round.stage = MintStage::Recording {
-        token,
-        tally: Tally::new(n),
-    };
-    round.waiting = all(n);
-    // Reads still queued behind a timeout run, but their replies are no longer awaited.
-    state.flights.make_stale(c);
-    let owner = owner(state, c);
-    for i in 0..n {
-        send(
-            state,
-            c,
-            i,
-            Request::Fence {
-                owner,
-                token,
-                current: true,
-            },
-        );
-    }
-}
-
-/// The record round (`lease/mint.rs`: `record` on every node): counted as
-/// `Round::decide` counts it (stop once the tally decides), then concluded by
-/// `protocol::mint::conclude` on the model's relative clock (the mint's start is zero,
-/// now is the time elapsed since, the deadline now plus the time the lease has left).
-fn on_record_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
-    let Phase::Minting(round) = &mut state.clients[c].phase else {
-        return;
-    };
-    let MintStage::Recording { token, tally } = &mut round.stage else {
-        return;
-    };
-    round.waiting &= !bit(i);
-    let vote = match answer.map(|v| ops::fence::parse(&v)) {
-        Some(Ok(true)) => Vote::Yes,
-        Some(Ok(false)) => Vote::No,
-        Some(Err(_)) | None => Vote::Failed,
-    };
-    tally.record(vote);
-    if tally.decision() == Decision::Pending && round.waiting != 0 {
-        return;
-    }
-    let (token, tally, mut lease) = (*token, *tally, round.lease);
-    let now = ticks(round.elapsed);
-    let deadline = now + lease.left;
-    let mut verdict = mint::conclude(&tally, now, deadline);
-    if setup.mint_ignores_deadline
-        && verdict == MintVerdict::Expired
-        && tally.decision() == Decision::Won
-    {
-        // The broken mint of `Setup::mint_ignores_deadline`: late confirmations count.
-        verdict = MintVerdict::Minted;
-    }
-    state.clients[c].phase = match verdict {
-        MintVerdict::Minted => {
-            record_token(state, c, token);
-            state.minted_on_demand_seen = true;
-            lease.mints = 0;
-            Phase::Holding(lease)
-        }
-        // Lost: the holder knows, and stops (as after a failed extend).
-        MintVerdict::NotHeld | MintVerdict::Expired => Phase::Idle,
-        // No token now; the lease is still held (a later call may try again).
-        MintVerdict::Unavailable => Phase::Holding(lease),
     };
 }
 

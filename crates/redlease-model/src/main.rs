@@ -1,7 +1,7 @@
 //! Runs every model configuration and prints the explored state counts and results.
 //!
 //! `cargo run --release -p redlease-model` checks the default configurations (three
-//! nodes, two clients; about a minute and a half on two cores); add `--all` for five
+//! nodes, two clients; several minutes on two cores); add `--all` for five
 //! nodes, three clients and the known limits explored in full (a quarter of an hour or
 //! more), `--shortest` to print the shortest counterexamples (breadth-first, slower)
 //! instead of the depth-first ones. Exits non-zero if any property does not come out as
@@ -87,6 +87,10 @@ fn mint(s: &redlease_model::Setup) -> String {
         Mint::Off => "off".to_owned(),
         Mint::AtAcquisition => "minted at acquisition".to_owned(),
         Mint::OnDemand => format!("minted on demand (<= {} per lease{broken})", s.mints),
+        Mint::Mixed => format!(
+            "minted in the acquisition or on demand, each attempt's choice (<= {} per lease{broken})",
+            s.mints
+        ),
     }
 }
 

@@ -12,9 +12,9 @@
 use stateright::{Model, Property};
 
 use crate::client::{self, Answer};
-use crate::node;
 use crate::setup::{Mint, Restart, Setup, ticks};
 use crate::state::{Client, Flights, MAX_NODES, MintStage, Node, Phase, Request, State, bit};
+use crate::{mint, node};
 
 /// The protocol under one [`Setup`].
 #[derive(Debug, Clone)]
@@ -28,8 +28,13 @@ pub struct Redlease {
 pub enum Action {
     /// The clock advances one tick; keys whose TTL ran out expire.
     Tick,
-    /// The client starts an `acquire` call, or its next attempt.
+    /// The client starts an `acquire` call, or its next attempt: fenced as the setup says
+    /// ([`Setup::fenced_acquire`]); with [`Mint::Mixed`], the unfenced attempt.
     Begin(usize),
+    /// With [`Mint::Mixed`] only: the client starts an `acquire` call, or its next
+    /// attempt, that mints the token in the acquisition. Offered beside
+    /// [`Action::Begin`], so that every attempt may go either way.
+    BeginFenced(usize),
     /// The node runs the client's oldest request; the reply (if any) reaches the client.
     Run {
         /// The client.
@@ -82,7 +87,7 @@ pub enum Action {
     /// The renewal task extends the client's lease by its ttl (when due).
     Renew(usize),
     /// The holder asks for its token, which its lease does not have yet: minted on
-    /// demand ([`crate::setup::Mint::OnDemand`]).
+    /// demand ([`Mint::OnDemand`], or [`Mint::Mixed`] after an unfenced acquisition).
     Mint(usize),
     /// With rolling faults: the faulty node is sound again (every node up, the last
     /// wipe `max_ttl` old), so the next fault may hit any node.
@@ -119,6 +124,12 @@ pub const NO_DEPARTED: &str = "no reservation for a waiter that left";
 pub const HANDED_OFF: &str = "a waiter wins a lease through a hand-off";
 /// See [`MUTUAL_EXCLUSION`].
 pub const MINTED_ON_DEMAND: &str = "a token is minted on demand";
+/// See [`MUTUAL_EXCLUSION`].
+pub const AT_ACQUISITION_AFTER_ON_DEMAND: &str =
+    "a token minted in the acquisition follows one minted on demand";
+/// See [`MUTUAL_EXCLUSION`].
+pub const ON_DEMAND_AFTER_AT_ACQUISITION: &str =
+    "a token minted on demand follows one minted in the acquisition";
 
 impl Redlease {
     /// The model of `setup`.
@@ -187,9 +198,10 @@ impl Redlease {
                 current,
                 role,
                 waited,
+                fence,
             } => {
                 let reserved = node.handoff.is_some();
-                let reply = node::acquire(&self.setup, node, owner, now, role, waited);
+                let reply = node::acquire(&self.setup, node, owner, now, role, waited, fence);
                 if reserved && node.handoff.is_none() && current {
                     state.handed |= bit(c);
                 }
@@ -237,7 +249,7 @@ impl Redlease {
             Phase::Voting(_) => client::on_acquire_answer(&self.setup, state, c, i, answer),
             Phase::Fencing(_) => client::on_fence_answer(&self.setup, state, c, i, answer),
             Phase::Extending(_) => client::on_extend_answer(&self.setup, state, c, i, answer),
-            Phase::Minting(_) => client::on_mint_answer(&self.setup, state, c, i, answer),
+            Phase::Minting(_) => mint::on_mint_answer(&self.setup, state, c, i, answer),
             _ => {}
         }
     }
@@ -275,6 +287,8 @@ impl Model for Redlease {
             trusted_seen: false,
             extended_seen: false,
             minted_on_demand_seen: false,
+            last_on_demand: false,
+            mixed_orders: 0,
             since_wipe: None,
             wiped: 0,
             now: 0,
@@ -292,8 +306,8 @@ impl Model for Redlease {
         }
         for (c, client) in state.clients.iter().enumerate() {
             match &client.phase {
-                Phase::Idle if client.calls < s.acquisitions => actions.push(Action::Begin(c)),
-                Phase::Backoff => actions.push(Action::Begin(c)),
+                Phase::Idle if client.calls < s.acquisitions => self.begins(c, actions),
+                Phase::Backoff => self.begins(c, actions),
                 Phase::Holding(_) => {
                     actions.push(Action::Release(c));
                     if client::may_extend(s, state, c) {
@@ -302,7 +316,7 @@ impl Model for Redlease {
                     if client::renewal_due(s, state, c) {
                         actions.push(Action::Renew(c));
                     }
-                    if client::may_mint(state, c) {
+                    if mint::may_mint(state, c) {
                         actions.push(Action::Mint(c));
                     }
                 }
@@ -378,7 +392,10 @@ impl Model for Redlease {
                     state.now = next_clock(&self.setup, &state);
                 }
             }
-            Action::Begin(c) => client::begin(&self.setup, &mut state, c),
+            Action::Begin(c) => {
+                client::begin(&self.setup, &mut state, c, self.setup.fenced_acquire())
+            }
+            Action::BeginFenced(c) => client::begin(&self.setup, &mut state, c, true),
             Action::Run { client, node } => {
                 if let Some(reply) = self.run(&mut state, client, node, 0, 0) {
                     self.answer(&mut state, client, node, Some(reply));
@@ -411,7 +428,7 @@ impl Model for Redlease {
             Action::Renew(c) => {
                 client::begin_extend(&self.setup, &mut state, c, self.setup.ttl, true)
             }
-            Action::Mint(c) => client::begin_mint(&mut state, c),
+            Action::Mint(c) => mint::begin_mint(&mut state, c),
             Action::Heal => state.faulty = 0,
             Action::Crash(i) => {
                 state.faulty |= bit(i);
@@ -459,10 +476,20 @@ impl Model for Redlease {
                 state.tokens_follow_real_time
             }));
         }
-        if self.setup.mint == Mint::OnDemand {
+        if self.setup.mints_on_demand() {
             properties.push(Property::sometimes(MINTED_ON_DEMAND, |_, state: &State| {
                 state.minted_on_demand_seen
             }));
+        }
+        if self.setup.mint == Mint::Mixed {
+            properties.push(Property::sometimes(
+                AT_ACQUISITION_AFTER_ON_DEMAND,
+                |_, state: &State| state.mixed_orders & 1 != 0,
+            ));
+            properties.push(Property::sometimes(
+                ON_DEMAND_AFTER_AT_ACQUISITION,
+                |_, state: &State| state.mixed_orders & 2 != 0,
+            ));
         }
         if self.setup.keeps_data() {
             properties.push(Property::always(VALIDITY, |model: &Self, state: &State| {
@@ -506,6 +533,15 @@ impl Model for Redlease {
 }
 
 impl Redlease {
+    /// The attempts client `c` may begin: as the setup says, or, with [`Mint::Mixed`],
+    /// unfenced or fenced.
+    fn begins(&self, c: usize, actions: &mut Vec<Action>) {
+        actions.push(Action::Begin(c));
+        if self.setup.mint == Mint::Mixed {
+            actions.push(Action::BeginFenced(c));
+        }
+    }
+
     fn timeouts(&self, state: &State, c: usize, waiting: u8, actions: &mut Vec<Action>) {
         for i in 0..self.setup.nodes {
             if waiting & bit(i) != 0 && self.may_fault(state, i) {

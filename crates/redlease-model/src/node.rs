@@ -24,9 +24,9 @@ fn ms(ticks: u8) -> i64 {
 /// `acquire.lua` for `owner` with the setup's TTL, on a node whose clock reads `now`
 /// (token units; 0 without [`Setup::node_clocks`]). Returns the script's reply
 /// `{ granted, fence, pttl, handoff, age, now }`. An unfenced acquisition (`ARGV[5]` "",
-/// unless [`Setup::fenced_acquire`]) neither reads nor returns the counter ("0" in its
-/// place), and reports the clock only where the script read it for something else (the
-/// marker, or the queue of a refused waiter).
+/// `fencing` false) neither reads nor returns the counter ("0" in its place), and
+/// reports the clock only where the script read it for something else (the marker, or
+/// the queue of a refused waiter).
 pub fn acquire(
     setup: &Setup,
     node: &mut Node,
@@ -34,6 +34,7 @@ pub fn acquire(
     now: u64,
     role: Role,
     waited: u8,
+    fencing: bool,
 ) -> Value {
     let age = if setup.delayed_restart {
         // Written at first contact: age 0 now.
@@ -41,7 +42,6 @@ pub fn acquire(
     } else {
         -1
     };
-    let fencing = setup.fenced_acquire();
     let counter = if fencing { node.fence } else { 0 };
     let fence = Value::BulkString(counter.to_string().into_bytes());
     let reply = |granted: i64, fence: Value, pttl: i64, handoff: bool| {

@@ -46,6 +46,13 @@ pub enum Mint {
     /// read every node's counter and clock, then record the token on every node where the
     /// lock is still ours (`protocol::mint`).
     OnDemand,
+    /// Either, chosen anew by every attempt ([`crate::model::Action::Begin`] for the
+    /// unfenced acquisition, [`crate::model::Action::BeginFenced`] for the fenced one): the
+    /// library's default on several nodes chooses per `acquire` call (`minting::choose`:
+    /// in the acquisition where the resource's last lease was asked for its token, else
+    /// on demand), so consecutive leases of one resource may mint either way. Every
+    /// sequence of choices is explored, a superset of what that rule can pick.
+    Mixed,
 }
 
 /// One model configuration.
@@ -79,7 +86,7 @@ pub struct Setup {
     pub reorder: bool,
     /// Whether and when leases get fencing tokens.
     pub mint: Mint,
-    /// With [`Mint::OnDemand`]: mint rounds a holder may begin per lease (a round that
+    /// With [`Mint::OnDemand`] (or [`Mint::Mixed`], after an unfenced acquisition): mint rounds a holder may begin per lease (a round that
     /// ends unavailable leaves the lease held without a token; the next may try again).
     pub mints: u8,
     /// A deliberately broken mint, for the test that shows the properties would catch it:
@@ -257,6 +264,16 @@ impl Setup {
         }
     }
 
+    /// [`Setup::ideal`] with tokens minted either way ([`Mint::Mixed`]): each attempt mints
+    /// in the acquisition or leaves it to the holder, on demand.
+    pub fn mixed(nodes: usize) -> Self {
+        Setup {
+            name: "tokens minted either way",
+            mint: Mint::Mixed,
+            ..Setup::ideal(nodes)
+        }
+    }
+
     /// [`Setup::wipes_protected`] with tokens minted on demand: a wiped node loses its
     /// counter, which the read round must not let send tokens back.
     pub fn on_demand_wipes(nodes: usize) -> Self {
@@ -283,10 +300,18 @@ impl Setup {
         self.mint != Mint::Off
     }
 
-    /// Whether the acquisition mints the token (`AttemptRules::fencing`, and the acquire
-    /// script's `ARGV[5]` "fence" rather than ""): only [`Mint::AtAcquisition`].
+    /// Whether an attempt begun by [`crate::model::Action::Begin`] mints the token in the
+    /// acquisition (`AttemptRules::fencing`, and the acquire script's `ARGV[5]` "fence"
+    /// rather than ""): only with [`Mint::AtAcquisition`]. With [`Mint::Mixed`],
+    /// [`crate::model::Action::BeginFenced`] begins the fenced one.
     pub fn fenced_acquire(&self) -> bool {
         self.mint == Mint::AtAcquisition
+    }
+
+    /// Whether a lease whose acquisition was unfenced may mint its token later:
+    /// [`Mint::OnDemand`] and [`Mint::Mixed`].
+    pub fn mints_on_demand(&self) -> bool {
+        matches!(self.mint, Mint::OnDemand | Mint::Mixed)
     }
 
     /// The queue's role for every call: `protocol::queue::Role::of_call`.
@@ -391,7 +416,7 @@ impl Setup {
     pub fn clock_tick(&self) -> u64 {
         let leases = self.clients * usize::from(self.acquisitions) * usize::from(self.attempts);
         let per_lease = match self.mint {
-            Mint::OnDemand => usize::from(self.mints.max(1)),
+            Mint::OnDemand | Mint::Mixed => usize::from(self.mints.max(1)),
             Mint::Off | Mint::AtAcquisition => 1,
         };
         let mints = leases * per_lease;

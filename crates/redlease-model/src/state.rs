@@ -118,6 +118,9 @@ pub enum Request {
         role: Role,
         /// Ticks the call has waited (`ARGV[4]`), capped like queue places.
         waited: u8,
+        /// The acquisition mints the token (`ARGV[5]` "fence"): the script reads and
+        /// returns the counter.
+        fence: bool,
     },
     /// `fence.lua`.
     Fence {
@@ -187,12 +190,14 @@ impl Request {
                 owner,
                 role,
                 waited,
+                fence,
                 ..
             } => Request::Acquire {
                 owner,
                 current: false,
                 role,
                 waited,
+                fence,
             },
             Request::Fence { owner, token, .. } => Request::Fence {
                 owner,
@@ -230,6 +235,9 @@ pub struct VoteRound {
     /// The highest fence counter read in this round (the attempt keeps it too): a value
     /// the node clocks must not fall behind (see [`crate::model::next_clock`]).
     pub read: u64,
+    /// The attempt mints the token in the acquisition (`Fencing::Client`: its rules say
+    /// `fencing`, and a won vote is followed by the fencing round).
+    pub fenced: bool,
 }
 
 impl VoteRound {
@@ -398,6 +406,13 @@ pub struct State {
     pub extended_seen: bool,
     /// Some lease got a token minted on demand (idem).
     pub minted_on_demand_seen: bool,
+    /// With [`crate::setup::Mint::Mixed`] (always false otherwise): whether the latest
+    /// token recorded was minted on demand.
+    pub last_on_demand: bool,
+    /// With [`crate::setup::Mint::Mixed`] (always 0 otherwise), for the examples: bit 0,
+    /// a token minted in the acquisition was recorded right after one minted on demand;
+    /// bit 1, a token minted on demand right after one minted in the acquisition.
+    pub mixed_orders: u8,
     /// With rolling wipes: ticks since the last node came back empty (capped at the
     /// TTL); `None` before the first, and always without rolling wipes.
     pub since_wipe: Option<u8>,

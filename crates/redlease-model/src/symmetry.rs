@@ -42,7 +42,7 @@ fn signature(client: &Client) -> Signature {
     let phase = match &client.phase {
         Phase::Idle => (0, 0, 0, Duration::ZERO),
         Phase::Backoff => (1, 0, 0, Duration::ZERO),
-        Phase::Voting(r) => (2, r.elapsed, 0, Duration::ZERO),
+        Phase::Voting(r) => (2, r.elapsed, u64::from(r.fenced), Duration::ZERO),
         Phase::Fencing(r) => (3, r.elapsed, r.token, Duration::ZERO),
         Phase::Holding(l) => (4, l.due, lease_counts(l), l.left),
         Phase::Extending(r) => (
@@ -307,6 +307,11 @@ mod tests {
                 restarts: vec![Restart::KeepData, Restart::Wipe],
                 delayed_restart: true,
                 ..Setup::on_demand(3)
+            },
+            Setup {
+                restarts: vec![Restart::KeepData, Restart::Wipe],
+                delayed_restart: true,
+                ..Setup::mixed(3)
             },
         ] {
             let setup = Setup {

@@ -6,13 +6,21 @@
 //! at acquisition: a lease's token is above every token granted before it, and above
 //! every token granted before its attempt began.
 //!
+//! Tokens minted either way (`Mint::Mixed`, what the library's default does over time:
+//! in the acquisition where the resource's last lease was asked for its token, else on
+//! demand): every attempt chooses, and the same properties hold whichever way each lease
+//! minted, in every order.
+//!
 //! The last tests show the properties would catch a broken mint (model-only knobs, never
 //! on in a configuration expected to be safe): with the deadline check of `conclude` left
 //! out (`Setup::mint_ignores_deadline`), a lease whose confirmations arrive after its
 //! deadline records a token below a later lease's; with the read round's quorum left out
 //! (`Setup::mint_reads_any`) and two slow nodes of three, a token repeats.
 
-use redlease_model::model::{MINTED_ON_DEMAND, TOKENS_INCREASE, TOKENS_REAL_TIME, TWO_LEASES};
+use redlease_model::model::{
+    AT_ACQUISITION_AFTER_ON_DEMAND, MINTED_ON_DEMAND, ON_DEMAND_AFTER_AT_ACQUISITION,
+    TOKENS_INCREASE, TOKENS_REAL_TIME, TWO_LEASES,
+};
 use redlease_model::run::{self, Outcome};
 use redlease_model::{Mint, Setup, trace};
 
@@ -185,4 +193,86 @@ fn a_mint_that_ignores_the_deadline_sends_tokens_back() {
     println!("{}", trace::describe(path));
     let last = path.last_state();
     assert!(last.faulty.count_ones() as usize <= outcome.setup.max_faulty);
+}
+
+/// Tokens minted either way (`Mint::Mixed`): every attempt chooses, as an action of the
+/// model, between minting in the acquisition (`Action::BeginFenced`: the vote waits for
+/// every node, then `fence.lua` on the granted nodes before the lease is held) and an
+/// unfenced acquisition whose holder may mint on demand later (`Action::Begin`). The
+/// library chooses per call (`minting::choose`: in the acquisition where the resource's
+/// last lease was asked for its token); the model explores every sequence of choices.
+/// No faults: every property holds, and both orders happen: a token minted in the
+/// acquisition right after one minted on demand, and the reverse.
+#[test]
+fn tokens_minted_either_way_keep_every_property_without_faults() {
+    let outcome = check(Setup {
+        name: "tokens minted either way, no faults",
+        max_faulty: 0,
+        ..Setup::mixed(3)
+    });
+    assert_safe(&outcome);
+    assert!(outcome.found(MINTED_ON_DEMAND));
+    assert!(outcome.found(AT_ACQUISITION_AFTER_ON_DEMAND));
+    assert!(outcome.found(ON_DEMAND_AFTER_AT_ACQUISITION));
+}
+
+/// Either way, one faulty node (the faults of
+/// `tokens_minted_on_demand_keep_every_property_under_faults`, in any round of either
+/// way), one attempt per call (the choice is then per call, as the library's): a token
+/// minted in the acquisition may follow one minted on demand whose record round has not
+/// reached every node yet, and the reverse. Every property holds. With two attempts per
+/// call, each choosing anew, it is the ignored test below.
+#[test]
+fn tokens_minted_either_way_keep_every_property_under_faults() {
+    let outcome = check(Setup {
+        name: "tokens minted either way, one attempt",
+        attempts: 1,
+        ..Setup::mixed(3)
+    });
+    assert_safe(&outcome);
+    assert!(outcome.found(AT_ACQUISITION_AFTER_ON_DEMAND));
+    assert!(outcome.found(ON_DEMAND_AFTER_AT_ACQUISITION));
+}
+
+#[test]
+#[ignore = "two minutes (15.5 M states): run with --ignored"]
+fn tokens_minted_either_way_keep_every_property_under_faults_with_retries() {
+    let outcome = check(Setup::mixed(3));
+    assert_safe(&outcome);
+    assert!(outcome.found(AT_ACQUISITION_AFTER_ON_DEMAND));
+    assert!(outcome.found(ON_DEMAND_AFTER_AT_ACQUISITION));
+}
+
+/// Either way, one node may restart empty, delayed restart on, one attempt per call (the
+/// setup of `tokens_minted_on_demand_survive_a_wiped_node`): a node wiped between two
+/// leases minted different ways loses its counter, and delayed restart holds its next
+/// grant back.
+#[test]
+fn tokens_minted_either_way_survive_a_wiped_node() {
+    let outcome = check(Setup {
+        name: "tokens minted either way, wipes, delayed restart on, one attempt",
+        mint: Mint::Mixed,
+        attempts: 1,
+        ..Setup::on_demand_wipes(3)
+    });
+    assert_safe(&outcome);
+    assert!(outcome.found(AT_ACQUISITION_AFTER_ON_DEMAND));
+    assert!(outcome.found(ON_DEMAND_AFTER_AT_ACQUISITION));
+}
+
+/// Either way, rolling wipes with node clocks (the setup of
+/// `rolling_wipes_keep_tokens_minted_on_demand_increasing`): one client's two calls may
+/// mint different ways while every copy of a counter is lost between them; the clocks
+/// both scripts report keep the tokens growing.
+#[test]
+fn rolling_wipes_keep_tokens_minted_either_way_increasing() {
+    let outcome = check(Setup {
+        name: "rolling wipes, one client, two calls, tokens minted either way",
+        mint: Mint::Mixed,
+        ..Setup::on_demand_rolling_wipes(3)
+    });
+    assert_safe(&outcome);
+    assert!(outcome.found(TWO_LEASES));
+    assert!(outcome.found(AT_ACQUISITION_AFTER_ON_DEMAND));
+    assert!(outcome.found(ON_DEMAND_AFTER_AT_ACQUISITION));
 }

@@ -129,24 +129,13 @@ fn delayed_restart_keeps_mutual_exclusion_with_three_clients() {
 
 /// Retries of one `acquire` call used to share the owner: a failed attempt's release that
 /// a faulty node ran after the next attempt's acquire (requests overtaking each other
-/// across a reconnection) deleted the new grant, and a second holder could win that node.
-/// Each attempt now has its own owner (issue 10 item 3): the counterexample is gone.
+/// across a reconnection) deleted the new grant, and a second holder could win that node
+/// (and share a token with the first). Each attempt now has its own owner (issue 10 item
+/// 3): the counterexample is gone, every property holds. Explored in full (the search for
+/// a counterexample to mutual exclusion found none, so it explored every state anyway).
 #[test]
 fn reordered_release_of_a_failed_attempt_cannot_delete_the_retry_grant() {
-    let outcome = run::until(Setup::reordering(3), MUTUAL_EXCLUSION, run::threads());
-    show(&outcome);
-    if let Some(path) = outcome.discovery(MUTUAL_EXCLUSION) {
-        panic!("mutual exclusion violated:\n{}", trace::describe(path));
-    }
-}
-
-#[test]
-#[ignore = "minutes: run with --ignored"]
-fn reordered_requests_keep_tokens_in_real_time_order() {
-    let outcome = check(Setup::reordering(3));
-    show(&outcome);
-    assert!(outcome.found(MUTUAL_EXCLUSION));
-    assert!(!outcome.found(TOKENS_REAL_TIME));
+    assert_safe(&check(Setup::reordering(3)));
 }
 
 #[test]

@@ -376,3 +376,43 @@ fn a_mint_confirmed_after_the_deadline_loses_the_lease() {
     assert!(state.minted_on_demand_seen);
     assert_eq!(state.last_token, 1);
 }
+
+/// Tokens minted either way (`Mint::Mixed`), the order the library's choice produces when
+/// a resource's lease was asked for its token: client 0's acquisition is unfenced, it
+/// mints token 1 on demand, confirmed by nodes 0 and 1 while its `fence.lua` to node 2
+/// (the faulty one) is held back. Its keys expire; client 1's acquisition mints in the
+/// acquisition and reads node 2 first, before client 0's write could land there: counter
+/// 0 on node 2, granted. Its token is still 2, above client 0's: its grants on nodes 0
+/// and 1, which the vote counts too, came after client 0's write there. Client 0's late
+/// write then finds client 1's key on node 2 and changes nothing.
+#[test]
+fn a_token_minted_in_the_acquisition_is_above_one_minted_on_demand() {
+    let model = Redlease::new(Setup::mixed(3));
+    let mut steps = vec![Action::Begin(0), run(0, 0), run(0, 1), run(0, 2)];
+    steps.extend([Action::Mint(0), run(0, 0), run(0, 1), run(0, 2)]);
+    steps.extend([run(0, 0), run(0, 1)]);
+    let state = play(&model, &steps);
+    assert_eq!(state.last_token, 1);
+    assert!(state.minted_on_demand_seen && state.last_on_demand);
+    assert_eq!(state.nodes[2].fence, 0, "node 2's write still in flight");
+    steps.extend([Action::Tick, Action::Tick, Action::Tick]);
+    steps.extend([Action::BeginFenced(1), run(1, 2), run(1, 0), run(1, 1)]);
+    let state = play(&model, &steps);
+    assert!(
+        matches!(&state.clients[1].phase, Phase::Fencing(round) if round.token == 2),
+        "the vote read counter 0 on node 2, 1 on nodes 0 and 1"
+    );
+    steps.extend([run(1, 0), run(1, 1)]);
+    let state = play(&model, &steps);
+    assert!(client::holds_valid(&state, 1));
+    assert_eq!(state.last_token, 2);
+    assert_eq!(
+        state.mixed_orders & 1,
+        1,
+        "in the acquisition after on demand"
+    );
+    steps.extend([run(0, 2), run(1, 2)]);
+    let state = play(&model, &steps);
+    assert_eq!(state.nodes[2].fence, 2, "client 0's late write was refused");
+    assert!(state.tokens_increase && state.tokens_follow_real_time);
+}
