@@ -97,12 +97,16 @@ impl Cluster {
     /// How an acquisition of `resource` mints its fencing token (`minting.rs`).
     pub(crate) fn minting(&self, resource: &str) -> Fencing {
         let c = &self.config;
-        minting::choose(
-            c.fencing,
-            self.nodes.len(),
-            c.token_at_acquire,
-            self.tokens_asked.lately(resource),
-        )
+        // The table is read only where it decides (its hash is not free).
+        let asked = self.chooses_minting() && self.tokens_asked.lately(resource);
+        minting::choose(c.fencing, self.nodes.len(), c.token_at_acquire, asked)
+    }
+
+    /// Whether where a lease's token is minted depends on the resource's last lease (fenced,
+    /// several nodes, `token_at_acquire` off): only then is it worth remembering.
+    pub(crate) fn chooses_minting(&self) -> bool {
+        let c = &self.config;
+        c.fencing && self.nodes.len() > 1 && !c.token_at_acquire
     }
 
     /// Whether every acquisition mints its token (one node, or `token_at_acquire`): then

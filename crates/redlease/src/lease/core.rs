@@ -163,8 +163,10 @@ impl LeaseCore {
 
     /// Release on every node, after any extend in flight.
     pub(crate) async fn release(&self) -> Result<(), Error> {
-        let asked = self.token_asked.load(Ordering::Relaxed);
-        self.cluster.tokens_asked.note(self.resource(), asked);
+        if self.cluster.chooses_minting() {
+            let asked = self.token_asked.load(Ordering::Relaxed);
+            self.cluster.tokens_asked.note(self.resource(), asked);
+        }
         let _op = self.ops.lock().await;
         let described = self.described.load(Ordering::Acquire);
         release::everywhere(&self.cluster, &self.target, false, described)
