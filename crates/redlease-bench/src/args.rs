@@ -42,7 +42,9 @@ pub struct BenchArgs {
     /// Untimed pairs per implementation before the first round.
     #[arg(long, default_value_t = 100)]
     pub warmup: u64,
-    /// redlease's fencing tokens: on, off, or both (run redlease twice).
+    /// redlease's fencing tokens: on (every token asked for), off, both (on, off and, with
+    /// several nodes, never asked for), all (both, plus minted at acquisition), unasked or
+    /// at-acquire alone.
     #[arg(long, value_enum, default_value_t = FencingMode::On)]
     pub fencing: FencingMode,
     /// Leave out the raw redis-rs floors.
