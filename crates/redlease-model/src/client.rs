@@ -52,6 +52,13 @@ pub(crate) fn send(state: &mut State, c: usize, i: usize, request: Request) {
     }
 }
 
+/// Queue `request` from client `c` to every node (see [`send`]).
+pub(crate) fn send_all(state: &mut State, c: usize, request: Request) {
+    for i in 0..state.nodes.len() {
+        send(state, c, i, request);
+    }
+}
+
 /// A marker age the node reported, back in ticks (it was built from whole ticks).
 fn ticks_of(age: Duration) -> u8 {
     u8::try_from(age.as_nanos() / crate::setup::TICK.as_nanos()).unwrap_or(u8::MAX)

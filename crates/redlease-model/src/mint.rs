@@ -16,7 +16,7 @@ use redlease::ops;
 use redlease::protocol::mint::{self, MintVerdict, Reads};
 use redlease::protocol::{Decision, Tally, Vote};
 
-use crate::client::{Answer, all, owner, record_token, send};
+use crate::client::{Answer, all, owner, record_token, send_all};
 use crate::setup::{Setup, ticks};
 use crate::state::{MintRound, MintStage, Phase, Request, State, bit};
 
@@ -45,17 +45,14 @@ pub fn begin_mint(state: &mut State, c: usize) {
         stage: MintStage::Reading(Vec::new()),
     });
     let owner = owner(state, c);
-    for i in 0..n {
-        send(
-            state,
-            c,
-            i,
-            Request::FenceRead {
-                owner,
-                current: true,
-            },
-        );
-    }
+    send_all(
+        state,
+        c,
+        Request::FenceRead {
+            owner,
+            current: true,
+        },
+    );
 }
 
 /// Node `i`'s answer to a round of client `c`'s mint.
@@ -110,18 +107,15 @@ fn on_read_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: 
     // Reads still queued behind a timeout run, but their replies are no longer awaited.
     state.flights.make_stale(c);
     let owner = owner(state, c);
-    for i in 0..n {
-        send(
-            state,
-            c,
-            i,
-            Request::Fence {
-                owner,
-                token,
-                current: true,
-            },
-        );
-    }
+    send_all(
+        state,
+        c,
+        Request::Fence {
+            owner,
+            token,
+            current: true,
+        },
+    );
 }
 
 /// The record round (`lease/mint.rs`: `record` on every node): counted as
