@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::cluster::Cluster;
 use crate::config;
 use crate::error::{Error, NodeError, NodeFailure, Repr};
+use crate::handoff::Waited;
 use crate::lease::{self, Lease, LeaseCore};
 use crate::ops::acquire::{Acquire, Fencing, Role};
 use crate::ops::{MarkerKey, Target};
@@ -85,7 +86,12 @@ impl Acquirer<'_> {
         let fencing = cluster.minting(resource);
         let (queue_ttl, counter_ttl) =
             (cluster.queue_ttl(), protocol::fence_counter_ttl(c.max_ttl));
-        let request = |target: &Arc<Target>, quick: bool| {
+        // A waiter that listens registers each refused attempt for a hand-off grant
+        // (`protocol::handoff`), unless its grants would need replicas to confirm them
+        // (`min_replicas`: a release's write is not waited for), so that an attempt takes
+        // them instead.
+        let grants = role == Role::Wait && c.wake_ups && c.min_replicas == 0;
+        let request = |target: &Arc<Target>, quick: bool, grant: bool| {
             Arc::new(Acquire {
                 target: Arc::clone(target),
                 ttl,
@@ -97,6 +103,7 @@ impl Acquirer<'_> {
                 queue_ttl,
                 counter_ttl,
                 quick,
+                grant,
             })
         };
         let mut subscription: Option<Subscription> = None;
@@ -137,7 +144,11 @@ impl Acquirer<'_> {
                 && !wait.is_zero()
                 && subscription.is_none()
                 && !cluster.contention.contended_lately(resource);
-            let result = self.attempt(&request(&target, quick), give_up).await;
+            let registered = grants && subscription.is_some();
+            let attempt_started = Instant::now();
+            let result = self
+                .attempt(&request(&target, quick, registered), give_up)
+                .await;
             // Every attempt that returns has released what it did not keep; a waiter may
             // still be queued, and leaves the queues if dropped while it waits.
             guard.armed = role.leaves_on_give_up();
@@ -211,6 +222,18 @@ impl Acquirer<'_> {
                         handed = s.woken() => handed,
                         () = tokio::time::sleep(delay) => false,
                     };
+                    if handed_to_us && registered {
+                        let waited = Waited {
+                            target: &target,
+                            ttl,
+                            fencing,
+                            started: attempt_started,
+                        };
+                        if let Some(lease) = self.handed_off(s, &waited).await {
+                            guard.armed = false;
+                            return Ok(lease);
+                        }
+                    }
                     if several_nodes && !handed_to_us && splits > 0 {
                         // Everyone was woken at once: spread the stampede.
                         let jitter =

@@ -75,6 +75,7 @@ mod cluster;
 pub mod config;
 mod contention;
 pub mod error;
+mod handoff;
 mod lease;
 mod manager;
 mod minting;

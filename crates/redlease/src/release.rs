@@ -13,6 +13,7 @@ use crate::cluster::Cluster;
 use crate::error::{Error, NodeFailure, Repr};
 use crate::ops::Target;
 use crate::ops::release::Release;
+use crate::protocol;
 use crate::round;
 
 /// What a release on every node found.
@@ -55,6 +56,8 @@ pub(crate) async fn everywhere(
         // Waiters of this process were refused lately: release.lua at once.
         quick: !cluster.contention.contended_lately(target.resource()),
         saw_queue: AtomicBool::new(false),
+        marker: cluster.marker.clone(),
+        counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     let mut round = round::start(cluster, 0..n, &op);
@@ -112,6 +115,8 @@ pub(crate) async fn clean_up(
         described: false,
         quick: false,
         saw_queue: AtomicBool::new(false),
+        marker: cluster.marker.clone(),
+        counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
     });
     let mut round = round::start(cluster, nodes.iter().copied(), &op);
     if wait {

@@ -3,11 +3,12 @@
 //! Pollers either hammer Redis or add up to a whole retry delay of hand-over latency, and
 //! the client that just released, looping straight back, wins again while the others
 //! sleep. Here the release script publishes on the resource's channel, naming the waiter
-//! it handed the lock to (or nobody, when the lock was simply freed). Each manager keeps
-//! one subscriber connection per node, shared by all its waiters, and wakes the named
-//! waiter (or all of its waiters on that channel). A waiter also retries on a timer as a
-//! fallback: a lost message, a hand-off to a waiter that is gone, a crashed holder whose
-//! key simply expires.
+//! it handed the lock to (or nobody, when the lock was simply freed), and with a grant,
+//! what the node granted ([`crate::protocol::handoff`]). Each manager keeps one
+//! subscriber connection per node, shared by all its waiters, and wakes the named waiter
+//! (keeping its grants, node by node, for it to count) or all of its waiters on that
+//! channel. A waiter also retries on a timer as a fallback: a lost message, a hand-off to
+//! a waiter that is gone, a crashed holder whose key simply expires.
 //!
 //! Subscriptions are reference-counted per channel: the first waiter subscribes, the last
 //! one to leave unsubscribes. Both re-check the channel table under the node's lock, so a
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 
 use crate::config::{Server, Tls};
 use crate::node::{Event, Messages, PubSubLink, Sink};
+use crate::protocol::handoff::{self, Grant, Wake};
 
 /// The per-manager state: channels with waiters, and one subscriber per node.
 pub(crate) struct Wakeups {
@@ -32,18 +34,61 @@ pub(crate) struct Wakeups {
     generations: AtomicU64,
 }
 
-/// The waiters of this process on one channel, by owner.
+/// The waiters of this process on one channel, by waiter id.
 struct Channel {
-    waiters: HashMap<String, watch::Sender<u64>>,
+    waiters: HashMap<String, Slot>,
     /// The first waiter's SUBSCRIBE went through: releases published from now on reach
     /// the waiters registered here (see [`join_if_listening`]).
     listening: bool,
 }
 
+/// One waiter's wake-ups, and the grants published for it.
+struct Slot {
+    tx: watch::Sender<u64>,
+    grants: Arc<Mutex<Vec<Granted>>>,
+}
+
+/// A grant by hand-off published for a waiter of this process, as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Granted {
+    /// The node that granted.
+    pub node: usize,
+    pub owner: String,
+    pub token: u64,
+    pub marker_age_ms: Option<u64>,
+}
+
+impl Granted {
+    /// The grant as [`crate::protocol::handoff`] judges it.
+    pub(crate) fn grant(&self) -> Grant<'_> {
+        Grant {
+            owner: &self.owner,
+            token: self.token,
+            marker_age_ms: self.marker_age_ms,
+        }
+    }
+}
+
+/// Grants kept per waiter at most: a waiter takes its grants after each wake-up, so more
+/// than a few rounds of every node's grant are for attempts long over.
+const MAX_GRANTS: usize = 64;
+
 /// Count a wake-up; the low bit records whether the last one was a hand-off to this
 /// waiter (`true`) or a free-for-all (`false`).
 fn bump(tx: &watch::Sender<u64>, handed_to_us: bool) {
     tx.send_modify(|g| *g = ((*g >> 1).wrapping_add(1) << 1) | u64::from(handed_to_us));
+}
+
+impl Slot {
+    fn new() -> (Slot, watch::Receiver<u64>, Arc<Mutex<Vec<Granted>>>) {
+        let (tx, rx) = watch::channel(0);
+        let grants = Arc::new(Mutex::new(Vec::new()));
+        let slot = Slot {
+            tx,
+            grants: Arc::clone(&grants),
+        };
+        (slot, rx, grants)
+    }
 }
 
 struct Subscriber {
@@ -79,27 +124,50 @@ impl Wakeups {
         if let Ok(mut channels) = self.channels.lock() {
             for channel in channels.values_mut() {
                 channel.listening = false;
-                channel.waiters.values().for_each(|tx| bump(tx, false));
+                channel
+                    .waiters
+                    .values()
+                    .for_each(|slot| bump(&slot.tx, false));
             }
         }
     }
 
-    /// A release on `name`: wake the waiter it was handed to, or everyone if it was
-    /// simply freed (empty payload).
-    fn wake(&self, name: &str, handed_to: &[u8]) {
+    /// A release on `name` published by node `node`: wake the waiter it was handed to
+    /// (with the grant, if it was granted outright), or everyone if it was simply freed.
+    fn wake(&self, node: usize, name: &str, payload: &[u8]) {
         let Ok(channels) = self.channels.lock() else {
             return;
         };
         let Some(channel) = channels.get(name) else {
             return;
         };
-        if handed_to.is_empty() {
-            channel.waiters.values().for_each(|tx| bump(tx, false));
-        } else if let Some(tx) = std::str::from_utf8(handed_to)
-            .ok()
-            .and_then(|owner| channel.waiters.get(owner))
-        {
-            bump(tx, true);
+        match handoff::parse(payload) {
+            Wake::Freed => channel
+                .waiters
+                .values()
+                .for_each(|slot| bump(&slot.tx, false)),
+            Wake::Reserved { waiter } => {
+                if let Some(slot) = channel.waiters.get(waiter) {
+                    bump(&slot.tx, true);
+                }
+            }
+            Wake::Granted { waiter, grant } => {
+                let Some(slot) = channel.waiters.get(waiter) else {
+                    return;
+                };
+                if let Ok(mut grants) = slot.grants.lock() {
+                    if grants.len() >= MAX_GRANTS {
+                        grants.remove(0);
+                    }
+                    grants.push(Granted {
+                        node,
+                        owner: grant.owner.to_owned(),
+                        token: grant.token,
+                        marker_age_ms: grant.marker_age_ms,
+                    });
+                }
+                bump(&slot.tx, true);
+            }
         }
     }
 
@@ -124,6 +192,7 @@ pub(crate) struct Subscription {
     channel: String,
     owner: String,
     rx: watch::Receiver<u64>,
+    grants: Arc<Mutex<Vec<Granted>>>,
 }
 
 impl Subscription {
@@ -139,6 +208,18 @@ impl Subscription {
             std::future::pending::<()>().await;
         }
         *self.rx.borrow_and_update() & 1 == 1
+    }
+
+    /// The grants published for `owner` (this waiter's current attempt) since the last
+    /// call; grants for its earlier attempts are dropped (its next attempt takes such a
+    /// key over, see `acquire.lua`).
+    pub(crate) fn grants_for(&self, owner: &str) -> Vec<Granted> {
+        let Ok(mut grants) = self.grants.lock() else {
+            return Vec::new();
+        };
+        let mut mine = std::mem::take(&mut *grants);
+        mine.retain(|g| g.owner == owner);
+        mine
     }
 }
 
@@ -174,7 +255,7 @@ pub(crate) async fn subscribe(
     channel: &str,
     owner: &str,
 ) -> Option<Subscription> {
-    let (rx, first) = {
+    let (rx, grants, first) = {
         let mut channels = wakeups.channels.lock().ok()?;
         let entry = channels
             .entry(channel.to_owned())
@@ -182,15 +263,16 @@ pub(crate) async fn subscribe(
                 waiters: HashMap::new(),
                 listening: false,
             });
-        let (tx, rx) = watch::channel(0);
-        entry.waiters.insert(owner.to_owned(), tx);
-        (rx, entry.waiters.len() == 1)
+        let (slot, rx, grants) = Slot::new();
+        entry.waiters.insert(owner.to_owned(), slot);
+        (rx, grants, entry.waiters.len() == 1)
     };
     let subscription = Subscription {
         wakeups: Arc::clone(wakeups),
         channel: channel.to_owned(),
         owner: owner.to_owned(),
         rx,
+        grants,
     };
     if first {
         let results = futures_util::future::join_all(
@@ -221,18 +303,19 @@ pub(crate) fn join_if_listening(
     channel: &str,
     owner: &str,
 ) -> Option<Subscription> {
-    let rx = {
+    let (rx, grants) = {
         let mut channels = wakeups.channels.lock().ok()?;
         let entry = channels.get_mut(channel).filter(|c| c.listening)?;
-        let (tx, rx) = watch::channel(0);
-        entry.waiters.insert(owner.to_owned(), tx);
-        rx
+        let (slot, rx, grants) = Slot::new();
+        entry.waiters.insert(owner.to_owned(), slot);
+        (rx, grants)
     };
     Some(Subscription {
         wakeups: Arc::clone(wakeups),
         channel: channel.to_owned(),
         owner: owner.to_owned(),
         rx,
+        grants,
     })
 }
 
@@ -315,7 +398,7 @@ async fn read(wakeups: Weak<Wakeups>, index: usize, mut generation: u64, mut str
                 return;
             };
             match event {
-                Event::Message { channel, payload } => wakeups.wake(&channel, &payload),
+                Event::Message { channel, payload } => wakeups.wake(index, &channel, &payload),
                 // A cluster connection re-subscribes by itself; messages may have been
                 // lost meanwhile.
                 Event::Lost => wakeups.wake_all(),

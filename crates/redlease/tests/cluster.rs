@@ -12,7 +12,11 @@ use redlease::LockManager;
 use redlease_testkit::RedisCluster;
 
 /// The acquire script, as the library sends it.
-const ACQUIRE_LUA: &str = include_str!("../src/ops/acquire.lua");
+/// `acquire.lua` as the library loads it: after the mint it shares with `release.lua`.
+const ACQUIRE_LUA: &str = concat!(
+    include_str!("../src/ops/mint.lua"),
+    include_str!("../src/ops/acquire.lua")
+);
 
 fn start(primaries: usize, replicas: usize) -> RedisCluster {
     RedisCluster::start(primaries, replicas)

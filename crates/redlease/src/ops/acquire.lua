@@ -23,6 +23,8 @@
 --          completed here); the lock is never taken anew and the caller never queued, so
 --          a follow-up that reaches the node after our own release leaves nothing behind.
 --          "" otherwise.
+-- ARGV[10] "grant" if a refusal registers this attempt for a hand-off grant (the caller
+--          counts grants that releases publish, see below), "" otherwise
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
 -- Returns, for a grant, { 1, age } without fencing ({ 1, age, born } with a marker: born is
@@ -77,29 +79,6 @@ if KEYS[5] then
   end
   age = math.max(now - born, 0)
 end
--- Exact +1 on a decimal string (Lua numbers are doubles: inexact above 2^53).
-local function increment(digits)
-  local i = #digits
-  local out = ''
-  while i > 0 do
-    local d = tonumber(string.sub(digits, i, i))
-    if d < 9 then
-      return string.sub(digits, 1, i - 1) .. tostring(d + 1) .. out
-    end
-    out = '0' .. out
-    i = i - 1
-  end
-  return '1' .. out
-end
--- The larger of two decimal strings without leading zeros.
-local function larger(a, b)
-  if #a ~= #b then
-    if #a > #b then return a end
-    return b
-  end
-  if a > b then return a end
-  return b
-end
 local fence = '0'
 if fencing then fence = redis.call('GET', KEYS[2]) or '0' end
 local function reply(granted, pttl, handoff)
@@ -120,11 +99,23 @@ if (not confirm) and ((not holder) or holder == ('handoff:' .. ARGV[7])) then
   -- refused it, those nodes would then reserve the lock for it and the others for the
   -- next waiter, and the vote would split again. It leaves by its release (or its
   -- clean-up when it gives up), which removes it before choosing whom to hand off to.
-  if ARGV[5] == 'mint' then
-    fence = larger(increment(fence), now_us)
-    redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
-  end
+  if ARGV[5] == 'mint' then fence = mint(KEYS[2], fence, now_us, ARGV[8]) end
   return grant()
+end
+-- A refused waiter's entry in the seen hash is "<ms>" or, registered for a hand-off grant,
+-- "<ms> <owner> <ttl> <m|->" (the refused attempt's owner and ttl, and whether the one
+-- node mints its token with the grant).
+local registration = nil
+if ARGV[3] == 'wait' and holder and holder ~= ARGV[1] and not confirm then
+  registration = redis.call('HGET', KEYS[4], ARGV[7])
+  -- A release gave the lock to an earlier attempt of this same call (its registered
+  -- owner) and the call has moved on to this attempt, which takes the key over: the
+  -- call counts only its current attempt, so nothing else holds that owner.
+  if registration and holder == string.match(registration, '^%d+ (%S+)') then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    if ARGV[5] == 'mint' then fence = mint(KEYS[2], fence, now_us, ARGV[8]) end
+    return grant()
+  end
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -132,10 +123,7 @@ if holder == ARGV[1] then
   -- no marker, or whose INCR failed or found a counter that no clock floored since it
   -- was lost. A token is minted as on a grant: above the counter (which may hold the
   -- previous holder's token) and floored by the clock.
-  if ARGV[5] == 'mint' then
-    fence = larger(increment(fence), now_us)
-    redis.call('SET', KEYS[2], fence, 'PX', ARGV[8])
-  end
+  if ARGV[5] == 'mint' then fence = mint(KEYS[2], fence, now_us, ARGV[8]) end
   return grant()
 end
 if confirm then
@@ -144,7 +132,15 @@ end
 if ARGV[3] == 'wait' then
   clock()
   redis.call('ZADD', KEYS[3], 'NX', micros - tonumber(ARGV[4]), ARGV[7])
-  redis.call('HSET', KEYS[4], ARGV[7], now)
+  -- Registered, a release may set the lock to this attempt's owner for its ttl and
+  -- publish it (release.lua): the waiter then holds the lease without another attempt.
+  if ARGV[10] == 'grant' then
+    local minted = '-'
+    if ARGV[5] == 'mint' then minted = 'm' end
+    redis.call('HSET', KEYS[4], ARGV[7], now .. ' ' .. ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. minted)
+  else
+    redis.call('HSET', KEYS[4], ARGV[7], now)
+  end
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end

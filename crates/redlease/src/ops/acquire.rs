@@ -17,7 +17,8 @@ use crate::config::NodeKind;
 use crate::protocol::AcquireReply;
 pub(crate) use crate::protocol::queue::Role;
 
-pub(crate) const LUA: &str = include_str!("acquire.lua");
+/// `acquire.lua`, after the mint it shares with `release.lua`.
+pub(crate) const LUA: &str = concat!(include_str!("mint.lua"), include_str!("acquire.lua"));
 static SCRIPT: Compiled = Compiled::new(LUA);
 
 /// Where an acquisition's fencing token comes from.
@@ -63,6 +64,9 @@ pub(crate) struct Acquire {
     /// Try the plain commands of [`super::quick`] before the script (the lock is
     /// expected to be free).
     pub quick: bool,
+    /// A refusal registers this attempt for a hand-off grant: the caller listens for the
+    /// grants releases publish and counts them ([`crate::protocol::handoff`]).
+    pub grant: bool,
 }
 
 impl Op for Acquire {
@@ -137,7 +141,8 @@ impl Acquire {
             .arg(millis(self.queue_ttl))
             .arg(self.target.waiter.as_ref())
             .arg(millis(self.counter_ttl))
-            .arg(if confirm { "confirm" } else { "" });
+            .arg(if confirm { "confirm" } else { "" })
+            .arg(if self.grant { "grant" } else { "" });
         call
     }
 }

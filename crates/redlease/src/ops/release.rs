@@ -12,10 +12,11 @@ use std::time::Duration;
 use redis::Value;
 
 use super::parse::{ReplyError, flag, int};
-use super::{Compiled, Invocation, NodeFacts, Op, Target, millis};
+use super::{Compiled, Invocation, MarkerKey, NodeFacts, Op, Target, millis};
 use crate::config::NodeKind;
 
-pub(crate) const LUA: &str = include_str!("release.lua");
+/// `release.lua`, after the mint it shares with `acquire.lua`.
+pub(crate) const LUA: &str = concat!(include_str!("mint.lua"), include_str!("release.lua"));
 static SCRIPT: Compiled = Compiled::new(LUA);
 pub(crate) const QUICK_LUA: &str = include_str!("release_quick.lua");
 static QUICK: Compiled = Compiled::new(QUICK_LUA);
@@ -44,6 +45,11 @@ pub(crate) struct Release {
     pub quick: bool,
     /// Some node had waiters queued (the quick release left it to `release.lua`).
     pub saw_queue: AtomicBool,
+    /// The node's delayed-restart marker, when delayed restart is on: a hand-off grant
+    /// reports its age.
+    pub marker: Option<MarkerKey>,
+    /// How long a node keeps the fencing counter after a hand-off grant minted a token.
+    pub counter_ttl: Duration,
 }
 
 impl Op for Release {
@@ -56,10 +62,19 @@ impl Op for Release {
 
     fn invocation_for(&self, kind: NodeKind) -> Invocation {
         let keys = &self.target.keys;
-        let mut call = SCRIPT.call(3 + usize::from(self.described));
-        call.key(keys.lock()).key(keys.queue()).key(keys.seen());
-        if self.described {
-            call.key(keys.holder());
+        let mut call = SCRIPT.call(5 + usize::from(self.marker.is_some()));
+        call.key(keys.lock())
+            .key(keys.queue())
+            .key(keys.seen())
+            .key(keys.fence())
+            .key(keys.holder());
+        if let Some(marker) = &self.marker {
+            // As in the acquire: a shard's marker lives in the resource's slot.
+            let key = match kind {
+                NodeKind::Cluster => keys.born(),
+                _ => marker.key(&self.target),
+            };
+            call.key(key);
         }
         call.arg(&self.target.owner)
             .arg(keys.channel())
@@ -78,7 +93,9 @@ impl Op for Release {
                 "queued"
             })
             .arg(if self.stay_queued { "stay" } else { "leave" })
-            .arg(millis(self.queue_ttl));
+            .arg(millis(self.queue_ttl))
+            .arg(if self.described { "described" } else { "" })
+            .arg(millis(self.counter_ttl));
         call
     }
 
@@ -125,3 +142,7 @@ pub fn parse(value: &Value) -> Result<bool, ReplyError> {
 #[cfg(test)]
 #[path = "release_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "handoff_tests.rs"]
+mod handoff_tests;

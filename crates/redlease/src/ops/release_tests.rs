@@ -23,6 +23,8 @@ fn release(resource: &str, owner: &str) -> Release {
         described: false,
         quick: true,
         saw_queue: std::sync::atomic::AtomicBool::new(false),
+        marker: None,
+        counter_ttl: Duration::from_secs(600),
     }
 }
 

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 pub mod attempt;
 pub mod extend;
+pub mod handoff;
 pub mod mint;
 pub mod names;
 pub mod queue;

@@ -1,0 +1,98 @@
+//! A lease won by hand-off: the grants a waiter's releases published, counted.
+//!
+//! A refused attempt of a waiter that listens is registered with its place in each
+//! node's queue; a release there may then set the lock to that attempt's owner and
+//! publish the grant (`release.lua`). The subscriber connection keeps the grants for the
+//! waiter (`wakeup.rs`), and here the waiter counts the ones for the attempt it is still
+//! waiting on: with a quorum in time and validity left, it holds the lease without
+//! another attempt. The decisions are [`crate::protocol::handoff`]'s; what is not won
+//! here is left to the next attempt, which takes over a key set to its registered owner
+//! (`acquire.lua`), so nothing is lost by giving up early.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::acquire::Acquirer;
+use crate::lease::{Lease, LeaseCore};
+use crate::ops::Target;
+use crate::ops::acquire::Fencing;
+use crate::protocol::Decision;
+use crate::protocol::handoff::{Handoffs, counts, validity};
+use crate::release;
+use crate::wakeup::Subscription;
+
+/// The refused attempt a waiter is waiting on.
+pub(crate) struct Waited<'a> {
+    /// The attempt's owner and keys.
+    pub target: &'a Arc<Target>,
+    pub ttl: Duration,
+    /// Where the attempt's token was to come from.
+    pub fencing: Fencing,
+    /// When the attempt was sent: each node set the key after it.
+    pub started: Instant,
+}
+
+impl Acquirer<'_> {
+    /// The lease `waited`'s attempt holds by hand-off, after a wake-up that named this
+    /// waiter: `None` if its grants do not make a quorum within a node timeout (the
+    /// releases of one holder go to every node at once), or leave no validity, or its
+    /// token could not be minted.
+    pub(crate) async fn handed_off(
+        &self,
+        subscription: &mut Subscription,
+        waited: &Waited<'_>,
+    ) -> Option<Lease> {
+        let cluster = self.cluster;
+        let c = &cluster.config;
+        let needs_token = waited.fencing == Fencing::Script;
+        let mut grants = Handoffs::new(cluster.nodes.len());
+        let until = Instant::now() + c.node_timeout;
+        loop {
+            for granted in subscription.grants_for(&waited.target.owner) {
+                if counts(&granted.grant(), c.max_ttl, needs_token)
+                    && grants.grant(granted.node, granted.token) == Decision::Won
+                {
+                    return self.lease(waited, grants.token()).await;
+                }
+            }
+            if grants.granted().is_empty() {
+                // A reservation for us, or grants that cannot count: the next attempt.
+                return None;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            tokio::select! {
+                _ = subscription.woken() => {}
+                () = tokio::time::sleep(left) => return None,
+            }
+        }
+    }
+
+    /// The lease of a won hand-off, its validity measured from the attempt's start.
+    async fn lease(&self, waited: &Waited<'_>, token: u64) -> Option<Lease> {
+        let cluster = self.cluster;
+        let ttl = waited.ttl;
+        let drift = cluster.drift(ttl);
+        validity(ttl, waited.started.elapsed(), drift)?;
+        let lease = Lease::new(LeaseCore::new(
+            Arc::clone(cluster),
+            Arc::clone(self.renewals),
+            Arc::clone(waited.target),
+            if waited.fencing == Fencing::Script {
+                token
+            } else {
+                0
+            },
+            ttl,
+            waited.started + ttl - drift,
+        ));
+        if waited.fencing == Fencing::Client && lease.fencing_token().await.is_err() {
+            // Minted in the acquisition as asked, or not held: free what the grants gave
+            // and keep the place in the queues; the next attempt starts afresh.
+            lease.disarm();
+            let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+            release::clean_up(cluster, waited.target, &all, true, true).await;
+            return None;
+        }
+        Some(lease)
+    }
+}

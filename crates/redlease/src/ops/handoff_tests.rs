@@ -1,0 +1,258 @@
+//! The scripts' side of the one-round hand-off, on a real redis-server: a refused waiter
+//! registered for a grant is given the lock by the next release (and hears it), the one
+//! node mints its token with the grant, the call's next attempt takes such a grant over,
+//! and a call that gives up frees it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+
+use super::Release;
+use crate::ops::acquire::{Acquire, Fencing};
+use crate::ops::testing::{MARKER, PREFIX, cmd, connect, request, script};
+use crate::ops::{Op, Target};
+use crate::protocol::ResourceKeys;
+use crate::protocol::handoff::{Grant, Wake, parse};
+
+/// An attempt `owner` of the call queued as `waiter`, registered for a grant.
+fn attempt(resource: &str, owner: &str, waiter: &str, fencing: Fencing) -> Acquire {
+    Acquire {
+        target: Target::for_waiter(
+            Arc::new(ResourceKeys::new(PREFIX, resource)),
+            owner.to_owned(),
+            Arc::from(waiter),
+        ),
+        quick: false,
+        grant: true,
+        ..request(resource, owner, fencing, false)
+    }
+}
+
+/// A lease's release by `owner` of the call `waiter`, hand-off on.
+fn release(resource: &str, owner: &str, waiter: &str) -> Release {
+    Release {
+        target: Target::for_waiter(
+            Arc::new(ResourceKeys::new(PREFIX, resource)),
+            owner.to_owned(),
+            Arc::from(waiter),
+        ),
+        handoff: Duration::from_millis(50),
+        waiter_gone_after: Duration::from_secs(3),
+        queue_ttl: Duration::from_secs(60),
+        publish_always: false,
+        stay_queued: false,
+        described: false,
+        quick: false,
+        saw_queue: std::sync::atomic::AtomicBool::new(false),
+        marker: None,
+        counter_ttl: Duration::from_secs(600),
+    }
+}
+
+async fn released(conn: &mut MultiplexedConnection, r: &Release) -> bool {
+    let answer = r.invocation().invoke(conn).await.expect("answer");
+    Release::parse(&answer).expect("a well-formed reply")
+}
+
+async fn get(conn: &mut MultiplexedConnection, key: &str) -> Option<String> {
+    match cmd(conn, &["GET", key]).await {
+        Value::BulkString(b) => Some(String::from_utf8(b).expect("utf-8")),
+        _ => None,
+    }
+}
+
+fn int(value: Value) -> i64 {
+    match value {
+        Value::Int(i) => i,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_registered_waiter_is_given_the_lock_by_the_release_and_hears_it() {
+    let (cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{given}}:lock");
+    let client = redis::Client::open(cluster.urls()[0].as_str()).expect("url");
+    let mut messages = client.get_async_pubsub().await.expect("pubsub");
+    messages
+        .subscribe(format!("{PREFIX}{{given}}:released"))
+        .await
+        .expect("subscribe");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    let waiting = attempt("given", "attempt-1", "caller", Fencing::Off);
+    assert!(!script(&mut conn, &waiting).await.granted);
+
+    assert!(released(&mut conn, &release("given", "holder", "holder")).await);
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
+    let pttl = int(cmd(&mut conn, &["PTTL", &lock]).await);
+    assert!(
+        (9_000..=10_000).contains(&pttl),
+        "the registered ttl, from the release on: {pttl} ms"
+    );
+    let message = tokio::time::timeout(Duration::from_secs(5), messages.on_message().next())
+        .await
+        .expect("a message within 5 s")
+        .expect("a message");
+    let payload = message.get_payload_bytes().to_vec();
+    assert_eq!(
+        parse(&payload),
+        Wake::Granted {
+            waiter: "caller",
+            grant: Grant {
+                owner: "attempt-1",
+                token: 0,
+                marker_age_ms: None
+            }
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_one_node_mints_the_token_with_the_grant() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{minted}}:lock");
+    let fence = format!("{PREFIX}{{minted}}:fence");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    // A counter far above any clock in µs: the token must be one above it.
+    cmd(&mut conn, &["SET", &fence, "9000000000000000000"]).await;
+    let waiting = attempt("minted", "attempt-1", "caller", Fencing::Script);
+    assert!(!script(&mut conn, &waiting).await.granted);
+    assert!(released(&mut conn, &release("minted", "holder", "holder")).await);
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
+    assert_eq!(
+        get(&mut conn, &fence).await.as_deref(),
+        Some("9000000000000000001")
+    );
+    assert!(
+        int(cmd(&mut conn, &["PTTL", &fence]).await) > 0,
+        "the counter's ttl"
+    );
+}
+
+#[tokio::test]
+async fn the_calls_next_attempt_takes_its_grant_over_and_nobody_else_can() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{over}}:lock");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    assert!(
+        !script(
+            &mut conn,
+            &attempt("over", "attempt-1", "caller", Fencing::Off)
+        )
+        .await
+        .granted
+    );
+    assert!(
+        !script(
+            &mut conn,
+            &attempt("over", "other-1", "other", Fencing::Off)
+        )
+        .await
+        .granted
+    );
+    assert!(released(&mut conn, &release("over", "holder", "holder")).await);
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
+    // The other waiter is refused: the key is not its registered owner.
+    assert!(
+        !script(
+            &mut conn,
+            &attempt("over", "other-2", "other", Fencing::Off)
+        )
+        .await
+        .granted
+    );
+    // The call's next attempt (say the grant's message was lost) takes it over.
+    assert!(
+        script(
+            &mut conn,
+            &attempt("over", "attempt-2", "caller", Fencing::Off)
+        )
+        .await
+        .granted
+    );
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-2"));
+}
+
+#[tokio::test]
+async fn a_call_that_gives_up_frees_the_lock_handed_to_its_earlier_attempt() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{gave-up}}:lock");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    assert!(
+        !script(
+            &mut conn,
+            &attempt("gave-up", "attempt-1", "caller", Fencing::Off)
+        )
+        .await
+        .granted
+    );
+    assert!(released(&mut conn, &release("gave-up", "holder", "holder")).await);
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
+    // The call gave up during its second attempt: its leave names that attempt's owner.
+    assert!(released(&mut conn, &release("gave-up", "attempt-2", "caller")).await);
+    assert_eq!(
+        get(&mut conn, &lock).await,
+        None,
+        "not held for a whole ttl"
+    );
+    // Someone else's release never frees it.
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    assert!(!released(&mut conn, &release("gave-up", "attempt-2", "caller")).await);
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("holder"));
+}
+
+#[tokio::test]
+async fn an_unregistered_waiter_gets_a_reservation() {
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{plain}}:lock");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    let unregistered = Acquire {
+        grant: false,
+        ..attempt("plain", "plain-1", "plain", Fencing::Off)
+    };
+    assert!(!script(&mut conn, &unregistered).await.granted);
+    assert!(released(&mut conn, &release("plain", "holder", "holder")).await);
+    assert_eq!(
+        get(&mut conn, &lock).await.as_deref(),
+        Some("handoff:plain")
+    );
+}
+
+#[tokio::test]
+async fn a_grant_reports_the_marker_age_for_the_waiter_to_judge() {
+    let (cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{aged}}:lock");
+    let client = redis::Client::open(cluster.urls()[0].as_str()).expect("url");
+    let mut messages = client.get_async_pubsub().await.expect("pubsub");
+    messages
+        .subscribe(format!("{PREFIX}{{aged}}:released"))
+        .await
+        .expect("subscribe");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    // Born at 1 s after the epoch: decades old.
+    cmd(&mut conn, &["SET", MARKER, "1000"]).await;
+    let marker = Some(crate::ops::MarkerKey::Global(Arc::from(MARKER)));
+    let waiting = Acquire {
+        marker: marker.clone(),
+        ..attempt("aged", "attempt-1", "caller", Fencing::Off)
+    };
+    assert!(!script(&mut conn, &waiting).await.granted);
+    let releasing = Release {
+        marker,
+        ..release("aged", "holder", "holder")
+    };
+    assert!(released(&mut conn, &releasing).await);
+    let message = tokio::time::timeout(Duration::from_secs(5), messages.on_message().next())
+        .await
+        .expect("a message within 5 s")
+        .expect("a message");
+    let payload = message.get_payload_bytes().to_vec();
+    let Wake::Granted { grant, .. } = parse(&payload) else {
+        panic!("not a grant: {payload:?}");
+    };
+    let age = grant.marker_age_ms.expect("an age");
+    assert!(age > 1_000_000_000_000, "the marker's age in ms: {age}");
+}

@@ -1,0 +1,150 @@
+//! Hand-off in one round: a waiter holds the lease from the release itself.
+//!
+//! A refused waiter registers its attempt with its place in each node's queue; the next
+//! release sets the lock to that attempt's owner and publishes the grant, and the waiter
+//! counts it instead of making another attempt. Each test reads the registration on the
+//! nodes, and checks that the lease the waiter gets is that attempt's (another attempt
+//! would have a new owner), that its validity runs from that attempt (not from the
+//! grant), and that tokens still grow. Markers are made ready first (a deployment in use):
+//! young markers leave grants to an attempt, which the last test checks.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{builder, start};
+use redlease::LockManager;
+use redlease_testkit::{Cluster, Reply};
+
+const NEVER: Duration = Duration::from_secs(60);
+const TTL: Duration = Duration::from_secs(10);
+
+/// The owner registered for a grant in node `node`'s queue of `resource`, if exactly one
+/// waiter is queued there and registered.
+fn registered(cluster: &Cluster, node: usize, resource: &str) -> Option<String> {
+    let seen = format!("redlease:{{{resource}}}:seen");
+    let Ok(Reply::Array(fields)) = cluster.node(node).query(&["HGETALL", seen.as_str()]) else {
+        return None;
+    };
+    let [_, Reply::Bulk(entry)] = fields.as_slice() else {
+        return None;
+    };
+    let entry = String::from_utf8_lossy(entry).into_owned();
+    let mut parts = entry.split(' ');
+    let (_ms, owner) = (parts.next()?, parts.next()?);
+    Some(owner.to_owned())
+}
+
+/// Wait until every node has the one waiter's registration: the same attempt everywhere.
+async fn registered_everywhere(cluster: &Cluster, resource: &str) -> String {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let owners: Vec<Option<String>> = (0..cluster.len())
+            .map(|i| registered(cluster, i, resource))
+            .collect();
+        if let Some(Some(first)) = owners.first()
+            && owners.iter().all(|o| o.as_ref() == Some(first))
+        {
+            return first.clone();
+        }
+        assert!(Instant::now() < until, "never registered: {owners:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn ready(m: LockManager) -> LockManager {
+    m.mark_nodes_ready().await;
+    m
+}
+
+/// A holder, a waiter that registers, a release a second later: the waiter's lease is
+/// its registered attempt's, and its validity runs from that attempt.
+async fn handed_over(nodes: usize, m: LockManager, cluster: &Cluster) -> (u64, u64) {
+    let resource = format!("given-{nodes}");
+    let holder = m.acquire(&resource).await.expect("acquire");
+    let first = holder.fencing_token().await.unwrap_or(0);
+    let waiter = {
+        let (m, resource) = (m.clone(), resource.clone());
+        tokio::spawn(async move { m.acquire_for(&resource, TTL, Duration::from_secs(30)).await })
+    };
+    let owner = registered_everywhere(cluster, &resource).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    holder.release().await.expect("release");
+    let lease = waiter.await.expect("waiter").expect("handed over");
+    assert_eq!(
+        lease.owner(),
+        owner,
+        "{nodes} node(s): the lease is the registered attempt's, not a later attempt's"
+    );
+    // The key was set at the release, a second after the attempt; the lease counts from
+    // the attempt (a count from the grant would leave ~TTL minus the drift).
+    assert!(
+        lease.remaining() <= TTL - Duration::from_secs(1),
+        "{nodes} node(s): validity {:?} not measured from the attempt",
+        lease.remaining()
+    );
+    let second = lease.fencing_token().await.unwrap_or(0);
+    lease.release().await.expect("release");
+    (first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_holds_the_lease_from_the_release_unfenced() {
+    for nodes in [1, 3] {
+        let cluster = start(nodes);
+        let m = builder(&cluster)
+            .fencing(false)
+            .wake_up_fallback(NEVER)
+            .build()
+            .await
+            .expect("config");
+        handed_over(nodes, ready(m).await, &cluster).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_handed_over_gets_a_token_above_the_previous_one() {
+    // One node mints with the grant (in the release); several nodes mint on demand, or
+    // right after the grants where the manager mints at acquisition.
+    for (nodes, at_acquire) in [(1, false), (3, false), (3, true)] {
+        let cluster = start(nodes);
+        let m = builder(&cluster)
+            .token_at_acquire(at_acquire)
+            .wake_up_fallback(NEVER)
+            .build()
+            .await
+            .expect("config");
+        let (first, second) = handed_over(nodes, ready(m).await, &cluster).await;
+        assert!(
+            first > 0 && second > first,
+            "{nodes} node(s), at acquire {at_acquire}: {first} then {second}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_from_young_markers_are_left_to_an_attempt() {
+    // Fresh servers: every marker is younger than max_ttl, so a grant cannot count on
+    // its own; the waiter's next attempt takes the key over (a new owner) at once.
+    let cluster = start(3);
+    let m = builder(&cluster)
+        .wake_up_fallback(NEVER)
+        .build()
+        .await
+        .expect("config");
+    let holder = m.acquire("young").await.expect("acquire");
+    let waiter = {
+        let m = m.clone();
+        tokio::spawn(async move { m.acquire_for("young", TTL, Duration::from_secs(30)).await })
+    };
+    let owner = registered_everywhere(&cluster, "young").await;
+    let released_at = Instant::now();
+    holder.release().await.expect("release");
+    let lease = waiter.await.expect("waiter").expect("acquired");
+    assert_ne!(lease.owner(), owner, "a grant with a young marker counted");
+    assert!(
+        released_at.elapsed() < Duration::from_secs(10),
+        "neither the ttl nor the fallback"
+    );
+    lease.release().await.expect("release");
+}
