@@ -88,9 +88,12 @@ impl Acquirer<'_> {
             (cluster.queue_ttl(), protocol::fence_counter_ttl(c.max_ttl));
         // A waiter that listens registers each refused attempt for a hand-off grant
         // (`protocol::handoff`), unless its grants would need replicas to confirm them
-        // (`min_replicas`: a release's write is not waited for), so that an attempt takes
-        // them instead.
-        let grants = role == Role::Wait && c.wake_ups && c.min_replicas == 0;
+        // (`min_replicas`: a release's write is not waited for) or its token is minted
+        // from every node's counter in the acquisition (several nodes: a lease handed
+        // over would need both rounds of a mint on demand after the grants, and the
+        // reservation with a fenced attempt measured faster, see BENCHMARKS.md).
+        let grants =
+            role == Role::Wait && c.wake_ups && c.min_replicas == 0 && fencing != Fencing::Client;
         let request = |target: &Arc<Target>, quick: bool, grant: bool| {
             Arc::new(Acquire {
                 target: Arc::clone(target),

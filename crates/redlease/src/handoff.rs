@@ -18,7 +18,6 @@ use crate::ops::Target;
 use crate::ops::acquire::Fencing;
 use crate::protocol::Decision;
 use crate::protocol::handoff::{Handoffs, counts, validity};
-use crate::release;
 use crate::wakeup::Subscription;
 
 /// The refused attempt a waiter is waiting on.
@@ -35,8 +34,7 @@ pub(crate) struct Waited<'a> {
 impl Acquirer<'_> {
     /// The lease `waited`'s attempt holds by hand-off, after a wake-up that named this
     /// waiter: `None` if its grants do not make a quorum within a node timeout (the
-    /// releases of one holder go to every node at once), or leave no validity, or its
-    /// token could not be minted.
+    /// releases of one holder go to every node at once), or leave no validity.
     pub(crate) async fn handed_off(
         &self,
         subscription: &mut Subscription,
@@ -52,7 +50,7 @@ impl Acquirer<'_> {
                 if counts(&granted.grant(), c.max_ttl, needs_token)
                     && grants.grant(granted.node, granted.token) == Decision::Won
                 {
-                    return self.lease(waited, grants.token()).await;
+                    return self.lease(waited, grants.token());
                 }
             }
             if grants.granted().is_empty() {
@@ -67,8 +65,10 @@ impl Acquirer<'_> {
         }
     }
 
-    /// The lease of a won hand-off, its validity measured from the attempt's start.
-    async fn lease(&self, waited: &Waited<'_>, token: u64) -> Option<Lease> {
+    /// The lease of a won hand-off, its validity measured from the attempt's start. On
+    /// several nodes it has no token yet: it is minted on demand (an attempt whose token
+    /// is minted in the acquisition does not register, see `acquire.rs`).
+    fn lease(&self, waited: &Waited<'_>, token: u64) -> Option<Lease> {
         let cluster = self.cluster;
         let ttl = waited.ttl;
         let drift = cluster.drift(ttl);
@@ -85,14 +85,6 @@ impl Acquirer<'_> {
             ttl,
             waited.started + ttl - drift,
         ));
-        if waited.fencing == Fencing::Client && lease.fencing_token().await.is_err() {
-            // Minted in the acquisition as asked, or not held: free what the grants gave
-            // and keep the place in the queues; the next attempt starts afresh.
-            lease.disarm();
-            let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-            release::clean_up(cluster, waited.target, &all, true, true).await;
-            return None;
-        }
         Some(lease)
     }
 }

@@ -105,9 +105,9 @@ end
 -- A refused waiter's entry in the seen hash is "<ms>" or, registered for a hand-off grant,
 -- "<ms> <owner> <ttl> <m|->" (the refused attempt's owner and ttl, and whether the one
 -- node mints its token with the grant).
-local registration = nil
-if ARGV[3] == 'wait' and holder and holder ~= ARGV[1] and not confirm then
-  registration = redis.call('HGET', KEYS[4], ARGV[7])
+-- (A call whose attempts do not register never registered any: no read for it.)
+if ARGV[10] == 'grant' and holder and holder ~= ARGV[1] and not confirm then
+  local registration = redis.call('HGET', KEYS[4], ARGV[7])
   -- A release gave the lock to an earlier attempt of this same call (its registered
   -- owner) and the call has moved on to this attempt, which takes the key over: the
   -- call counts only its current attempt, so nothing else holds that owner.
