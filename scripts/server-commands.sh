@@ -9,16 +9,21 @@
 # redlease with and without fencing: with several nodes also its token minted at
 # acquisition and never asked for; rslock 0.10) with RESETSTAT before each,
 # and prints per pair (summed over all nodes): commands, microseconds, and each command.
+# SCENARIO=contended counts per critical section of 8 workers on one key instead (the
+# section's own read and write of a counter included, the same for every implementation;
+# the floor's and rslock's polling depends on timing, redlease's queue does not).
 # Commands called inside a script are counted as commands too, and their time is inside
 # the EVALSHA's as well as their own. Usage:
 #
 #   scripts/server-commands.sh             # 1 node
 #   NODES=5 scripts/server-commands.sh     # 5 nodes
+#   SCENARIO=contended scripts/server-commands.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NODES=${NODES:-1}
 PAIRS=${PAIRS:-10000}
+SCENARIO=${SCENARIO:-distinct}
 command -v redis-server >/dev/null || {
   echo "server-commands.sh: redis-server is missing: apt-get install -y redis-server" >&2
   exit 1
@@ -55,7 +60,7 @@ measure() {
     redis-cli -p "$port" FLUSHALL >/dev/null
     redis-cli -p "$port" CONFIG RESETSTAT >/dev/null
   done
-  "$bin" --servers "$urls" --markers-ready --scenario distinct --ops "$PAIRS" --rounds 1 --warmup 0 \
+  "$bin" --servers "$urls" --markers-ready --scenario "$SCENARIO" --ops "$PAIRS" --rounds 1 --warmup 0 \
     --no-progress "$@" >"$work/bench.out" 2>&1 || {
     echo "server-commands.sh: the bench failed ($label):" >&2
     tail -5 "$work/bench.out" >&2
@@ -78,7 +83,7 @@ print(f"{label:<22} {calls / pairs:6.2f} commands  {usec / pairs:6.2f} µs   {ea
 '
 }
 
-echo "per acquire+release, distinct keys, $NODES node(s), $PAIRS pairs (all nodes summed):"
+echo "per acquire+release, $SCENARIO, $NODES node(s), $PAIRS pairs (all nodes summed):"
 # With several nodes the floor runs twice (waiting for all, returning at majority).
 floors=1
 [ "$NODES" -gt 1 ] && floors=2

@@ -3,7 +3,7 @@
 //! A refused attempt of a waiter that listens is registered with its place in each
 //! node's queue; a release there may then set the lock to that attempt's owner and
 //! publish the grant (`release.lua`). The subscriber connection keeps the grants for the
-//! waiter (`wakeup.rs`), and here the waiter counts the ones for the attempt it is still
+//! waiter (`wakeup/`), and here the waiter counts the ones for the attempt it is still
 //! waiting on: with a quorum in time and validity left, it holds the lease without
 //! another attempt. The decisions are [`crate::protocol::handoff`]'s; what is not won
 //! here is left to the next attempt, which takes over a key set to its registered owner

@@ -42,6 +42,7 @@
 //! | `manager` | [`LockManager`]: the facade that hands each call to the modules below |
 //! | `admin` | status, delayed-restart markers, extend and release by owner value |
 //! | `acquire` | the retry loop and the I/O of one attempt; decisions from [`protocol::attempt`] |
+//! | `handoff` | a lease won by hand-off in one round: the grants published by releases, counted; decisions from [`protocol::handoff`] |
 //! | `lease` | [`Lease`] and [`LeaseHandle`]: deadline, extend round, the fencing token minted on demand, release, loss signal |
 //! | `renewal` | one background task per manager that keeps every kept-alive lease extended |
 //! | `release` | releasing on many nodes: a lease's release, a failed attempt's clean-up |
@@ -50,12 +51,12 @@
 //! | `cluster` | the nodes and what every operation on them shares |
 //! | `contention` | which resources this process saw contended lately: who takes the quick requests |
 //! | `minting` | which resources' leases were asked for their tokens lately: where the next token is minted |
-//! | `wakeup` | waiters woken by published releases (one subscriber per node) |
+//! | `wakeup` | waiters woken by published releases (one subscriber per node), and the grants published for them |
 //! | `node` | one connection per node whatever its kind (standalone, Sentinel, Cluster), per-node timeout, reconnection, `min_replicas`, checks at connect, what this client knows of the node's delayed-restart marker |
 //! | `background` | work left running in the background (a round's stragglers in one task per manager), counted for [`LockManager::flush`] |
 //! | [`ops`] | one file per node operation: the typed request, its `.lua` script, the reply's parsing; the quick forms (plain commands, a lean release) where the lock is expected free |
 //! | [`config`] | [`Builder`] options, defaults and validation; URL parsing and password redaction |
-//! | [`protocol`] | the pure decisions: quorum, drift, validity, fencing token (at acquisition and on demand), attempt, extend, renewal, delayed restart, retry delays |
+//! | [`protocol`] | the pure decisions: quorum, drift, validity, fencing token (at acquisition and on demand), attempt, hand-off grants, extend, renewal, delayed restart, retry delays |
 //! | [`error`] | [`Error`] with its [`ErrorKind`], and per-node failures |
 //!
 //! The reasoning behind the protocol is in `docs/protocol.md` of the repository.
