@@ -13,8 +13,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{builder, start};
-use redlease::LockManager;
+use redlease::{Error, Lease, LockManager};
 use redlease_testkit::{Cluster, Reply};
+use tokio::task::JoinHandle;
 
 const NEVER: Duration = Duration::from_secs(60);
 const TTL: Duration = Duration::from_secs(10);
@@ -61,6 +62,12 @@ async fn registered_everywhere(cluster: &Cluster, resource: &str) -> String {
     }
 }
 
+/// A call that waits for `resource` (30 s), in its own task.
+fn waiting(m: &LockManager, resource: &str) -> JoinHandle<Result<Lease, Error>> {
+    let (m, resource) = (m.clone(), resource.to_owned());
+    tokio::spawn(async move { m.acquire_for(&resource, TTL, Duration::from_secs(30)).await })
+}
+
 async fn ready(m: LockManager) -> LockManager {
     m.mark_nodes_ready().await;
     m
@@ -71,10 +78,7 @@ async fn ready(m: LockManager) -> LockManager {
 async fn handed_over(nodes: usize, m: LockManager, cluster: &Cluster) -> (u64, u64) {
     let resource = format!("given-{nodes}");
     let holder = m.acquire(&resource).await.expect("acquire");
-    let waiter = {
-        let (m, resource) = (m.clone(), resource.clone());
-        tokio::spawn(async move { m.acquire_for(&resource, TTL, Duration::from_secs(30)).await })
-    };
+    let waiter = waiting(&m, &resource);
     let owner = registered_everywhere(cluster, &resource).await;
     // Asked only now: on several nodes, a token asked before the waiter's call would
     // have it minted in the acquisition (unregistered, the test below).
@@ -147,10 +151,7 @@ async fn a_waiter_whose_token_is_minted_in_the_acquisition_is_not_registered() {
     .await;
     let holder = m.acquire("minted").await.expect("acquire");
     let first = holder.fencing_token().await.expect("token");
-    let waiter = {
-        let m = m.clone();
-        tokio::spawn(async move { m.acquire_for("minted", TTL, Duration::from_secs(30)).await })
-    };
+    let waiter = waiting(&m, "minted");
     let until = Instant::now() + Duration::from_secs(20);
     while !(0..3).all(|i| queued(&cluster, i, "minted")) {
         assert!(Instant::now() < until, "never queued");
@@ -178,10 +179,7 @@ async fn grants_from_young_markers_are_left_to_an_attempt() {
         .await
         .expect("config");
     let holder = m.acquire("young").await.expect("acquire");
-    let waiter = {
-        let m = m.clone();
-        tokio::spawn(async move { m.acquire_for("young", TTL, Duration::from_secs(30)).await })
-    };
+    let waiter = waiting(&m, "young");
     let owner = registered_everywhere(&cluster, "young").await;
     let released_at = Instant::now();
     holder.release().await.expect("release");

@@ -12,7 +12,7 @@ use redis::aio::MultiplexedConnection;
 
 use super::Release;
 use crate::ops::acquire::{Acquire, Fencing};
-use crate::ops::testing::{MARKER, PREFIX, cmd, connect, request, script};
+use crate::ops::testing::{MARKER, PREFIX, cmd, connect, release, request, script};
 use crate::ops::{Op, Target};
 use crate::protocol::ResourceKeys;
 use crate::protocol::handoff::{Grant, Wake, parse};
@@ -28,27 +28,6 @@ fn attempt(resource: &str, owner: &str, waiter: &str, fencing: Fencing) -> Acqui
         quick: false,
         grant: true,
         ..request(resource, owner, fencing, false)
-    }
-}
-
-/// A lease's release by `owner` of the call `waiter`, hand-off on.
-fn release(resource: &str, owner: &str, waiter: &str) -> Release {
-    Release {
-        target: Target::for_waiter(
-            Arc::new(ResourceKeys::new(PREFIX, resource)),
-            owner.to_owned(),
-            Arc::from(waiter),
-        ),
-        handoff: Duration::from_millis(50),
-        waiter_gone_after: Duration::from_secs(3),
-        queue_ttl: Duration::from_secs(60),
-        publish_always: false,
-        stay_queued: false,
-        described: false,
-        quick: false,
-        saw_queue: std::sync::atomic::AtomicBool::new(false),
-        marker: None,
-        counter_ttl: Duration::from_secs(600),
     }
 }
 

@@ -1,31 +1,17 @@
 //! The quick release against release.lua, on a real redis-server: it deletes exactly where
 //! release.lua would without waiters, and leaves every queued resource to release.lua.
 
-use std::time::Duration;
-
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 
 use super::Release;
 use crate::config::NodeKind;
 use crate::ops::acquire::Fencing;
-use crate::ops::testing::{PREFIX, cmd, connect, request, script};
-use crate::ops::{NodeFacts, Op, Target};
+use crate::ops::testing::{self, PREFIX, cmd, connect, request, script};
+use crate::ops::{NodeFacts, Op};
 
 fn release(resource: &str, owner: &str) -> Release {
-    Release {
-        target: Target::new(PREFIX, resource, owner.to_owned()),
-        handoff: Duration::from_millis(50),
-        waiter_gone_after: Duration::from_secs(3),
-        queue_ttl: Duration::from_secs(60),
-        publish_always: false,
-        stay_queued: false,
-        described: false,
-        quick: true,
-        saw_queue: std::sync::atomic::AtomicBool::new(false),
-        marker: None,
-        counter_ttl: Duration::from_secs(600),
-    }
+    testing::release(resource, owner, owner)
 }
 
 async fn quick_release(conn: &mut MultiplexedConnection, r: &Release) -> Option<bool> {

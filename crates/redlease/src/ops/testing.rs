@@ -8,8 +8,9 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 
 use crate::ops::acquire::{Acquire, Fencing, Role};
+use crate::ops::release::Release;
 use crate::ops::{MarkerKey, Op, Target};
-use crate::protocol::AcquireReply;
+use crate::protocol::{AcquireReply, ResourceKeys};
 
 pub(crate) const PREFIX: &str = "quick:";
 pub(crate) const MARKER: &str = "quick:marker:born";
@@ -27,6 +28,28 @@ pub(crate) fn request(resource: &str, owner: &str, fencing: Fencing, marker: boo
         counter_ttl: Duration::from_secs(600),
         quick: true,
         grant: false,
+    }
+}
+
+/// A lease's release of `resource` by `owner` of the call queued as `waiter`: hand-off
+/// on (50 ms), quick form allowed.
+pub(crate) fn release(resource: &str, owner: &str, waiter: &str) -> Release {
+    Release {
+        target: Target::for_waiter(
+            Arc::new(ResourceKeys::new(PREFIX, resource)),
+            owner.to_owned(),
+            Arc::from(waiter),
+        ),
+        handoff: Duration::from_millis(50),
+        waiter_gone_after: Duration::from_secs(3),
+        queue_ttl: Duration::from_secs(60),
+        publish_always: false,
+        stay_queued: false,
+        described: false,
+        quick: true,
+        saw_queue: std::sync::atomic::AtomicBool::new(false),
+        marker: None,
+        counter_ttl: Duration::from_secs(600),
     }
 }
 
