@@ -67,18 +67,21 @@ impl Acquirer<'_> {
         config::check_call_ttl(ttl, c)?;
         // Each attempt has an owner of its own, so that a clean-up release of one attempt
         // that reaches a node late (after a reconnection) can never delete the next
-        // attempt's grant there; the wait queue knows the call by one waiter id.
+        // attempt's grant there; the wait queue knows the call by one waiter id. The next
+        // attempt's owner is chosen before this one is sent: a refusal registers it for a
+        // hand-off grant (see `ops/acquire.lua`).
         let waiter: Arc<str> = Arc::from(protocol::new_owner());
         // The key names are the same for every attempt: built once per call.
         let keys = Arc::new(ResourceKeys::new(&c.key_prefix, resource));
-        let attempt_target = || {
-            Target::for_waiter(
-                Arc::clone(&keys),
-                protocol::new_owner(),
-                Arc::clone(&waiter),
+        let mut next = protocol::new_owner();
+        let mut attempt_target = || {
+            let owner = std::mem::replace(&mut next, protocol::new_owner());
+            (
+                Target::for_waiter(Arc::clone(&keys), owner, Arc::clone(&waiter)),
+                next.clone(),
             )
         };
-        let mut target = attempt_target();
+        let (mut target, mut next_owner) = attempt_target();
         // Only callers that wait, with hand-off on, join the queue.
         let role = Role::of_call(wait, c.handoff);
         let started = Instant::now();
@@ -94,7 +97,7 @@ impl Acquirer<'_> {
         // reservation with a fenced attempt measured faster, see BENCHMARKS.md).
         let grants =
             role == Role::Wait && c.wake_ups && c.min_replicas == 0 && fencing != Fencing::Client;
-        let request = |target: &Arc<Target>, quick: bool, grant: bool| {
+        let request = |target: &Arc<Target>, quick: bool, next: Option<String>| {
             Arc::new(Acquire {
                 target: Arc::clone(target),
                 ttl,
@@ -106,7 +109,7 @@ impl Acquirer<'_> {
                 queue_ttl,
                 counter_ttl,
                 quick,
-                grant,
+                next,
             })
         };
         let mut subscription: Option<Subscription> = None;
@@ -133,7 +136,7 @@ impl Acquirer<'_> {
                 None => {}
             }
             if attempt > 0 {
-                target = attempt_target();
+                (target, next_owner) = attempt_target();
                 guard.target = Arc::clone(&target);
             }
             guard.armed = true;
@@ -150,7 +153,10 @@ impl Acquirer<'_> {
             let registered = grants && subscription.is_some();
             let attempt_started = Instant::now();
             let result = self
-                .attempt(&request(&target, quick, registered), give_up)
+                .attempt(
+                    &request(&target, quick, registered.then(|| next_owner.clone())),
+                    give_up,
+                )
                 .await;
             // Every attempt that returns has released what it did not keep; a waiter may
             // still be queued, and leaves the queues if dropped while it waits.
@@ -228,6 +234,7 @@ impl Acquirer<'_> {
                     if handed_to_us && registered {
                         let waited = Waited {
                             target: &target,
+                            next: &next_owner,
                             ttl,
                             fencing,
                             started: attempt_started,

@@ -1,13 +1,15 @@
 //! A lease won by hand-off: the grants a waiter's releases published, counted.
 //!
-//! A refused attempt of a waiter that listens is registered with its place in each
-//! node's queue; a release there may then set the lock to that attempt's owner and
-//! publish the grant (`release.lua`). The subscriber connection keeps the grants for the
-//! waiter (`wakeup/`), and here the waiter counts the ones for the attempt it is still
-//! waiting on: with a quorum in time and validity left, it holds the lease without
-//! another attempt. The decisions are [`crate::protocol::handoff`]'s; what is not won
-//! here is left to the next attempt, which takes over a key set to its registered owner
-//! (`acquire.lua`), so nothing is lost by giving up early.
+//! A refused attempt of a waiter that listens registers the owner of the call's next
+//! attempt with its place in each node's queue; a release there may then set the lock to
+//! that owner and publish the grant (`release.lua`). The subscriber connection keeps the
+//! grants for the waiter (`wakeup/`), and here the waiter counts the ones for that owner:
+//! with a quorum in time and validity left, it holds the lease without another attempt.
+//! The decisions are [`crate::protocol::handoff`]'s; what is not won here is left to the
+//! next attempt, which has that owner and so finds those keys its own, and nothing is
+//! lost by giving up early. The owner is the next attempt's, never the refused one's: the
+//! refused attempt's clean-up (a node whose reply was lost may have registered it, then
+//! granted) deletes that attempt's keys, and would delete a grant the waiter counts.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +24,10 @@ use crate::wakeup::Subscription;
 
 /// The refused attempt a waiter is waiting on.
 pub(crate) struct Waited<'a> {
-    /// The attempt's owner and keys.
+    /// The attempt's keys and waiter id.
     pub target: &'a Arc<Target>,
+    /// The owner its refusals registered: the call's next attempt's.
+    pub next: &'a str,
     pub ttl: Duration,
     /// Where the attempt's token was to come from.
     pub fencing: Fencing,
@@ -46,7 +50,7 @@ impl Acquirer<'_> {
         let mut grants = Handoffs::new(cluster.nodes.len());
         let until = Instant::now() + c.node_timeout;
         loop {
-            for granted in subscription.grants_for(&waited.target.owner) {
+            for granted in subscription.grants_for(waited.next) {
                 if counts(&granted.grant(), c.max_ttl, needs_token)
                     && grants.grant(granted.node, granted.token) == Decision::Won
                 {
@@ -76,7 +80,11 @@ impl Acquirer<'_> {
         let lease = Lease::new(LeaseCore::new(
             Arc::clone(cluster),
             Arc::clone(self.renewals),
-            Arc::clone(waited.target),
+            Target::for_waiter(
+                Arc::clone(&waited.target.keys),
+                waited.next.to_owned(),
+                Arc::clone(&waited.target.waiter),
+            ),
             if waited.fencing == Fencing::Script {
                 token
             } else {

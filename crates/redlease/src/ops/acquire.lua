@@ -23,8 +23,9 @@
 --          completed here); the lock is never taken anew and the caller never queued, so
 --          a follow-up that reaches the node after our own release leaves nothing behind.
 --          "" otherwise.
--- ARGV[10] "grant" if a refusal registers this attempt for a hand-off grant (the caller
---          counts grants that releases publish, see below), "" otherwise
+-- ARGV[10] the owner of the caller's next attempt, registered by a refusal for a hand-off
+--          grant (the caller counts the grants that releases publish for it, see below);
+--          "" not to register
 -- KEYS[5]  (optional) the node's marker key <prefix>marker:born, for delayed restart
 --
 -- Returns, for a grant, { 1, age } without fencing ({ 1, age, born } with a marker: born is
@@ -102,21 +103,6 @@ if (not confirm) and ((not holder) or holder == ('handoff:' .. ARGV[7])) then
   if ARGV[5] == 'mint' then fence = mint(KEYS[2], fence, now_us, ARGV[8]) end
   return grant()
 end
--- A refused waiter's entry in the seen hash is "<ms>" or, registered for a hand-off grant,
--- "<ms> <owner> <ttl> <m|->" (the refused attempt's owner and ttl, and whether the one
--- node mints its token with the grant).
--- (A call whose attempts do not register never registered any: no read for it.)
-if ARGV[10] == 'grant' and holder and holder ~= ARGV[1] and not confirm then
-  local registration = redis.call('HGET', KEYS[4], ARGV[7])
-  -- A release gave the lock to an earlier attempt of this same call (its registered
-  -- owner) and the call has moved on to this attempt, which takes the key over: the
-  -- call counts only its current attempt, so nothing else holds that owner.
-  if registration and holder == string.match(registration, '^%d+ (%S+)') then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    if ARGV[5] == 'mint' then fence = mint(KEYS[2], fence, now_us, ARGV[8]) end
-    return grant()
-  end
-end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   -- Our own key: a re-sent request, or the quick acquire's SET (ops/quick.rs) that found
@@ -132,12 +118,18 @@ end
 if ARGV[3] == 'wait' then
   clock()
   redis.call('ZADD', KEYS[3], 'NX', micros - tonumber(ARGV[4]), ARGV[7])
-  -- Registered, a release may set the lock to this attempt's owner for its ttl and
-  -- publish it (release.lua): the waiter then holds the lease without another attempt.
-  if ARGV[10] == 'grant' then
+  -- The entry in the seen hash is "<ms>", or registered for a hand-off grant
+  -- "<ms> <owner> <ttl> <m|->": the owner of the caller's next attempt, this attempt's
+  -- ttl, and whether the one node mints the token with the grant. A release may then
+  -- set the lock to that owner for that ttl and publish it (release.lua): the caller
+  -- holds the lease without another attempt, or its next attempt, which has that owner,
+  -- finds the key its own. Never this attempt's owner: the clean-up of this attempt
+  -- (which may reach a node after a grant there, when this reply was lost) deletes this
+  -- attempt's keys, and must not delete a grant the caller counts.
+  if ARGV[10] ~= '' then
     local minted = '-'
     if ARGV[5] == 'mint' then minted = 'm' end
-    redis.call('HSET', KEYS[4], ARGV[7], now .. ' ' .. ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. minted)
+    redis.call('HSET', KEYS[4], ARGV[7], now .. ' ' .. ARGV[10] .. ' ' .. ARGV[2] .. ' ' .. minted)
   else
     redis.call('HSET', KEYS[4], ARGV[7], now)
   end

@@ -64,9 +64,10 @@ pub(crate) struct Acquire {
     /// Try the plain commands of [`super::quick`] before the script (the lock is
     /// expected to be free).
     pub quick: bool,
-    /// A refusal registers this attempt for a hand-off grant: the caller listens for the
-    /// grants releases publish and counts them ([`crate::protocol::handoff`]).
-    pub grant: bool,
+    /// The owner of the caller's next attempt, which a refusal registers for a hand-off
+    /// grant: the caller listens for the grants releases publish for it and counts them
+    /// ([`crate::protocol::handoff`]). `None`: no registration.
+    pub next: Option<String>,
 }
 
 impl Op for Acquire {
@@ -142,7 +143,7 @@ impl Acquire {
             .arg(self.target.waiter.as_ref())
             .arg(millis(self.counter_ttl))
             .arg(if confirm { "confirm" } else { "" })
-            .arg(if self.grant { "grant" } else { "" });
+            .arg(self.next.as_deref().unwrap_or(""));
         call
     }
 }

@@ -1,7 +1,7 @@
 //! The scripts' side of the one-round hand-off, on a real redis-server: a refused waiter
 //! registered for a grant is given the lock by the next release (and hears it), the one
-//! node mints its token with the grant, the call's next attempt takes such a grant over,
-//! and a call that gives up frees it.
+//! node mints its token with the grant, the refused attempt's clean-up never deletes the
+//! grant, the call's next attempt finds it its own, and a call that gives up frees it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,8 @@ use crate::ops::{Op, Target};
 use crate::protocol::ResourceKeys;
 use crate::protocol::handoff::{Grant, Wake, parse};
 
-/// An attempt `owner` of the call queued as `waiter`, registered for a grant.
+/// An attempt `owner` of the call queued as `waiter`, registering `<owner>+` (its next
+/// attempt's owner) for a grant.
 fn attempt(resource: &str, owner: &str, waiter: &str, fencing: Fencing) -> Acquire {
     Acquire {
         target: Target::for_waiter(
@@ -26,7 +27,7 @@ fn attempt(resource: &str, owner: &str, waiter: &str, fencing: Fencing) -> Acqui
             Arc::from(waiter),
         ),
         quick: false,
-        grant: true,
+        next: Some(format!("{owner}+")),
         ..request(resource, owner, fencing, false)
     }
 }
@@ -65,7 +66,7 @@ async fn a_registered_waiter_is_given_the_lock_by_the_release_and_hears_it() {
     assert!(!script(&mut conn, &waiting).await.granted);
 
     assert!(released(&mut conn, &release("given", "holder", "holder")).await);
-    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1+"));
     let pttl = int(cmd(&mut conn, &["PTTL", &lock]).await);
     assert!(
         (9_000..=10_000).contains(&pttl),
@@ -81,7 +82,7 @@ async fn a_registered_waiter_is_given_the_lock_by_the_release_and_hears_it() {
         Wake::Granted {
             waiter: "caller",
             grant: Grant {
-                owner: "attempt-1",
+                owner: "attempt-1+",
                 token: 0,
                 marker_age_ms: None
             }
@@ -100,7 +101,7 @@ async fn the_one_node_mints_the_token_with_the_grant() {
     let waiting = attempt("minted", "attempt-1", "caller", Fencing::Script);
     assert!(!script(&mut conn, &waiting).await.granted);
     assert!(released(&mut conn, &release("minted", "holder", "holder")).await);
-    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1+"));
     assert_eq!(
         get(&mut conn, &fence).await.as_deref(),
         Some("9000000000000000001")
@@ -112,7 +113,7 @@ async fn the_one_node_mints_the_token_with_the_grant() {
 }
 
 #[tokio::test]
-async fn the_calls_next_attempt_takes_its_grant_over_and_nobody_else_can() {
+async fn the_calls_next_attempt_finds_the_grant_its_own_and_nobody_else_can() {
     let (_cluster, mut conn) = connect().await;
     let lock = format!("{PREFIX}{{over}}:lock");
     cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
@@ -133,8 +134,8 @@ async fn the_calls_next_attempt_takes_its_grant_over_and_nobody_else_can() {
         .granted
     );
     assert!(released(&mut conn, &release("over", "holder", "holder")).await);
-    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
-    // The other waiter is refused: the key is not its registered owner.
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1+"));
+    // The other waiter is refused.
     assert!(
         !script(
             &mut conn,
@@ -143,20 +144,52 @@ async fn the_calls_next_attempt_takes_its_grant_over_and_nobody_else_can() {
         .await
         .granted
     );
-    // The call's next attempt (say the grant's message was lost) takes it over.
+    // The call's next attempt (say the grant's message was lost) has the owner it
+    // registered: the key is its own.
     assert!(
         script(
             &mut conn,
-            &attempt("over", "attempt-2", "caller", Fencing::Off)
+            &attempt("over", "attempt-1+", "caller", Fencing::Off)
         )
         .await
         .granted
     );
-    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-2"));
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1+"));
 }
 
 #[tokio::test]
-async fn a_call_that_gives_up_frees_the_lock_handed_to_its_earlier_attempt() {
+async fn the_refused_attempts_clean_up_never_deletes_a_grant() {
+    // The model's counterexample: the refusal's reply was lost, so the failed attempt's
+    // clean-up ("stay", no hand-off) goes to this node too, and arrives after the node
+    // granted the waiter, which counts that grant.
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{kept}}:lock");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    assert!(
+        !script(
+            &mut conn,
+            &attempt("kept", "attempt-1", "caller", Fencing::Off)
+        )
+        .await
+        .granted
+    );
+    assert!(released(&mut conn, &release("kept", "holder", "holder")).await);
+    let granted = get(&mut conn, &lock).await.expect("granted");
+    let clean_up = Release {
+        handoff: Duration::ZERO,
+        stay_queued: true,
+        ..release("kept", "attempt-1", "caller")
+    };
+    released(&mut conn, &clean_up).await;
+    assert_eq!(
+        get(&mut conn, &lock).await,
+        Some(granted),
+        "the clean-up deleted the grant the waiter counts"
+    );
+}
+
+#[tokio::test]
+async fn a_call_that_gives_up_frees_the_lock_handed_to_its_next_attempt() {
     let (_cluster, mut conn) = connect().await;
     let lock = format!("{PREFIX}{{gave-up}}:lock");
     cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
@@ -169,9 +202,9 @@ async fn a_call_that_gives_up_frees_the_lock_handed_to_its_earlier_attempt() {
         .granted
     );
     assert!(released(&mut conn, &release("gave-up", "holder", "holder")).await);
-    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1"));
-    // The call gave up during its second attempt: its leave names that attempt's owner.
-    assert!(released(&mut conn, &release("gave-up", "attempt-2", "caller")).await);
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1+"));
+    // The call gave up: its leave names its last attempt's owner.
+    assert!(released(&mut conn, &release("gave-up", "attempt-1", "caller")).await);
     assert_eq!(
         get(&mut conn, &lock).await,
         None,
@@ -179,7 +212,7 @@ async fn a_call_that_gives_up_frees_the_lock_handed_to_its_earlier_attempt() {
     );
     // Someone else's release never frees it.
     cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
-    assert!(!released(&mut conn, &release("gave-up", "attempt-2", "caller")).await);
+    assert!(!released(&mut conn, &release("gave-up", "attempt-1", "caller")).await);
     assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("holder"));
 }
 
@@ -189,7 +222,7 @@ async fn an_unregistered_waiter_gets_a_reservation() {
     let lock = format!("{PREFIX}{{plain}}:lock");
     cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
     let unregistered = Acquire {
-        grant: false,
+        next: None,
         ..attempt("plain", "plain-1", "plain", Fencing::Off)
     };
     assert!(!script(&mut conn, &unregistered).await.granted);

@@ -30,10 +30,11 @@
 -- nodes that refused it and won elsewhere, and a waiter that gives up (its wait ran out,
 -- its call was dropped) leaves by a release, so that no lock is handed to it.
 -- With live waiters queued, the lock is not simply deleted: it goes to the longest-waiting
--- live waiter. If that waiter registered its refused attempt (acquire.lua, "grant"), the
--- lock is set to that attempt's owner for its ttl (a token minted with it where the
--- attempt asked, on one node) and the channel message carries the grant:
--- "<waiter> <owner> <token> <marker age>"; the waiter counts it as that attempt's vote
+-- live waiter. If that waiter registered for a grant when it was refused (acquire.lua,
+-- ARGV[10]), the lock is set to the owner it registered (its next attempt's) for the
+-- refused attempt's ttl (a token minted with it where asked, on one node) and the
+-- channel message carries the grant:
+-- "<waiter> <owner> <token> <marker age>"; the waiter counts it as that owner's vote
 -- here (protocol/handoff.rs). Otherwise the lock becomes a short reservation,
 -- 'handoff:<waiter>', that only that waiter's next attempt may take, and the message
 -- names the waiter. Without either, the releasing client, looping straight back to
@@ -46,35 +47,39 @@
 -- the uncontended release is a compare-and-delete plus the queue's read.
 -- (The first two entries tell "empty", "only us" and "someone else" apart with a command
 -- the lock user's ACL already allows.)
+local lock = redis.call('GET', KEYS[1])
+local mine = lock == ARGV[1]
 local others = 0
--- The owner this caller's entry registered: a release may have handed it the lock here
--- after the caller moved on to a later attempt; the caller's release frees that too.
-local registered = nil
 local firsts = redis.call('ZRANGE', KEYS[2], 0, 1)
 if #firsts > 0 then
   others = #firsts
-  local own = redis.call('HGET', KEYS[3], ARGV[5])
-  if own then registered = string.match(own, '^%d+ (%S+)') end
   if ARGV[8] == 'stay' then
     if firsts[1] == ARGV[5] or firsts[2] == ARGV[5] then others = others - 1 end
     -- A waiter that keeps winning this node in split votes is never refused here, so
     -- its attempts do not refresh its place: its clean-up does, or the queue would
     -- expire, or the waiter count as gone, while it still waits. The registration goes
-    -- (the lock it may have been handed here is freed below): the next refusal
-    -- registers the next attempt.
+    -- (until the next refusal registers again, a release here reserves instead).
     if redis.call('ZSCORE', KEYS[2], ARGV[5]) then
       local t = redis.call('TIME')
       redis.call('HSET', KEYS[3], ARGV[5], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
       redis.call('PEXPIRE', KEYS[2], ARGV[9])
       redis.call('PEXPIRE', KEYS[3], ARGV[9])
     end
-  elseif redis.call('ZREM', KEYS[2], ARGV[5]) == 1 then
-    redis.call('HDEL', KEYS[3], ARGV[5])
-    others = others - 1
+  else
+    -- The call is over (its lease is released, or it gave up): a key a release handed to
+    -- the owner it registered (its next attempt, which will not come) is freed too.
+    -- Only here: a clean-up ("stay") runs while the call still counts grants.
+    if lock and not mine then
+      local own = redis.call('HGET', KEYS[3], ARGV[5])
+      if own then mine = lock == string.match(own, '^%d+ (%S+)') end
+    end
+    if redis.call('ZREM', KEYS[2], ARGV[5]) == 1 then
+      redis.call('HDEL', KEYS[3], ARGV[5])
+      others = others - 1
+    end
   end
 end
-local lock = redis.call('GET', KEYS[1])
-if lock ~= ARGV[1] and not (registered and lock == registered) then
+if not mine then
   return 0
 end
 if ARGV[10] == 'described' then

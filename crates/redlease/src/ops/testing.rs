@@ -27,7 +27,7 @@ pub(crate) fn request(resource: &str, owner: &str, fencing: Fencing, marker: boo
         queue_ttl: Duration::from_secs(60),
         counter_ttl: Duration::from_secs(600),
         quick: true,
-        grant: false,
+        next: None,
     }
 }
 

@@ -1,21 +1,21 @@
 //! Hand-off in one round: a release that gives the lock to the longest waiter outright.
 //!
-//! A refused caller that waits registers, with its place in a node's queue, the owner and
-//! ttl of the attempt that was refused (`acquire.lua`). A lease's release then sets the
-//! lock to the head's registered owner with that ttl (`release.lua`) and publishes the
-//! grant; the waiter counts it as that attempt's vote on the node. With a quorum of such
-//! grants for the attempt it is still waiting on, the waiter holds the lease without
-//! another round trip: a contended critical section costs the release and a message,
-//! where a reservation (the release reserves, the waiter's next attempt takes) cost the
-//! release, the message and a whole attempt.
+//! A refused caller that waits registers, with its place in a node's queue, the owner of
+//! its next attempt and the refused attempt's ttl (`acquire.lua`). A lease's release then
+//! sets the lock to the head's registered owner with that ttl (`release.lua`) and
+//! publishes the grant; the waiter counts it as that owner's vote on the node. With a
+//! quorum of such grants, the waiter holds the lease without another round trip: a
+//! contended critical section costs the release and a message, where a reservation (the
+//! release reserves, the waiter's next attempt takes) cost the release, the message and a
+//! whole attempt.
 //!
 //! What makes a grant count here, and why that is as safe as a grant to an attempt, is in
-//! `docs/protocol.md` ("Hand-off in one round"): only grants for the attempt's own owner,
-//! validity measured from the start of that attempt (the node set the key after it), and
-//! only nodes whose delayed-restart marker is old enough on its own. Anything less (too
-//! few grants in time, a young marker, the validity spent) leaves the waiter to its next
-//! attempt, which takes over a key set to its registered owner as its own. The model
-//! (`crates/redlease-model`) runs these same functions.
+//! `docs/protocol.md` ("Hand-off in one round"): only grants for the owner registered by
+//! the attempt the waiter last made, validity measured from the start of that attempt
+//! (the node set the key after it), and only nodes whose delayed-restart marker is old
+//! enough on its own. Anything less (too few grants in time, a young marker, the validity
+//! spent) leaves the waiter to its next attempt, which has that owner and so finds such a
+//! key its own. The model (`crates/redlease-model`) runs these same functions.
 
 use std::time::Duration;
 
