@@ -130,6 +130,14 @@ impl Cluster {
         protocol::retry::waiter_gone_after(self.config.wake_up_fallback, self.config.node_timeout)
     }
 
+    /// How long a registration is good for a hand-off grant.
+    pub(crate) fn registration_fresh(&self) -> Duration {
+        protocol::handoff::registration_fresh_for(
+            self.config.wake_up_fallback,
+            self.config.node_timeout,
+        )
+    }
+
     /// How long a node keeps a wait queue after a waiter last joined or kept its place.
     pub(crate) fn queue_ttl(&self) -> Duration {
         protocol::queue::queue_ttl(self.waiter_gone_after())

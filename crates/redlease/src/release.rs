@@ -58,6 +58,7 @@ pub(crate) async fn everywhere(
         saw_queue: AtomicBool::new(false),
         marker: cluster.marker.clone(),
         counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
+        registration_fresh: cluster.registration_fresh(),
     });
     let (mut held, mut answered, mut failures) = (0, 0, Vec::new());
     let mut round = round::start(cluster, 0..n, &op);
@@ -117,6 +118,7 @@ pub(crate) async fn clean_up(
         saw_queue: AtomicBool::new(false),
         marker: cluster.marker.clone(),
         counter_ttl: protocol::fence_counter_ttl(cluster.config.max_ttl),
+        registration_fresh: cluster.registration_fresh(),
     });
     let mut round = round::start(cluster, nodes.iter().copied(), &op);
     if wait {

@@ -88,7 +88,11 @@ async fn handed_over(nodes: usize, m: LockManager, cluster: &Cluster) -> (u64, u
     tokio::time::sleep(Duration::from_secs(1)).await;
     holder.release().await.expect("release");
     let lease = waiter.await.expect("waiter").expect("handed over");
-    assert_eq!(lease.owner(), owner, "{nodes} node(s): the registered owner");
+    assert_eq!(
+        lease.owner(),
+        owner,
+        "{nodes} node(s): the registered owner"
+    );
     // The key was set at the release, a second after the refused attempt; a lease won
     // by the grants counts from that attempt. (Counted from the grant, or won by another
     // attempt after the release, it would have ~TTL less the drift.)
@@ -186,7 +190,11 @@ async fn grants_from_young_markers_are_left_to_an_attempt() {
     let released_at = Instant::now();
     holder.release().await.expect("release");
     let lease = waiter.await.expect("waiter").expect("acquired");
-    assert_eq!(lease.owner(), owner, "the next attempt has the registered owner");
+    assert_eq!(
+        lease.owner(),
+        owner,
+        "the next attempt has the registered owner"
+    );
     assert!(
         lease.remaining() > TTL - Duration::from_secs(1),
         "a grant with a young marker counted: validity {:?}",

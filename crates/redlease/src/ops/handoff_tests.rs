@@ -217,6 +217,35 @@ async fn a_call_that_gives_up_frees_the_lock_handed_to_its_next_attempt() {
 }
 
 #[tokio::test]
+async fn a_registration_older_than_a_live_waiter_keeps_gets_a_reservation() {
+    // Live (seen within the 3 s after which it would count as gone) but registered 2 s
+    // ago, longer than a live waiter goes without registering again (1 s here): the
+    // call may have ended while this node missed its leave, and a grant would hold the
+    // lock for nobody for its whole ttl.
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{stale}}:lock");
+    let queue = format!("{PREFIX}{{stale}}:queue");
+    let seen = format!("{PREFIX}{{stale}}:seen");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    let Value::Array(time) = cmd(&mut conn, &["TIME"]).await else {
+        panic!("TIME");
+    };
+    let secs = match &time[0] {
+        Value::BulkString(b) => String::from_utf8_lossy(b).parse::<i64>().expect("secs"),
+        other => panic!("TIME: {other:?}"),
+    };
+    let registered = format!("{} next 10000 -", (secs - 2) * 1000);
+    cmd(&mut conn, &["ZADD", &queue, "1", "caller"]).await;
+    cmd(&mut conn, &["HSET", &seen, "caller", &registered]).await;
+    assert!(released(&mut conn, &release("stale", "holder", "holder")).await);
+    assert_eq!(
+        get(&mut conn, &lock).await.as_deref(),
+        Some("handoff:caller"),
+        "a reservation for the hand-off window, not a grant for a ttl"
+    );
+}
+
+#[tokio::test]
 async fn an_unregistered_waiter_gets_a_reservation() {
     let (_cluster, mut conn) = connect().await;
     let lock = format!("{PREFIX}{{plain}}:lock");

@@ -22,6 +22,9 @@
 -- ARGV[10] "described" if the owner may have given a description (KEYS[5] is then
 --          deleted with the lock), "" otherwise: saves the rest a read
 -- ARGV[11] ms the fencing counter is kept after it was last written
+-- ARGV[12] ms a registration is good for a grant (protocol/handoff.rs): an older one may
+--          belong to a call that ended while this node missed its leave, and gets a
+--          reservation instead
 --
 -- Returns 1 if the key held our owner and was released, 0 if it was absent or someone
 -- else's (release is idempotent: releasing twice is not an error).
@@ -109,8 +112,8 @@ if others > 0 and ARGV[3] ~= '0' then
 end
 local message = head
 if head ~= '' then
-  local owner, ttl, minted = string.match(entry, '^%d+ (%S+) (%d+) ([m%-])$')
-  if owner and head ~= ARGV[5] then
+  local registered_at, owner, ttl, minted = string.match(entry, '^(%d+) (%S+) (%d+) ([m%-])$')
+  if owner and head ~= ARGV[5] and now - tonumber(registered_at) <= tonumber(ARGV[12]) then
     redis.call('SET', KEYS[1], owner, 'PX', ttl)
     local token = '0'
     if minted == 'm' then

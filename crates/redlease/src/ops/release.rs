@@ -50,6 +50,9 @@ pub(crate) struct Release {
     pub marker: Option<MarkerKey>,
     /// How long a node keeps the fencing counter after a hand-off grant minted a token.
     pub counter_ttl: Duration,
+    /// How long a registration is good for a hand-off grant
+    /// ([`crate::protocol::handoff::registration_fresh_for`]).
+    pub registration_fresh: Duration,
 }
 
 impl Op for Release {
@@ -95,7 +98,8 @@ impl Op for Release {
             .arg(if self.stay_queued { "stay" } else { "leave" })
             .arg(millis(self.queue_ttl))
             .arg(if self.described { "described" } else { "" })
-            .arg(millis(self.counter_ttl));
+            .arg(millis(self.counter_ttl))
+            .arg(millis(self.registration_fresh));
         call
     }
 

@@ -50,6 +50,7 @@ pub(crate) fn release(resource: &str, owner: &str, waiter: &str) -> Release {
         saw_queue: std::sync::atomic::AtomicBool::new(false),
         marker: None,
         counter_ttl: Duration::from_secs(600),
+        registration_fresh: Duration::from_secs(1),
     }
 }
 

@@ -175,6 +175,24 @@ impl Handoffs {
     }
 }
 
+/// How long a registration is good for a grant: a live waiter registers again at least
+/// this often (it sleeps at most `wake_up_fallback` between attempts, and an attempt takes
+/// up to a node timeout to arrive). An older registration may belong to a call that ended
+/// without its leave reaching the node (down or cut off meanwhile): a grant to it would
+/// hold the lock for nobody for a whole ttl, so `release.lua` reserves the lock for such a
+/// head instead (for the hand-off window, as before grants existed). Half of
+/// [`super::retry::waiter_gone_after`], after which the entry is dropped.
+///
+/// ```
+/// use std::time::Duration;
+/// use redlease::protocol::handoff::registration_fresh_for;
+/// let fresh = registration_fresh_for(Duration::from_secs(1), Duration::from_millis(100));
+/// assert_eq!(fresh, Duration::from_millis(1100));
+/// ```
+pub fn registration_fresh_for(wake_up_fallback: Duration, node_timeout: Duration) -> Duration {
+    wake_up_fallback.saturating_add(node_timeout)
+}
+
 /// The validity left to a lease won by hand-off, `elapsed` after its attempt started:
 /// measured from that start, since each node set the key after it (`None`: spent, the
 /// next attempt takes the keys over).
