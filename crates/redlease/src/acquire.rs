@@ -67,21 +67,17 @@ impl Acquirer<'_> {
         config::check_call_ttl(ttl, c)?;
         // Each attempt has an owner of its own, so that a clean-up release of one attempt
         // that reaches a node late (after a reconnection) can never delete the next
-        // attempt's grant there; the wait queue knows the call by one waiter id. The next
-        // attempt's owner is chosen before this one is sent: a refusal registers it for a
-        // hand-off grant (see `ops/acquire.lua`).
+        // attempt's grant there; the wait queue knows the call by one waiter id. An
+        // attempt that registers for a hand-off grant chooses the next attempt's owner
+        // before it is sent: a refusal registers that owner (see `ops/acquire.lua`).
         let waiter: Arc<str> = Arc::from(protocol::new_owner());
         // The key names are the same for every attempt: built once per call.
         let keys = Arc::new(ResourceKeys::new(&c.key_prefix, resource));
-        let mut next = protocol::new_owner();
-        let mut attempt_target = || {
-            let owner = std::mem::replace(&mut next, protocol::new_owner());
-            (
-                Target::for_waiter(Arc::clone(&keys), owner, Arc::clone(&waiter)),
-                next.clone(),
-            )
-        };
-        let (mut target, mut next_owner) = attempt_target();
+        let attempt_target =
+            |owner: String| Target::for_waiter(Arc::clone(&keys), owner, Arc::clone(&waiter));
+        let mut target = attempt_target(protocol::new_owner());
+        // The owner the last attempt registered: the next attempt's.
+        let mut next: Option<String> = None;
         // Only callers that wait, with hand-off on, join the queue.
         let role = Role::of_call(wait, c.handoff);
         let started = Instant::now();
@@ -136,7 +132,7 @@ impl Acquirer<'_> {
                 None => {}
             }
             if attempt > 0 {
-                (target, next_owner) = attempt_target();
+                target = attempt_target(next.take().unwrap_or_else(protocol::new_owner));
                 guard.target = Arc::clone(&target);
             }
             guard.armed = true;
@@ -151,12 +147,12 @@ impl Acquirer<'_> {
                 && subscription.is_none()
                 && !cluster.contention.contended_lately(resource);
             let registered = grants && subscription.is_some();
+            if registered {
+                next = Some(protocol::new_owner());
+            }
             let attempt_started = Instant::now();
             let result = self
-                .attempt(
-                    &request(&target, quick, registered.then(|| next_owner.clone())),
-                    give_up,
-                )
+                .attempt(&request(&target, quick, next.clone()), give_up)
                 .await;
             // Every attempt that returns has released what it did not keep; a waiter may
             // still be queued, and leaves the queues if dropped while it waits.
@@ -231,10 +227,10 @@ impl Acquirer<'_> {
                         handed = s.woken() => handed,
                         () = tokio::time::sleep(delay) => false,
                     };
-                    if handed_to_us && registered {
+                    if let (true, Some(next)) = (handed_to_us, next.as_deref()) {
                         let waited = Waited {
                             target: &target,
-                            next: &next_owner,
+                            next,
                             ttl,
                             fencing,
                             started: attempt_started,
