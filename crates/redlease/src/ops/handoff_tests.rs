@@ -189,6 +189,35 @@ async fn the_refused_attempts_clean_up_never_deletes_a_grant() {
 }
 
 #[tokio::test]
+async fn a_call_ending_after_its_clean_up_still_frees_the_lock_handed_to_it() {
+    // The model's trace: a release grants the registered owner here, then the failed
+    // attempt's clean-up ("stay") runs (the refusal's reply was lost), then the call
+    // gives up. Had the clean-up dropped the registration, the leave would not know the
+    // key, held for nobody until its ttl ran out.
+    let (_cluster, mut conn) = connect().await;
+    let lock = format!("{PREFIX}{{ended}}:lock");
+    cmd(&mut conn, &["SET", &lock, "holder", "PX", "10000"]).await;
+    assert!(
+        !script(
+            &mut conn,
+            &attempt("ended", "attempt-1", "caller", Fencing::Off)
+        )
+        .await
+        .granted
+    );
+    assert!(released(&mut conn, &release("ended", "holder", "holder")).await);
+    assert_eq!(get(&mut conn, &lock).await.as_deref(), Some("attempt-1+"));
+    let clean_up = Release {
+        handoff: Duration::ZERO,
+        stay_queued: true,
+        ..release("ended", "attempt-1", "caller")
+    };
+    assert!(!released(&mut conn, &clean_up).await);
+    assert!(released(&mut conn, &release("ended", "attempt-1", "caller")).await);
+    assert_eq!(get(&mut conn, &lock).await, None, "held for nobody");
+}
+
+#[tokio::test]
 async fn a_call_that_gives_up_frees_the_lock_handed_to_its_next_attempt() {
     let (_cluster, mut conn) = connect().await;
     let lock = format!("{PREFIX}{{gave-up}}:lock");

@@ -61,10 +61,21 @@ if #firsts > 0 then
     -- A waiter that keeps winning this node in split votes is never refused here, so
     -- its attempts do not refresh its place: its clean-up does, or the queue would
     -- expire, or the waiter count as gone, while it still waits. The registration goes
-    -- (until the next refusal registers again, a release here reserves instead).
+    -- (until the next refusal registers again, a release here reserves instead), unless
+    -- a release already granted the lock to it: then the call's end must still find it,
+    -- to free that key if the call ends before its next attempt comes (the model found
+    -- a lock left held for nobody when it went).
     if redis.call('ZSCORE', KEYS[2], ARGV[5]) then
       local t = redis.call('TIME')
-      redis.call('HSET', KEYS[3], ARGV[5], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+      local entry = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+      if lock and not mine then
+        local own = redis.call('HGET', KEYS[3], ARGV[5])
+        local registration = own and string.match(own, '^%d+( (%S+) .*)$')
+        if registration and lock == string.match(registration, '^ (%S+)') then
+          entry = entry .. registration
+        end
+      end
+      redis.call('HSET', KEYS[3], ARGV[5], entry)
       redis.call('PEXPIRE', KEYS[2], ARGV[9])
       redis.call('PEXPIRE', KEYS[3], ARGV[9])
     end
