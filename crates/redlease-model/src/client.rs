@@ -7,29 +7,31 @@
 //! where to release, which markers to trust. Then, as `acquire.rs` does: validity by
 //! [`protocol::validity`] with [`protocol::drift`], the token by
 //! [`protocol::fencing_token`], the fencing round counted by
-//! [`protocol::attempt::fence_tally`] and [`Tally::decision`](redlease::protocol::Tally::decision). What stays the model's is
+//! [`protocol::attempt::fence_tally`] and
+//! [`Tally::decision`](redlease::protocol::Tally::decision). What stays the model's is
 //! the bookkeeping of trusted markers: each node's trusted marker, and the marker that
 //! replaced it, as ages relative to now (the library's `MarkerTrust` keeps the markers'
 //! births on the node's own clock, which most model configurations do not have),
 //! compared exactly as the library compares births (equal).
 //!
-//! A token minted on demand, after an unfenced acquisition, is [`crate::mint`]'s.
+//! What follows a won attempt (the lease held, released, extended, renewed) is
+//! [`crate::holding`]'s; a token minted on demand, after an unfenced acquisition,
+//! [`crate::mint`]'s; the wait for grants by hand-off after a refusal,
+//! [`crate::handoff`]'s. This file ends where the attempt does: a lease, a wait for
+//! grants, the next attempt, or the call given up.
 
 use std::time::Duration;
 
 use redlease::ops;
 use redlease::protocol::attempt::fence_tally;
-use redlease::protocol::extend::{self, ExtendVerdict, conclude};
-use redlease::protocol::renewal;
 use redlease::protocol::{
-    self, Attempt, AttemptRules, Decision, Known, NodeVote, Outcome, Tally, Verdict, Vote,
+    self, Attempt, AttemptRules, Decision, Known, NodeVote, Outcome, Verdict, Vote,
 };
 use redlease::redis::Value;
 
+use crate::holding::hold;
 use crate::setup::{Mint, Setup, ticks};
-use crate::state::{
-    ExtendRound, FenceRound, Lease, MAX_NODES, Owner, Phase, Request, State, VoteRound, bit,
-};
+use crate::state::{FenceRound, Fencing, MAX_NODES, Owner, Phase, Request, State, VoteRound, bit};
 
 /// An answer from a node, or `None` for a failed vote (timeout, lost reply, crash).
 pub type Answer = Option<Value>;
@@ -100,7 +102,7 @@ fn known(
 }
 
 /// Nodes in `mask`.
-fn members(n: usize, mask: u8) -> impl Iterator<Item = usize> {
+pub(crate) fn members(n: usize, mask: u8) -> impl Iterator<Item = usize> {
     (0..n).filter(move |&i| mask & bit(i) != 0)
 }
 
@@ -119,10 +121,13 @@ fn rules(setup: &Setup, fenced: bool) -> AttemptRules {
     }
 }
 
-/// Start an attempt: a new `acquire` call from `Idle`, or the next attempt from
-/// `Backoff` (same owner). Every request still in flight from earlier rounds goes stale.
-/// A `fenced` attempt mints the token in the acquisition (`Fencing::Client`), an
-/// unfenced one leaves it to the holder (on demand) or to nobody (fencing off).
+/// Start an attempt: a new `acquire` call from `Idle`, or the next attempt (a new owner)
+/// from `Backoff` or `Waiting`. Every request still in flight from earlier rounds goes
+/// stale. A `fenced` attempt mints the token in the acquisition (`Fencing::Client`), an
+/// unfenced one leaves it to the holder (on demand) or to nobody (fencing off); on one
+/// node, fenced, the node mints it with the grant (`Fencing::Script`). A call that waits
+/// registers, with every attempt, the owner of its next attempt for a grant by hand-off
+/// ([`Setup::registers`], [`Setup::registered_owner`]).
 pub fn begin(setup: &Setup, state: &mut State, c: usize, fenced: bool) {
     let n = state.nodes.len();
     let client = &mut state.clients[c];
@@ -130,18 +135,20 @@ pub fn begin(setup: &Setup, state: &mut State, c: usize, fenced: bool) {
         client.calls += 1;
         client.attempts = 0;
         client.waited = 0;
+        client.call_fenced = fenced && setup.grants && setup.mint == Mint::Mixed;
     }
     client.attempts += 1;
     client.floor = state.last_token;
     state.flights.make_stale(c);
     state.handed &= !bit(c);
     let waited = state.clients[c].waited;
+    let fencing = setup.fencing_of(fenced);
     state.clients[c].phase = Phase::Voting(VoteRound {
         elapsed: 0,
-        attempt: Attempt::new(rules(setup, fenced)),
+        attempt: Attempt::new(rules(setup, fencing != Fencing::Off)),
         markers: [None; MAX_NODES],
         read: 0,
-        fenced,
+        fencing,
     });
     let owner = owner(state, c);
     for i in 0..n {
@@ -154,7 +161,11 @@ pub fn begin(setup: &Setup, state: &mut State, c: usize, fenced: bool) {
                 current: true,
                 role: setup.role(),
                 waited,
-                fence: fenced,
+                fence: fencing != Fencing::Off,
+                mint: fencing == Fencing::Script,
+                next: setup
+                    .registers(fencing)
+                    .then(|| setup.registered_owner(owner)),
             },
         );
     }
@@ -214,14 +225,21 @@ fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bo
         state.clients[c].replaced[i] = None;
     }
     let release_on = mask(&outcome.release_on);
-    if outcome.verdict != Verdict::Won || !valid_now(setup, round.elapsed) {
-        fail(setup, state, c, release_on);
+    // Refused (busy, not a split vote) and registered: the call waits for grants.
+    let waits =
+        outcome.verdict == Verdict::Busy && !outcome.split && setup.registers(round.fencing);
+    let wait = waits.then(|| crate::handoff::wait(round.elapsed, round.fencing));
+    let Some(left) = validity(setup, round.elapsed).filter(|_| outcome.verdict == Verdict::Won)
+    else {
+        fail(setup, state, c, release_on, wait);
         return;
-    }
-    if !round.fenced {
+    };
+    match round.fencing {
         // Unfenced (`Fencing::Off`): no token now; minted on demand later, if at all.
-        hold(setup, state, c, round.elapsed, None);
-        return;
+        Fencing::Off => return hold(setup, state, c, left, None),
+        // The one node minted it with the grant.
+        Fencing::Script => return hold(setup, state, c, left, Some(outcome.highest_fence)),
+        Fencing::Client => {}
     }
     // Saturating at u64::MAX, as the library does.
     let token =
@@ -269,10 +287,9 @@ pub fn on_fence_answer(setup: &Setup, state: &mut State, c: usize, i: usize, ans
     }
     let (elapsed, token, release_on) = (round.elapsed, round.token, round.release_on);
     // The fence round took time too: the token only counts inside the validity.
-    if decision == Decision::Won && valid_now(setup, elapsed) {
-        hold(setup, state, c, elapsed, Some(token));
-    } else {
-        fail(setup, state, c, release_on);
+    match validity(setup, elapsed).filter(|_| decision == Decision::Won) {
+        Some(left) => hold(setup, state, c, left, Some(token)),
+        None => fail(setup, state, c, release_on, None),
     }
 }
 
@@ -281,67 +298,11 @@ fn validity(setup: &Setup, elapsed: u8) -> Option<Duration> {
     protocol::validity(setup.ttl_duration(), ticks(elapsed), setup.drift())
 }
 
-/// Whether `validity(ttl, elapsed, drift)` leaves anything, `elapsed` ticks after start.
-fn valid_now(setup: &Setup, elapsed: u8) -> bool {
-    validity(setup, elapsed).is_some()
-}
-
-/// The attempt won: the lease is held until `start + ttl - drift`, with the token minted
-/// in the acquisition, if any.
-fn hold(setup: &Setup, state: &mut State, c: usize, elapsed: u8, token: Option<u64>) {
-    let left = validity(setup, elapsed).unwrap_or_default();
-    // The renewal task schedules the first renewal an interval after it takes the lease.
-    state.clients[c].phase = Phase::Holding(Lease {
-        left,
-        // Without renewal nothing is ever due: kept at 0, so that it adds no states.
-        due: if setup.renewal.is_some() {
-            whole_ticks(renewal_interval(setup))
-        } else {
-            0
-        },
-        extended: 0,
-        renewals: 0,
-        mints: if token.is_none() && setup.mints_on_demand() {
-            setup.mints
-        } else {
-            0
-        },
-    });
-    state.leases = state.leases.saturating_add(1);
-    state.handoff_won |= state.handed & bit(c) != 0;
-    if let Some(token) = token {
-        record_token(setup, state, c, token, false);
-    }
-}
-
-/// Client `c`'s lease got `token` (in its acquisition or `on_demand`): the token
-/// properties compare it with every token granted before, and with those granted before
-/// the lease's attempt began (its floor). With [`Mint::Mixed`], which way it was minted
-/// after which (for the examples).
-pub(crate) fn record_token(
-    setup: &Setup,
-    state: &mut State,
-    c: usize,
-    token: u64,
-    on_demand: bool,
-) {
-    if setup.mint == Mint::Mixed {
-        // Tokens are at least 1: `last_token` is 0 only before the first.
-        if state.last_token > 0 && state.last_on_demand != on_demand {
-            state.mixed_orders |= if on_demand { 2 } else { 1 };
-        }
-        state.last_on_demand = on_demand;
-    }
-    state.minted_on_demand_seen |= on_demand;
-    state.tokens_increase &= token > state.last_token;
-    state.tokens_follow_real_time &= token > state.clients[c].floor;
-    state.last_token = state.last_token.max(token);
-}
-
 /// The attempt failed: release on the outcome's `release_on` (keeping the caller's queue
-/// place if `Role::keeps_place_after_failure`), then back off for the next attempt or
-/// give up the call, leaving every queue if `Role::leaves_on_give_up` (as `acquire.rs`).
-fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8) {
+/// place if `Role::keeps_place_after_failure`), then `wait` for grants by hand-off (a
+/// refused, registered attempt), or back off for the next attempt, or give up the call,
+/// leaving every queue if `Role::leaves_on_give_up` (as `acquire.rs`).
+fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8, wait: Option<Phase>) {
     let n = state.nodes.len();
     let owner = owner(state, c);
     let role = setup.role();
@@ -354,16 +315,14 @@ fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8) {
         };
         send(state, c, i, clean_up);
     }
+    if let Some(wait) = wait {
+        // Given up later, if no grant makes a lease ([`crate::handoff::give_up`]).
+        state.clients[c].phase = wait;
+        return;
+    }
     let gives_up = state.clients[c].attempts >= setup.attempts;
-    if gives_up && role.leaves_on_give_up() {
-        for i in 0..n {
-            let leave = Request::Release {
-                owner,
-                handoff: false,
-                stay: false,
-            };
-            send(state, c, i, leave);
-        }
+    if gives_up {
+        leave(setup, state, c);
     }
     state.clients[c].phase = if gives_up {
         Phase::Idle
@@ -372,168 +331,26 @@ fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8) {
     };
 }
 
-/// The renewal interval of a lease of the setup's ttl: `protocol::renewal::interval`.
-fn renewal_interval(setup: &Setup) -> Duration {
-    setup.renewal.map_or(Duration::MAX, |fraction| {
-        renewal::interval(setup.ttl_duration(), fraction)
-    })
-}
-
-/// Whole ticks in `delay`, rounded down: a delay shorter than a tick may end before the
-/// next tick, so the renewal may run at once (more behaviours, never fewer).
-fn whole_ticks(delay: Duration) -> u8 {
-    u8::try_from(delay.as_nanos() / crate::setup::TICK.as_nanos()).unwrap_or(u8::MAX)
-}
-
-/// Whether the renewal task would renew client `c`'s lease now: renewal is on, the
-/// lease is held (not extending), its renewal is due, the deadline has not passed (the
-/// task marks it lost instead) and `renewal::cap_reached` does not stop it.
-pub fn renewal_due(setup: &Setup, state: &State, c: usize) -> bool {
-    let Phase::Holding(lease) = &state.clients[c].phase else {
-        return false;
-    };
-    setup.renewal.is_some()
-        && lease.due == 0
-        && !lease.left.is_zero()
-        && !renewal::cap_reached(
-            u32::from(lease.renewals),
-            Some(setup.max_renewals),
-            Duration::ZERO,
-            None,
-        )
-}
-
-/// Whether the holder may call `extend(ttl)` now (the model bounds user extends per
-/// lease). An extend after the deadline fails at once in the library: not offered.
-pub fn may_extend(setup: &Setup, state: &State, c: usize) -> bool {
-    matches!(&state.clients[c].phase,
-        Phase::Holding(lease) if lease.extended < setup.extends && !lease.left.is_zero())
-}
-
-/// `LeaseCore::extend(ttl)`, or a renewal (`renew()`: extend by the lease's own ttl):
-/// `extend.lua` to every node.
-pub fn begin_extend(setup: &Setup, state: &mut State, c: usize, ttl: u8, is_renewal: bool) {
-    let Phase::Holding(mut lease) = state.clients[c].phase else {
+/// The call gives up: it leaves every queue if `Role::leaves_on_give_up`, by a release
+/// of its current attempt's owner that neither hands off nor stays.
+pub(crate) fn leave(setup: &Setup, state: &mut State, c: usize) {
+    if !setup.role().leaves_on_give_up() {
         return;
-    };
-    // `protocol::extend::while_extending` on the model's relative clock (start = now =
-    // zero): a shortening extend shortens the deadline from the moment it is sent.
-    let drift = protocol::drift(ticks(ttl), setup.drift_factor);
-    lease.left = extend::while_extending(lease.left, Duration::ZERO, ticks(ttl), drift);
-    if is_renewal {
-        lease.renewals += 1;
-    } else {
-        lease.extended += 1;
     }
-    let n = state.nodes.len();
-    state.flights.make_stale(c);
-    state.clients[c].phase = Phase::Extending(ExtendRound {
-        lease,
-        elapsed: 0,
-        ttl,
-        renewal: is_renewal,
-        waiting: all(n),
-        tally: Tally::new(n),
-    });
     let owner = owner(state, c);
-    for i in 0..n {
-        send(
-            state,
-            c,
-            i,
-            Request::Extend {
-                owner,
-                ttl,
-                current: true,
-            },
-        );
+    for i in 0..state.nodes.len() {
+        let leave = Request::Release {
+            owner,
+            handoff: false,
+            stay: false,
+        };
+        send(state, c, i, leave);
     }
 }
 
 /// Every one of `n` nodes, as a mask.
 pub(crate) fn all(n: usize) -> u8 {
     u8::try_from((1u16 << n) - 1).unwrap_or(u8::MAX)
-}
-
-/// Node `i`'s answer to client `c`'s extend round: counted as `Round::decide` counts it
-/// (stop once the tally decides), then concluded as `lease/extend.rs` does, with
-/// `protocol::extend::conclude` on the model's relative clock (the round's start is
-/// zero, now is the time elapsed since).
-pub fn on_extend_answer(setup: &Setup, state: &mut State, c: usize, i: usize, answer: Answer) {
-    let Phase::Extending(round) = &mut state.clients[c].phase else {
-        return;
-    };
-    round.waiting &= !bit(i);
-    let vote = match answer.map(|v| ops::extend::parse(&v)) {
-        Some(Ok(reply)) if reply.extended => Vote::Yes,
-        Some(Ok(_)) => Vote::No,
-        Some(Err(_)) | None => Vote::Failed,
-    };
-    round.tally.record(vote);
-    if round.tally.decision() == Decision::Pending && round.waiting != 0 {
-        return;
-    }
-    let round = *round;
-    let now = ticks(round.elapsed);
-    let ttl = ticks(round.ttl);
-    let drift = protocol::drift(ttl, setup.drift_factor);
-    let deadline = now + round.lease.left;
-    let mut lease = round.lease;
-    let interval = renewal_interval(setup);
-    state.clients[c].phase = match conclude(&round.tally, Duration::ZERO, now, deadline, ttl, drift)
-    {
-        ExtendVerdict::Extended { deadline } => {
-            state.extended_seen = true;
-            lease.left = deadline.saturating_sub(now);
-            if round.renewal {
-                // The next renewal: an interval after this one started.
-                lease.due = whole_ticks(interval).saturating_sub(round.elapsed);
-            }
-            Phase::Holding(lease)
-        }
-        // Lost: the holder knows, and stops. (Its keys expire or are released by others'
-        // clean-up; the model does not release them.)
-        ExtendVerdict::NotHeld | ExtendVerdict::Expired | ExtendVerdict::Spent => Phase::Idle,
-        ExtendVerdict::Unavailable { deadline } => {
-            lease.left = deadline.saturating_sub(now);
-            if round.renewal {
-                // Retried soon, never after the deadline.
-                let retry = renewal::retry_delay(interval, lease.left).min(lease.left);
-                lease.due = whole_ticks(retry);
-            }
-            Phase::Holding(lease)
-        }
-    };
-}
-
-/// `Lease::release`: compare-and-delete on every node, leaving the queues and handing
-/// the lock to the longest waiter if hand-off is on; the client is idle again.
-pub fn release(setup: &Setup, state: &mut State, c: usize) {
-    let owner = owner(state, c);
-    let lease_release = Request::Release {
-        owner,
-        handoff: !setup.handoff.is_zero(),
-        stay: false,
-    };
-    for i in 0..state.nodes.len() {
-        send(state, c, i, lease_release);
-    }
-    state.clients[c].phase = Phase::Idle;
-}
-
-/// The lease client `c` holds (also while extending it or minting its token), if any.
-pub fn lease(state: &State, c: usize) -> Option<&Lease> {
-    match &state.clients[c].phase {
-        Phase::Holding(lease) => Some(lease),
-        Phase::Extending(round) => Some(&round.lease),
-        Phase::Minting(round) => Some(&round.lease),
-        _ => None,
-    }
-}
-
-/// Whether client `c` holds a lease that is valid by its own deadline right now.
-pub fn holds_valid(state: &State, c: usize) -> bool {
-    lease(state, c).is_some_and(|lease| !lease.left.is_zero())
 }
 
 /// One tick passes on the client's clock: its round's elapsed time grows (capped at the
@@ -550,7 +367,7 @@ pub fn tick(setup: &Setup, client: &mut crate::state::Client) {
     client.replaced.iter_mut().for_each(older);
     if matches!(
         client.phase,
-        Phase::Voting(_) | Phase::Backoff | Phase::Fencing(_)
+        Phase::Voting(_) | Phase::Backoff | Phase::Fencing(_) | Phase::Waiting(_)
     ) {
         client.waited = (client.waited + 1).min(setup.place_cap);
     }
@@ -574,6 +391,7 @@ pub fn tick(setup: &Setup, client: &mut crate::state::Client) {
             round.lease.left = round.lease.left.saturating_sub(crate::setup::TICK);
             round.lease.due = round.lease.due.saturating_sub(1);
         }
+        Phase::Waiting(wait) => crate::handoff::tick(setup, wait),
         Phase::Idle | Phase::Backoff => {}
     }
 }

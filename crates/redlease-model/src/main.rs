@@ -53,7 +53,7 @@ fn main() {
 fn report(outcome: &Outcome, exhaustive: bool) {
     let s = &outcome.setup;
     println!(
-        "{}: N={} (quorum {}, f={}), {} clients, {} call(s) x {} attempt(s) each, ttl {} ticks, tokens {}, delayed restart {}",
+        "{}: N={} (quorum {}, f={}), {} clients, {} call(s) x {} attempt(s) each, ttl {} ticks, tokens {}, delayed restart {}{}",
         s.name,
         s.nodes,
         s.quorum(),
@@ -64,6 +64,7 @@ fn report(outcome: &Outcome, exhaustive: bool) {
         s.ttl,
         mint(s),
         on(s.delayed_restart),
+        grants(s),
     );
     let scope = if exhaustive {
         "every state explored"
@@ -91,6 +92,37 @@ fn mint(s: &redlease_model::Setup) -> String {
             "minted in the acquisition or on demand, each attempt's choice (<= {} per lease{broken})",
             s.mints
         ),
+    }
+}
+
+fn grants(s: &redlease_model::Setup) -> String {
+    if !s.some_attempt_registers() {
+        return String::new();
+    }
+    let knobs = [
+        (
+            s.grant_validity_from_arrival,
+            "validity from the arrival IGNORES the attempt's start",
+        ),
+        (s.grant_ignores_marker, "marker age IGNORED"),
+        (
+            s.grant_leave_keeps_registered,
+            "the leave KEEPS the registered key",
+        ),
+        (
+            s.grant_registers_refused_owner,
+            "the REFUSED attempt's owner registered (first version)",
+        ),
+        (
+            s.grant_stay_drops_granted,
+            "the clean-up DROPS a granted registration (before the fix)",
+        ),
+    ];
+    let on: Vec<&str> = knobs.iter().filter(|k| k.0).map(|k| k.1).collect();
+    if on.is_empty() {
+        ", grants in one round".to_owned()
+    } else {
+        format!(", grants in one round ({})", on.join(", "))
     }
 }
 

@@ -16,7 +16,8 @@ use redlease::ops;
 use redlease::protocol::mint::{self, MintVerdict, Reads};
 use redlease::protocol::{Decision, Tally, Vote};
 
-use crate::client::{Answer, all, owner, record_token, send_all};
+use crate::client::{Answer, all, owner, send_all};
+use crate::holding::record_token;
 use crate::setup::{Setup, ticks};
 use crate::state::{MintRound, MintStage, Phase, Request, State, bit};
 

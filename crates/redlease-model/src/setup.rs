@@ -1,15 +1,18 @@
-//! The knobs of one model run, and the named configurations the tests check.
+//! The knobs of one model run, and what the model derives from them.
 //!
 //! Every bound that keeps the state space finite lives here (nodes, clients, clock
 //! horizon, acquisitions and attempts per client, fault budget), next to the switches
 //! that select which faults the environment may inject and which protocol features the
 //! clients use. Keeping them in one plain struct lets the tests, `main` and anyone
-//! exploring a variant say exactly what was checked.
+//! exploring a variant say exactly what was checked. The named configurations
+//! ([`Setup::ideal`] and the rest) are in [`crate::configs`].
 
 use std::time::Duration;
 
 use redlease::protocol;
 use redlease::protocol::queue::Role;
+
+use crate::state::{Fencing, Owner};
 
 /// How long one tick of the model's clock stands for. Only ratios matter: the TTL and
 /// `max_ttl` are whole ticks, the drift allowance and the delayed-restart slack are
@@ -51,7 +54,9 @@ pub enum Mint {
     /// library's default on several nodes chooses per `acquire` call (`minting::choose`:
     /// in the acquisition where the resource's last lease was asked for its token, else
     /// on demand), so consecutive leases of one resource may mint either way. Every
-    /// sequence of choices is explored, a superset of what that rule can pick.
+    /// sequence of choices is explored, a superset of what that rule can pick. With
+    /// [`Setup::grants`] the choice is per call, as in the library, whose calls register
+    /// for grants or not by it.
     Mixed,
 }
 
@@ -86,8 +91,9 @@ pub struct Setup {
     pub reorder: bool,
     /// Whether and when leases get fencing tokens.
     pub mint: Mint,
-    /// With [`Mint::OnDemand`] (or [`Mint::Mixed`], after an unfenced acquisition): mint rounds a holder may begin per lease (a round that
-    /// ends unavailable leaves the lease held without a token; the next may try again).
+    /// With [`Mint::OnDemand`] (or [`Mint::Mixed`], after an unfenced acquisition): mint
+    /// rounds a holder may begin per lease (a round that ends unavailable leaves the lease
+    /// held without a token; the next may try again).
     pub mints: u8,
     /// A deliberately broken mint, for the test that shows the properties would catch it:
     /// a recording round whose confirmations reach a quorum only after the lease's
@@ -140,161 +146,46 @@ pub struct Setup {
     /// go either way. 0 keeps no order at all, which is exact while at most one other
     /// waiter can be queued (two clients: a releasing holder leaves the queue first).
     pub place_cap: u8,
+    /// The grant in one round (`protocol::handoff`): every refusal of a call that waits
+    /// registers the owner of the call's next attempt (`acquire.lua`'s `ARGV[10]`), a
+    /// lease's release sets the lock to the head's registered owner and publishes the
+    /// grant, and a waiter counts the grants for the owner its last attempt registered.
+    /// The library registers from the second refusal of a call (once it listens) when
+    /// wake-ups are on, `min_replicas` is 0 and the token is not minted in the
+    /// acquisition on several nodes; the model registers every such attempt (a call's
+    /// first refusal included), which only offers more grants. Needs the queue (`handoff`
+    /// not zero).
+    pub grants: bool,
+    /// Broken on purpose (never on where the tests expect safety): a lease won by hand-off
+    /// measures its validity from the arrival of the grant that completed the quorum,
+    /// instead of from the attempt's start (`handoff::validity(ttl, elapsed, drift)`).
+    pub grant_validity_from_arrival: bool,
+    /// Broken on purpose: a grant counts whatever its node's marker age (`handoff::counts`
+    /// is asked with the age left out; the token check stays).
+    pub grant_ignores_marker: bool,
+    /// Broken on purpose: a caller's leave (the release of a call that gives up) frees
+    /// only its last attempt's key, not one a release granted to the owner its entry
+    /// registered (`release.lua`'s check of the registration on "leave"): that owner's
+    /// attempt will not come.
+    pub grant_leave_keeps_registered: bool,
+    /// The first version of the grant, kept to document its counterexample (never on
+    /// where the tests expect safety): a refusal registers the refused attempt's own
+    /// owner instead of the next attempt's, a later attempt of the call takes over a key
+    /// set to the owner its entry registered (the first version's take-over in
+    /// `acquire.lua`), every release of the caller frees such a key, a failed attempt's
+    /// clean-up ("stay") included, and the waiter counts the grants for the refused
+    /// attempt's owner, its lease having that owner. The clean-up may then delete a grant
+    /// the waiter counts (`tests/handoff.rs`).
+    pub grant_registers_refused_owner: bool,
+    /// The rule before the model's finding (model-only): a failed attempt's clean-up that
+    /// keeps the place ("stay") drops the entry's registration even while the key holds
+    /// the registered owner (a release granted it, and this clean-up does not free it);
+    /// the call's end, finding no registration, then leaves that key held for nobody
+    /// until its ttl runs out (`tests/handoff.rs`). The library keeps it.
+    pub grant_stay_drops_granted: bool,
 }
 
 impl Setup {
-    /// The ideal protocol: crashes, restarts that keep their data, lost and delayed
-    /// messages, all on at most `f` nodes; no delayed restart needed.
-    pub fn ideal(nodes: usize) -> Self {
-        Setup {
-            name: "ideal",
-            nodes,
-            clients: 2,
-            ttl: 3,
-            acquisitions: 1,
-            attempts: 2,
-            max_faulty: nodes - protocol::quorum(nodes),
-            restarts: vec![Restart::KeepData],
-            min_down: 1,
-            reorder: false,
-            mint: Mint::AtAcquisition,
-            mints: 1,
-            mint_ignores_deadline: false,
-            mint_reads_any: false,
-            delayed_restart: false,
-            // drift(3 s, 1/3) = 1.002 s: at least one tick, as the model's contract says.
-            drift_factor: 1.0 / 3.0,
-            node_timeout: Duration::from_millis(10),
-            extend_ttls: Vec::new(),
-            extends: 0,
-            renewal: None,
-            max_renewals: 0,
-            rolling: false,
-            node_clocks: false,
-            wait: Duration::ZERO,
-            handoff: Duration::ZERO,
-            wake_up_fallback: Duration::from_secs(1),
-            place_cap: 0,
-        }
-    }
-
-    /// The ideal protocol, and the holder extends: once to the full ttl (which, measured
-    /// from the extend's start, lengthens the lease) and is renewed once, at a third of
-    /// the ttl, as the library's default renewal does. Every property must hold,
-    /// validity never lying included.
-    pub fn extending(nodes: usize) -> Self {
-        Setup {
-            name: "extend and renewal",
-            acquisitions: 1,
-            attempts: 1,
-            extend_ttls: vec![3],
-            extends: 1,
-            renewal: Some(1.0 / 3.0),
-            max_renewals: 1,
-            ..Setup::ideal(nodes)
-        }
-    }
-
-    /// Like [`Setup::extending`], but the holder's extend asks for a ttl of one tick: a
-    /// *shortening* extend (less than what is left). Issue 10 item 1: a failed one keeps
-    /// the old deadline while the late-running scripts shorten the keys.
-    pub fn shortening(nodes: usize) -> Self {
-        Setup {
-            name: "shortening extends",
-            extend_ttls: vec![1],
-            renewal: None,
-            ..Setup::extending(nodes)
-        }
-    }
-
-    /// Rolling wipes: nodes lose their data one at a time, `max_ttl` apart, as often as
-    /// the run goes on (within assumption A3), with delayed restart on. Issue 10 item 2:
-    /// fence counters live only where their last write quorum put them; the nodes' clocks
-    /// (the tokens' floor) are what keeps tokens growing.
-    pub fn rolling_wipes(nodes: usize) -> Self {
-        Setup {
-            name: "rolling wipes, delayed restart on",
-            max_faulty: 1,
-            rolling: true,
-            node_clocks: true,
-            attempts: 1,
-            ..Setup::wipes_protected(nodes)
-        }
-    }
-
-    /// Rolling wipes, for fencing tokens alone: one client makes two `acquire` calls one
-    /// after the other while the nodes lose their data one at a time (every restart
-    /// empty), so that no copy of a counter may survive between them. With one client
-    /// mutual exclusion is not in question, so delayed restart (whose markers multiply
-    /// the states) is off; [`Setup::rolling_wipes`] with two clients checks the same
-    /// faults with contention, in far more states.
-    pub fn rolling_wipes_tokens(nodes: usize) -> Self {
-        Setup {
-            name: "rolling wipes, one client, two calls",
-            clients: 1,
-            acquisitions: 2,
-            delayed_restart: false,
-            restarts: vec![Restart::Wipe],
-            ..Setup::rolling_wipes(nodes)
-        }
-    }
-
-    /// The ideal protocol with the wait queue and hand-off reservations: calls wait
-    /// (they queue when refused), a lease's release reserves the lock for the longest
-    /// live waiter for the library's default window (50 ms), and a waiter that has not
-    /// tried again within `waiter_gone_after` (here 2 * (200 ms + 10 ms), under a tick:
-    /// its entry counts only in the tick of its last refusal) is skipped.
-    pub fn queued(nodes: usize) -> Self {
-        Setup {
-            name: "wait queue and hand-off",
-            wait: Duration::from_secs(3),
-            handoff: Duration::from_millis(50),
-            wake_up_fallback: Duration::from_millis(200),
-            ..Setup::ideal(nodes)
-        }
-    }
-
-    /// [`Setup::ideal`] with tokens minted on demand: the acquisition is unfenced, and a
-    /// holder may mint its token once, at any moment while its lease is valid.
-    pub fn on_demand(nodes: usize) -> Self {
-        Setup {
-            name: "tokens minted on demand",
-            mint: Mint::OnDemand,
-            ..Setup::ideal(nodes)
-        }
-    }
-
-    /// [`Setup::ideal`] with tokens minted either way ([`Mint::Mixed`]): each attempt mints
-    /// in the acquisition or leaves it to the holder, on demand.
-    pub fn mixed(nodes: usize) -> Self {
-        Setup {
-            name: "tokens minted either way",
-            mint: Mint::Mixed,
-            ..Setup::ideal(nodes)
-        }
-    }
-
-    /// [`Setup::wipes_protected`] with tokens minted on demand: a wiped node loses its
-    /// counter, which the read round must not let send tokens back.
-    pub fn on_demand_wipes(nodes: usize) -> Self {
-        Setup {
-            name: "tokens minted on demand, wipes, delayed restart on",
-            mint: Mint::OnDemand,
-            ..Setup::wipes_protected(nodes)
-        }
-    }
-
-    /// [`Setup::rolling_wipes_tokens`] with tokens minted on demand: the clocks
-    /// `fence_read.lua` reports must keep tokens growing after every copy of a counter was
-    /// lost.
-    pub fn on_demand_rolling_wipes(nodes: usize) -> Self {
-        Setup {
-            name: "rolling wipes, one client, two calls, tokens minted on demand",
-            mint: Mint::OnDemand,
-            ..Setup::rolling_wipes_tokens(nodes)
-        }
-    }
-
     /// Whether leases get fencing tokens at all (the token properties are checked).
     pub fn fencing(&self) -> bool {
         self.mint != Mint::Off
@@ -314,6 +205,58 @@ impl Setup {
         matches!(self.mint, Mint::OnDemand | Mint::Mixed)
     }
 
+    /// Where an attempt's token comes from (`minting::choose`): the one node mints it with
+    /// the grant whenever fencing is on (N = 1); on several nodes, the client mints it in
+    /// the acquisition if the attempt is `fenced`, else nobody does now.
+    pub fn fencing_of(&self, fenced: bool) -> Fencing {
+        match (self.nodes, self.mint, fenced) {
+            (_, Mint::Off, _) => Fencing::Off,
+            (1, _, _) => Fencing::Script,
+            (_, _, true) => Fencing::Client,
+            (_, _, false) => Fencing::Off,
+        }
+    }
+
+    /// Whether a refused attempt whose token comes from `fencing` registers for a grant by
+    /// hand-off (`ARGV[10]` not "", `acquire.rs`'s `grants`): grants are on, the call
+    /// waits in the queue, and the token is not minted from every node's counter in the
+    /// acquisition (`Fencing::Client`: such a call keeps the reservation).
+    pub fn registers(&self, fencing: Fencing) -> bool {
+        self.grants && self.role() == Role::Wait && fencing != Fencing::Client
+    }
+
+    /// The owner a refusal of `owner`'s attempt registers for a grant by hand-off, and
+    /// whose grants its waiter counts: the call's next attempt's
+    /// ([`Owner::next`]), or the refused attempt's own with
+    /// [`Setup::grant_registers_refused_owner`] (the first version).
+    pub fn registered_owner(&self, owner: Owner) -> Owner {
+        if self.grant_registers_refused_owner {
+            owner
+        } else {
+            owner.next()
+        }
+    }
+
+    /// Whether some attempt registers (the example of a lease won by grants is expected).
+    pub fn some_attempt_registers(&self) -> bool {
+        [false, true]
+            .iter()
+            .any(|&fenced| self.offers(fenced) && self.registers(self.fencing_of(fenced)))
+    }
+
+    /// Whether some attempt does not register (with the queue: a reservation is expected).
+    pub fn some_attempt_reserves(&self) -> bool {
+        [false, true]
+            .iter()
+            .any(|&fenced| self.offers(fenced) && !self.registers(self.fencing_of(fenced)))
+    }
+
+    /// Whether attempts begin `fenced` ([`crate::model::Action::BeginFenced`]) or not
+    /// ([`crate::model::Action::Begin`]) in this setup.
+    fn offers(&self, fenced: bool) -> bool {
+        self.mint == Mint::Mixed || fenced == self.fenced_acquire()
+    }
+
     /// The queue's role for every call: `protocol::queue::Role::of_call`.
     pub fn role(&self) -> Role {
         Role::of_call(self.wait, self.handoff)
@@ -323,6 +266,16 @@ impl Setup {
     /// keeps it while `now - seen <= waiter_gone_after` (node clocks tick exactly).
     pub fn live(&self, seen: u8) -> bool {
         ticks(seen) <= protocol::retry::waiter_gone_after(self.wake_up_fallback, self.node_timeout)
+    }
+
+    /// Whether a registration `seen` ticks old is still good for a grant (`release.lua`'s
+    /// `ARGV[12]`: [`protocol::handoff::registration_fresh_for`]); an older one gets a
+    /// reservation. (The entry's `seen` is its registration's age: a refusal writes both,
+    /// and a clean-up that refreshes `seen` drops the registration or keeps a granted one,
+    /// which no release hands over again.)
+    pub fn registration_fresh(&self, seen: u8) -> bool {
+        ticks(seen)
+            <= protocol::handoff::registration_fresh_for(self.wake_up_fallback, self.node_timeout)
     }
 
     /// `seen` ages are kept up to the first age that no longer counts.
@@ -336,79 +289,6 @@ impl Setup {
         self.restarts.iter().all(|&r| r == Restart::KeepData)
     }
 
-    /// Nodes may come back empty and delayed restart is off: the classic Redlock
-    /// counterexample must be found.
-    pub fn wipes_unprotected(nodes: usize) -> Self {
-        Setup {
-            name: "wipes, delayed restart off",
-            restarts: vec![Restart::KeepData, Restart::Wipe],
-            delayed_restart: false,
-            ..Setup::ideal(nodes)
-        }
-    }
-
-    /// Nodes may come back empty and delayed restart is on: mutual exclusion must hold.
-    pub fn wipes_protected(nodes: usize) -> Self {
-        Setup {
-            name: "wipes, delayed restart on",
-            restarts: vec![Restart::KeepData, Restart::Wipe],
-            delayed_restart: true,
-            ..Setup::ideal(nodes)
-        }
-    }
-
-    /// [`Setup::wipes_protected`] with callers that wait ([`Setup::queued`]'s wait,
-    /// hand-off and fallback): a refused waiter hears every node out, so a lost round
-    /// reports every node's marker, refusals included. Trusting a marker from such a round
-    /// that delayed restart would hold back counted a wiped node's next grant (found by
-    /// the `rolling-wipes` chaos probe). The sequence needs three clients and two
-    /// attempts of one of them, past what an exhaustive run explores in minutes: the
-    /// scripted run `scenarios.rs::a_round_of_refusals_does_not_make_a_wiped_node_trusted`
-    /// plays it.
-    pub fn wipes_waiting(nodes: usize) -> Self {
-        let queued = Setup::queued(nodes);
-        Setup {
-            name: "wipes, delayed restart on, callers wait",
-            wait: queued.wait,
-            handoff: queued.handoff,
-            wake_up_fallback: queued.wake_up_fallback,
-            ..Setup::wipes_protected(nodes)
-        }
-    }
-
-    /// Like [`Setup::wipes_protected`], but a node may lose its data with no downtime
-    /// (FLUSHALL, or a restart quicker than the slack) in the same tick as the
-    /// deployment's first acquisition: the marker ages cannot tell it apart.
-    pub fn instant_wipes(nodes: usize) -> Self {
-        Setup {
-            name: "instant wipes in a new deployment, delayed restart on",
-            min_down: 0,
-            ..Setup::wipes_protected(nodes)
-        }
-    }
-
-    /// Like [`Setup::wipes_protected`], but a node may restart from an old RDB snapshot:
-    /// its marker is old, so it is not held back, yet its lock keys are gone.
-    pub fn stale_snapshots(nodes: usize) -> Self {
-        Setup {
-            name: "restarts from stale snapshots, delayed restart on",
-            restarts: vec![Restart::KeepData, Restart::StaleSnapshot],
-            ..Setup::wipes_protected(nodes)
-        }
-    }
-
-    /// The ideal protocol, but a faulty node may run a client's newer request before an
-    /// older one (a reconnection after timeouts: the old connection's buffered requests
-    /// still run later). Retries of one `acquire` call share the owner, so a failed
-    /// attempt's late release can delete the next attempt's grant.
-    pub fn reordering(nodes: usize) -> Self {
-        Setup {
-            name: "reordered requests on a faulty node",
-            reorder: true,
-            ..Setup::ideal(nodes)
-        }
-    }
-
     /// How far a node clock advances in one tick, in token units (the library's µs): more
     /// than the number of tokens the whole run can mint, so that, as with real clocks
     /// (a million µs a second, each token a round trip or more), no chain of `counter + 1`
@@ -416,6 +296,9 @@ impl Setup {
     pub fn clock_tick(&self) -> u64 {
         let leases = self.clients * usize::from(self.acquisitions) * usize::from(self.attempts);
         let per_lease = match self.mint {
+            // The one node mints with each grant, and a release with each grant by
+            // hand-off (at most one per registration).
+            _ if self.nodes == 1 => 2,
             Mint::OnDemand | Mint::Mixed => usize::from(self.mints.max(1)),
             Mint::Off | Mint::AtAcquisition => 1,
         };

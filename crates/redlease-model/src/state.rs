@@ -7,11 +7,16 @@
 //! capped where larger values can no longer change a decision. States that differ only
 //! in when they happened are therefore one state, the state space is finite without a
 //! horizon, and the check covers runs of any length.
+//!
+//! This file holds the state itself and what lives on a node (lock, queue entries); what
+//! travels between clients and nodes is in [`crate::messages`], and what a client is
+//! doing (its phase and the local variables of each round) in [`crate::phase`]. Both are
+//! re-exported here, so `state::Request` or `state::Phase` name them as before.
 
-use std::time::Duration;
-
-use redlease::protocol::queue::Role;
-use redlease::protocol::{Attempt, NodeVote, Tally};
+pub use crate::messages::{Flights, Published, Request};
+pub use crate::phase::{
+    ExtendRound, FenceRound, Fencing, GrantWait, Lease, MintRound, MintStage, Phase, VoteRound,
+};
 
 /// The owner value of one acquisition attempt: which client, which of its calls, which
 /// attempt of that call. Unique per attempt, as in the library (a late clean-up of one
@@ -34,6 +39,22 @@ impl Owner {
             seq: self.seq,
         }
     }
+
+    /// The owner value as the scripts and the hand-off message carry it (the library's
+    /// are random strings without spaces; these are unique per attempt too).
+    pub fn name(self) -> String {
+        format!("o{}.{}.{}", self.client, self.seq, self.attempt)
+    }
+
+    /// The owner of the same call's next attempt: chosen before this one is sent (the
+    /// library's `attempt_target` draws it ahead), so this attempt's refusals can register
+    /// it for a grant by hand-off.
+    pub fn next(self) -> Owner {
+        Owner {
+            attempt: self.attempt.saturating_add(1),
+            ..self
+        }
+    }
 }
 
 /// A waiter id in the wait queue: one per `acquire` call, shared by its attempts (the
@@ -44,6 +65,28 @@ pub struct Waiter {
     pub client: u8,
     /// Which of the client's `acquire` calls.
     pub seq: u8,
+}
+
+impl Waiter {
+    /// The waiter id as the scripts and the hand-off message carry it.
+    pub fn name(self) -> String {
+        format!("w{}.{}", self.client, self.seq)
+    }
+}
+
+/// What a refused attempt registered for a grant by hand-off (`acquire.lua` with
+/// `ARGV[10]`): the `seen` entry's `"<ms> <owner> <ttl> <m|->"` after the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Registration {
+    /// The owner a release sets the lock to: the call's next attempt's (`ARGV[10]`), or,
+    /// with [`crate::setup::Setup::grant_registers_refused_owner`] (the first version),
+    /// the refused attempt's own.
+    pub owner: Owner,
+    /// The refused attempt's ttl in ticks (`ARGV[2]`): the key's TTL when a release sets
+    /// it.
+    pub ttl: u8,
+    /// `m`: the one node mints the token with the grant (`ARGV[5]` "mint").
+    pub mint: bool,
 }
 
 /// A waiter's entry in a node's wait queue (`acquire.lua`'s `queue` zset and `seen`
@@ -60,6 +103,10 @@ pub struct Entry {
     pub seen: u8,
     /// Whose entry.
     pub waiter: Waiter,
+    /// What its last registering refusal registered for a grant by hand-off, if any
+    /// (`seen`'s suffix); dropped by a clean-up that stays, replaced by the next refusal
+    /// (a refusal that does not register drops it too: `HSET seen <ms>`).
+    pub registered: Option<Registration>,
 }
 
 /// A lock key on a node.
@@ -69,6 +116,10 @@ pub struct Lock {
     pub owner: Owner,
     /// Ticks until it expires (at least 1: a key whose TTL ran out is deleted).
     pub left: u8,
+    /// Set by a release's grant by hand-off to the owner a waiter registered (not by the
+    /// owner's own acquire): bookkeeping for `no reservation or grant for a waiter that
+    /// left`, no script reads it.
+    pub granted: bool,
 }
 
 /// One Redis node.
@@ -103,256 +154,6 @@ impl Node {
     }
 }
 
-/// A request on its way from a client to a node. Each (client, node) pair is one FIFO
-/// channel: the library keeps one multiplexed connection per node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Request {
-    /// `acquire.lua`. `current` is false once the client has moved on to another round:
-    /// the node still runs it, but the reply is dropped.
-    Acquire {
-        /// Owner of the attempt.
-        owner: Owner,
-        /// Part of the client's current round.
-        current: bool,
-        /// Whether a refusal queues the caller (`ARGV[3]`).
-        role: Role,
-        /// Ticks the call has waited (`ARGV[4]`), capped like queue places.
-        waited: u8,
-        /// The acquisition mints the token (`ARGV[5]` "fence"): the script reads and
-        /// returns the counter.
-        fence: bool,
-    },
-    /// `fence.lua`.
-    Fence {
-        /// Owner of the attempt.
-        owner: Owner,
-        /// The token to record.
-        token: u64,
-        /// Part of the client's current round.
-        current: bool,
-    },
-    /// `fence_read.lua`: the node's fencing counter and clock (the first round of a token
-    /// minted on demand; read-only).
-    FenceRead {
-        /// Owner of the lease.
-        owner: Owner,
-        /// Part of the client's current round.
-        current: bool,
-    },
-    /// `extend.lua` to `ttl` ticks.
-    Extend {
-        /// Owner of the lease.
-        owner: Owner,
-        /// The new TTL in ticks.
-        ttl: u8,
-        /// Part of the client's current round.
-        current: bool,
-    },
-    /// `release.lua` (no reply is waited for: a lost release only delays others).
-    Release {
-        /// Owner whose key to delete.
-        owner: Owner,
-        /// A lease's release, with the hand-off window (not a failed attempt's clean-up).
-        handoff: bool,
-        /// Keep the waiter's place in the queue (`ARGV[8]` "stay").
-        stay: bool,
-    },
-}
-
-impl Request {
-    /// Whose request it is (and so from which client).
-    pub fn owner(&self) -> Owner {
-        match *self {
-            Request::Acquire { owner, .. }
-            | Request::Fence { owner, .. }
-            | Request::FenceRead { owner, .. }
-            | Request::Extend { owner, .. }
-            | Request::Release { owner, .. } => owner,
-        }
-    }
-
-    /// The same request with its owner's client renamed.
-    pub fn with_client(mut self, client: u8) -> Self {
-        match &mut self {
-            Request::Acquire { owner, .. }
-            | Request::Fence { owner, .. }
-            | Request::FenceRead { owner, .. }
-            | Request::Extend { owner, .. }
-            | Request::Release { owner, .. } => owner.client = client,
-        }
-        self
-    }
-
-    /// The same request, no longer part of the client's current round.
-    pub fn stale(self) -> Self {
-        match self {
-            Request::Acquire {
-                owner,
-                role,
-                waited,
-                fence,
-                ..
-            } => Request::Acquire {
-                owner,
-                current: false,
-                role,
-                waited,
-                fence,
-            },
-            Request::Fence { owner, token, .. } => Request::Fence {
-                owner,
-                token,
-                current: false,
-            },
-            Request::FenceRead { owner, .. } => Request::FenceRead {
-                owner,
-                current: false,
-            },
-            Request::Extend { owner, ttl, .. } => Request::Extend {
-                owner,
-                ttl,
-                current: false,
-            },
-            release @ Request::Release { .. } => release,
-        }
-    }
-}
-
-/// A client's acquire round in progress: the local variables of the library's
-/// `Acquirer::attempt`, with the library's own [`Attempt`] deciding.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VoteRound {
-    /// Ticks since the round started (the library's `start.elapsed()`), capped at the
-    /// TTL: past it no validity is left either way.
-    pub elapsed: u8,
-    /// The library's state machine of this attempt, fed every answer.
-    pub attempt: Attempt,
-    /// Marker ages reported in this round, by node, kept current as the clock ticks: the
-    /// model's stand-in for the library's `seen_at` (it has no absolute clock), used to
-    /// remember the markers the attempt's [`Outcome::trust`](redlease::protocol::Outcome)
-    /// names.
-    pub markers: [Option<u8>; MAX_NODES],
-    /// The highest fence counter read in this round (the attempt keeps it too): a value
-    /// the node clocks must not fall behind (see [`crate::model::next_clock`]).
-    pub read: u64,
-    /// The attempt mints the token in the acquisition (`Fencing::Client`: its rules say
-    /// `fencing`, and a won vote is followed by the fencing round).
-    pub fenced: bool,
-}
-
-impl VoteRound {
-    /// Nodes whose answer has not been counted yet (bit mask).
-    pub fn waiting(&self) -> u8 {
-        let votes = self.attempt.votes();
-        (0..votes.len())
-            .filter(|&i| votes[i] == NodeVote::Pending)
-            .fold(0, |mask, i| mask | bit(i))
-    }
-}
-
-/// A client's fencing round in progress: the local variables of `record_token`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FenceRound {
-    /// Ticks since the acquire round started: validity still counts from there.
-    pub elapsed: u8,
-    /// The token being recorded.
-    pub token: u64,
-    /// Granted nodes whose answer has not been counted yet (bit mask).
-    pub waiting: u8,
-    /// The confirmations so far ([`fence_tally`](redlease::protocol::attempt::fence_tally)).
-    pub tally: Tally,
-    /// Where a failure releases: the acquire outcome's `release_on` (bit mask).
-    pub release_on: u8,
-}
-
-/// What a client is doing.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Phase {
-    /// Between `acquire` calls (or done with all of them).
-    Idle,
-    /// Between two attempts of one `acquire` call.
-    Backoff,
-    /// Waiting for the nodes' answers to `acquire.lua`.
-    Voting(VoteRound),
-    /// Waiting for the nodes' answers to `fence.lua`.
-    Fencing(FenceRound),
-    /// Holds a lease (its critical section) until it releases.
-    Holding(Lease),
-    /// Holds a lease and waits for the answers to `extend.lua` (a user's extend or a
-    /// renewal): the lease keeps its deadline meanwhile.
-    Extending(ExtendRound),
-    /// Holds a lease and mints its token on demand (`fence_read.lua`, then `fence.lua`),
-    /// under the lease's operation lock: no extend, renewal or release meanwhile.
-    Minting(MintRound),
-}
-
-/// A lease as its holder sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Lease {
-    /// Time left until the deadline (`start + ttl - drift`, moved by extends), on the
-    /// client's clock: valid while not zero.
-    pub left: Duration,
-    /// Ticks until the next renewal is due (the renewal task sleeps at least that long;
-    /// it may run any time later).
-    pub due: u8,
-    /// User extends done on this lease.
-    pub extended: u8,
-    /// Renewals done on this lease (for `renewal::cap_reached`).
-    pub renewals: u8,
-    /// Mint rounds this lease may still begin ([`crate::setup::Setup::mints`]): 0 once
-    /// it has a token, and always 0 unless tokens are minted on demand.
-    pub mints: u8,
-}
-
-/// An extend round in progress: the local variables of `LeaseCore::extend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ExtendRound {
-    /// The lease, whose deadline still counts.
-    pub lease: Lease,
-    /// Ticks since the round started (capped at the TTL).
-    pub elapsed: u8,
-    /// The requested TTL in ticks.
-    pub ttl: u8,
-    /// A renewal (scheduled by `protocol::renewal`) rather than a user's extend.
-    pub renewal: bool,
-    /// Nodes whose answer has not been counted yet (bit mask).
-    pub waiting: u8,
-    /// The confirmations so far.
-    pub tally: Tally,
-}
-
-/// A token minted on demand in progress: the local variables of
-/// `LeaseCore::fencing_token` (`lease/mint.rs`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MintRound {
-    /// The lease, whose deadline still counts (its time left runs down meanwhile).
-    pub lease: Lease,
-    /// Ticks since the mint began (capped at the TTL): the model's relative clock, whose
-    /// zero is the mint's start, for `protocol::mint::conclude`.
-    pub elapsed: u8,
-    /// Nodes whose answer to the current round has not been counted yet (bit mask).
-    pub waiting: u8,
-    /// Which round.
-    pub stage: MintStage,
-}
-
-/// The two rounds of a token minted on demand.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MintStage {
-    /// `fence_read.lua` on every node: the readings `(counter, clock)` received so far,
-    /// sorted. They go to the library's `protocol::mint::Reads` once every node answered
-    /// or failed (its bookkeeping keeps only maxima and a count: the order in which it
-    /// takes them changes nothing, and it is not `Ord`, which the model's states must be).
-    Reading(Vec<(u64, u64)>),
-    /// `fence.lua` with `token` on every node, the confirmations counted in `tally`.
-    Recording {
-        /// The token being recorded.
-        token: u64,
-        /// The confirmations so far (`Tally::new(n)`: every node is asked).
-        tally: Tally,
-    },
-}
-
 /// One client.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Client {
@@ -373,6 +174,11 @@ pub struct Client {
     /// Ticks the current call has waited (the library's `started.elapsed()`, sent as
     /// `waited_ms`), capped at [`crate::setup::Setup::place_cap`].
     pub waited: u8,
+    /// With [`crate::setup::Mint::Mixed`] and grants on, whether the current call mints in
+    /// the acquisition: the library chooses once per call (`minting::choose`), and
+    /// whether its attempts register depends on it, so its attempts keep the choice
+    /// (without grants each attempt chooses anew, a superset). False otherwise.
+    pub call_fenced: bool,
     /// What it is doing.
     pub phase: Phase,
 }
@@ -427,102 +233,21 @@ pub struct State {
     pub handed: u8,
     /// Some lease was won with a grant that took a hand-off reservation (an example).
     pub handoff_won: bool,
-    /// False once a release on a node that never misbehaved reserved the lock for a
-    /// waiter that had left: its call over and every request of it run there.
+    /// False once a release on a node that never misbehaved reserved the lock for, or
+    /// granted it to, a waiter that had left (its call over and every request of it run
+    /// there), or once a call's last release (a leave or a lease's release) left a lock
+    /// granted by hand-off to one of its attempts.
     pub no_departed_reservation: bool,
+    /// Grants by hand-off published and not yet delivered, sorted (client, then node):
+    /// only those for an attempt its client still votes or waits on are kept (the
+    /// library drops the others unread, `Subscription::grants_for`).
+    pub published: Vec<Published>,
+    /// Some lease was won by a grant in one round (an example).
+    pub grant_won: bool,
 }
 
 /// Most nodes a model can have (node sets are `u8` masks).
 pub const MAX_NODES: usize = 8;
-
-/// Requests in flight, one FIFO channel per (client, node): the library keeps one
-/// multiplexed connection per node. Stored flat, as (node, request) sorted by (client,
-/// node) and oldest first within a channel, so that a state has one representation and
-/// one allocation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Flights(Vec<(u8, Request)>);
-
-fn key(entry: &(u8, Request)) -> (u8, u8) {
-    (entry.1.owner().client, entry.0)
-}
-
-impl Flights {
-    /// Channel (client `c`, node `i`), oldest first.
-    pub fn channel(&self, c: usize, i: usize) -> &[(u8, Request)] {
-        let k = (c as u8, i as u8);
-        let start = self.0.partition_point(|e| key(e) < k);
-        let end = self.0.partition_point(|e| key(e) <= k);
-        &self.0[start..end]
-    }
-
-    /// The oldest request of channel (c, i).
-    pub fn head(&self, c: usize, i: usize) -> Option<Request> {
-        self.channel(c, i).first().map(|&(_, r)| r)
-    }
-
-    /// Append `request` (from its owner's client) to the channel to node `i`.
-    pub fn push(&mut self, i: usize, request: Request) {
-        let k = (request.owner().client, i as u8);
-        let at = self.0.partition_point(|e| key(e) <= k);
-        self.0.insert(at, (i as u8, request));
-    }
-
-    /// The request at `position` of channel (c, i) (0 is the oldest).
-    pub fn get(&self, c: usize, i: usize, position: usize) -> Option<Request> {
-        self.channel(c, i).get(position).map(|&(_, r)| r)
-    }
-
-    /// Remove and return the request at `position` of channel (c, i).
-    pub fn take(&mut self, c: usize, i: usize, position: usize) -> Option<Request> {
-        let k = (c as u8, i as u8);
-        let at = self.0.partition_point(|e| key(e) < k) + position;
-        (self.0.get(at).map(key) == Some(k)).then(|| self.0.remove(at).1)
-    }
-
-    /// The tokens of the `fence.lua` requests in flight.
-    pub fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
-        self.0.iter().filter_map(|&(_, request)| match request {
-            Request::Fence { token, .. } => Some(token),
-            _ => None,
-        })
-    }
-
-    /// Drop every request to node `i` (its connections broke).
-    pub fn clear_node(&mut self, i: usize) {
-        self.0.retain(|&(node, _)| usize::from(node) != i);
-    }
-
-    /// Nodes with requests queued (bit mask).
-    pub fn busy_nodes(&self) -> u8 {
-        self.0
-            .iter()
-            .fold(0, |mask, &(node, _)| mask | bit(node.into()))
-    }
-
-    /// Mark client `c`'s requests as no longer part of its current round.
-    pub fn make_stale(&mut self, c: usize) {
-        for entry in &mut self.0 {
-            if usize::from(entry.1.owner().client) == c {
-                entry.1 = entry.1.stale();
-            }
-        }
-    }
-
-    /// Rename clients (`client[old] = new`) and nodes (`node[old] = new`), keeping each
-    /// channel's order.
-    pub fn renamed(&self, client: &[u8], node: &[usize]) -> Self {
-        let mut out: Vec<(u8, Request)> = self
-            .0
-            .iter()
-            .map(|&(i, r)| {
-                let c = client[usize::from(r.owner().client)];
-                (node[usize::from(i)] as u8, r.with_client(c))
-            })
-            .collect();
-        out.sort_by_key(key);
-        Flights(out)
-    }
-}
 
 /// Bit of node `i` in a mask.
 pub fn bit(i: usize) -> u8 {

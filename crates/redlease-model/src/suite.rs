@@ -6,9 +6,9 @@
 //! not a bug to hide.
 
 use crate::model::{
-    AT_ACQUISITION_AFTER_ON_DEMAND, EXTENDED, HANDED_OFF, HELD_BACK, MINTED_ON_DEMAND,
-    MUTUAL_EXCLUSION, ON_DEMAND_AFTER_AT_ACQUISITION, ROLLING, SOME_LEASE, TOKENS_INCREASE,
-    TRUSTED, TWO_LEASES,
+    AT_ACQUISITION_AFTER_ON_DEMAND, EXTENDED, GRANTED, HANDED_OFF, HELD_BACK, MINTED_ON_DEMAND,
+    MUTUAL_EXCLUSION, NO_DEPARTED, ON_DEMAND_AFTER_AT_ACQUISITION, ROLLING, SOME_LEASE,
+    TOKENS_INCREASE, TRUSTED, TWO_LEASES, VALIDITY,
 };
 use crate::setup::{Mint, Setup};
 
@@ -34,6 +34,7 @@ pub fn is_example(property: &str) -> bool {
         EXTENDED,
         ROLLING,
         HANDED_OFF,
+        GRANTED,
         MINTED_ON_DEMAND,
         AT_ACQUISITION_AFTER_ON_DEMAND,
         ON_DEMAND_AFTER_AT_ACQUISITION,
@@ -72,10 +73,85 @@ pub fn default_cases() -> Vec<Case> {
         case(
             Setup {
                 mint: Mint::Off,
+                ..Setup::reserving(3)
+            },
+            &[],
+            true,
+        ),
+        // The grant in one round (`tests/handoff.rs`). The library's rules keep every
+        // property under one faulty node. Before the model's finding, the failed
+        // attempt's clean-up dropped a granted registration and a grant could outlive
+        // the call (time, not safety). The first version (the refused attempt's own
+        // owner registered) lets a waiter count a grant its own clean-up freed.
+        case(
+            Setup {
+                name: "grants, one faulty node, unfenced",
+                mint: Mint::Off,
                 ..Setup::queued(3)
             },
             &[],
             true,
+        ),
+        case(
+            Setup {
+                name: "grants, one faulty node, unfenced, the clean-up drops a granted registration (before the fix)",
+                mint: Mint::Off,
+                grant_stay_drops_granted: true,
+                ..Setup::queued(3)
+            },
+            &[NO_DEPARTED],
+            true,
+        ),
+        case(
+            Setup {
+                name: "grants, one faulty node, unfenced, the refused owner registered (first version)",
+                mint: Mint::Off,
+                grant_registers_refused_owner: true,
+                ..Setup::queued(3)
+            },
+            &[VALIDITY],
+            false,
+        ),
+        case(
+            Setup {
+                name: "grants, one node, fenced, two calls",
+                acquisitions: 2,
+                ..Setup::queued(1)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                name: "grants, no faults, tokens minted either way",
+                max_faulty: 0,
+                mint: Mint::Mixed,
+                ..Setup::queued(3)
+            },
+            &[],
+            true,
+        ),
+        case(
+            Setup {
+                name: "grants, validity from the arrival (broken on purpose)",
+                max_faulty: 0,
+                mint: Mint::OnDemand,
+                grant_validity_from_arrival: true,
+                ..Setup::queued(3)
+            },
+            &[VALIDITY],
+            false,
+        ),
+        case(
+            Setup {
+                name: "grants, no faults, the leave keeps the registered key (broken on purpose)",
+                max_faulty: 0,
+                mint: Mint::Off,
+                grant_leave_keeps_registered: true,
+                ..Setup::queued(3)
+            },
+            &[NO_DEPARTED],
+            false,
         ),
         case(Setup::rolling_wipes_tokens(3), &[], true),
         case(
@@ -189,13 +265,23 @@ pub fn long_cases() -> Vec<Case> {
             &[],
             true,
         ),
-        case(Setup::queued(3), &[], true),
+        case(Setup::reserving(3), &[], true),
+        case(
+            Setup {
+                name: "grants, reordered requests on a faulty node, unfenced",
+                mint: Mint::Off,
+                reorder: true,
+                ..Setup::queued(3)
+            },
+            &[NO_DEPARTED],
+            true,
+        ),
         case(
             Setup {
                 clients: 3,
                 max_faulty: 0,
                 place_cap: 2,
-                ..Setup::queued(3)
+                ..Setup::reserving(3)
             },
             &[],
             true,

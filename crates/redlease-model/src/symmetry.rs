@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use redlease::protocol::NodeVote;
 
-use crate::state::{Client, Lease, MAX_NODES, MintStage, Phase, State, bit};
+use crate::state::{Client, Lease, MAX_NODES, MintStage, Owner, Phase, State, bit};
 
 /// The canonical member of `state`'s symmetry class (for `CheckerBuilder::symmetry_fn`).
 pub fn representative(state: &State) -> State {
@@ -42,7 +42,7 @@ fn signature(client: &Client) -> Signature {
     let phase = match &client.phase {
         Phase::Idle => (0, 0, 0, Duration::ZERO),
         Phase::Backoff => (1, 0, 0, Duration::ZERO),
-        Phase::Voting(r) => (2, r.elapsed, u64::from(r.fenced), Duration::ZERO),
+        Phase::Voting(r) => (2, r.elapsed, r.fencing as u64, Duration::ZERO),
         Phase::Fencing(r) => (3, r.elapsed, r.token, Duration::ZERO),
         Phase::Holding(l) => (4, l.due, lease_counts(l), l.left),
         Phase::Extending(r) => (
@@ -61,6 +61,12 @@ fn signature(client: &Client) -> Signature {
                 MintStage::Recording { token, .. } => *token,
             },
             r.lease.left,
+        ),
+        Phase::Waiting(w) => (
+            8,
+            w.elapsed,
+            u64::from(w.granted.count_ones()) << 56 | (w.fencing as u64) << 48 | w.token,
+            Duration::ZERO,
         ),
     };
     let mut marks: Vec<Marks> = (0..MAX_NODES).map(|i| client_marks(client, i)).collect();
@@ -137,6 +143,9 @@ fn rename_clients(state: &State, order: &[usize]) -> State {
         }
         for entry in &mut node.queue {
             rename(&mut entry.waiter.client);
+            if let Some(registered) = entry.registered.as_mut() {
+                rename(&mut registered.owner.client);
+            }
         }
         node.queue.sort_unstable();
     }
@@ -144,8 +153,14 @@ fn rename_clients(state: &State, order: &[usize]) -> State {
         .filter(|&old| state.handed & bit(old) != 0)
         .fold(0u8, |mask, old| mask | bit(usize::from(new_name[old])));
     let same_nodes: Vec<usize> = (0..state.nodes.len()).collect();
+    let mut published = state.published.clone();
+    for grant in &mut published {
+        rename(&mut grant.owner.client);
+    }
+    published.sort_unstable();
     State {
         nodes,
+        published,
         clients: order
             .iter()
             .map(|&old| state.clients[old].clone())
@@ -188,8 +203,18 @@ fn client_marks(client: &Client, i: usize) -> Marks {
         ),
         Phase::Extending(round) => (flag(round.waiting, 0), None, None, None, trusted),
         Phase::Minting(round) => (flag(round.waiting, 0), None, None, None, trusted),
+        Phase::Waiting(wait) => (flag(wait.granted, 0), None, None, None, trusted),
         _ => (0, None, None, None, trusted),
     }
+}
+
+/// The grant node `i` published for client `c`, without the node's number.
+fn published_from(state: &State, c: usize, i: usize) -> Option<(Owner, u64, i64)> {
+    state
+        .published
+        .iter()
+        .find(|p| usize::from(p.owner.client) == c && usize::from(p.node) == i)
+        .map(|p| (p.owner, p.token, p.marker_ms))
 }
 
 /// Compare nodes `i` and `j` by everything attached to them.
@@ -207,6 +232,7 @@ fn compare_nodes(state: &State, i: usize, j: usize) -> Ordering {
                             let client = &state.clients[c];
                             client_marks(client, i).cmp(&client_marks(client, j))
                         })
+                        .then_with(|| published_from(state, c, i).cmp(&published_from(state, c, j)))
                 })
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal)
@@ -241,6 +267,10 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
     state.flights = state.flights.renamed(&same_clients, &new_index);
     state.faulty = remap(state.faulty);
     state.wiped = remap(state.wiped);
+    for grant in &mut state.published {
+        grant.node = new_index[usize::from(grant.node)] as u8;
+    }
+    state.published.sort_unstable();
     let permute = |by_node: &mut [Option<u8>; MAX_NODES]| {
         let old = *by_node;
         for (i, value) in old.into_iter().enumerate().take(n) {
@@ -261,6 +291,7 @@ fn reorder_nodes(mut state: State, order: &[usize]) -> State {
             }
             Phase::Extending(round) => round.waiting = remap(round.waiting),
             Phase::Minting(round) => round.waiting = remap(round.waiting),
+            Phase::Waiting(wait) => wait.granted = remap(wait.granted),
             _ => {}
         }
     }

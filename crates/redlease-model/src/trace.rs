@@ -39,8 +39,21 @@ pub fn summary(state: &State) -> String {
     } else {
         String::new()
     };
+    let published: Vec<String> = state
+        .published
+        .iter()
+        .map(|p| {
+            let o = p.owner;
+            format!("n{}->c{}#{}.{}", p.node, o.client, o.seq, o.attempt)
+        })
+        .collect();
+    let published = if published.is_empty() {
+        String::new()
+    } else {
+        format!(" grants in flight [{}]", published.join(" "))
+    };
     format!(
-        "nodes [{}] clients [{}]{clock}",
+        "nodes [{}] clients [{}]{clock}{published}",
         nodes.join(" "),
         clients.join(" ")
     )
@@ -55,8 +68,12 @@ fn node(node: &Node) -> String {
         Some(lock) => {
             let _ = write!(
                 s,
-                "c{}#{}({}t)",
-                lock.owner.client, lock.owner.seq, lock.left
+                "{}c{}#{}.{}({}t)",
+                if lock.granted { "granted:" } else { "" },
+                lock.owner.client,
+                lock.owner.seq,
+                lock.owner.attempt,
+                lock.left
             );
         }
         None => match node.handoff {
@@ -74,7 +91,12 @@ fn node(node: &Node) -> String {
         let queue: Vec<String> = node
             .queue
             .iter()
-            .map(|e| format!("c{}#{}", e.waiter.client, e.waiter.seq))
+            .map(|e| {
+                let registered = e
+                    .registered
+                    .map_or(String::new(), |r| format!("={}", r.owner.attempt));
+                format!("c{}#{}{registered}", e.waiter.client, e.waiter.seq)
+            })
             .collect();
         let _ = write!(s, " q[{}]", queue.join(","));
     }
@@ -85,6 +107,13 @@ fn phase(phase: &Phase) -> String {
     match phase {
         Phase::Idle => "idle".to_owned(),
         Phase::Backoff => "backoff".to_owned(),
+        Phase::Waiting(w) => {
+            let granted: Vec<String> = (0..8)
+                .filter(|&i| w.granted & (1 << i) != 0)
+                .map(|i| format!("n{i}"))
+                .collect();
+            format!("waiting(+{}t, granted [{}])", w.elapsed, granted.join(","))
+        }
         Phase::Voting(r) => format!("voting(+{}t {})", r.elapsed, votes(r.attempt.votes())),
         Phase::Fencing(r) => format!("fencing(token {}, +{}t)", r.token, r.elapsed),
         Phase::Holding(lease) if lease.left.is_zero() => "holding(expired)".to_owned(),

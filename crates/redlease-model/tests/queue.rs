@@ -1,4 +1,5 @@
-//! The wait queue and hand-off reservations (issue 10): with them in, every earlier
+//! The wait queue and hand-off reservations (issue 10), without the grant in one round
+//! (`Setup::reserving`; the grants are `tests/handoff.rs`'s): with them in, every earlier
 //! property must still hold, and two of their own: a release never reserves the lock for
 //! a waiter that has left (issue 10 item 4: departed waiters kept the lock reserved), and
 //! a queued waiter does win by hand-off (not vacuous).
@@ -30,7 +31,7 @@ fn the_queue_keeps_every_property_without_faults() {
     let outcome = check(Setup {
         name: "wait queue and hand-off, no faults",
         max_faulty: 0,
-        ..Setup::queued(3)
+        ..Setup::reserving(3)
     });
     assert_safe(&outcome);
     assert!(outcome.found(HANDED_OFF));
@@ -46,7 +47,7 @@ fn the_queue_keeps_mutual_exclusion_under_faults() {
     let outcome = check(Setup {
         name: "wait queue and hand-off, unfenced",
         mint: Mint::Off,
-        ..Setup::queued(3)
+        ..Setup::reserving(3)
     });
     assert_safe(&outcome);
     assert!(outcome.found(HANDED_OFF));
@@ -55,7 +56,7 @@ fn the_queue_keeps_mutual_exclusion_under_faults() {
 #[test]
 #[ignore = "minutes (15.5 M states): run with --ignored"]
 fn the_queue_keeps_every_property_under_faults() {
-    let outcome = check(Setup::queued(3));
+    let outcome = check(Setup::reserving(3));
     assert_safe(&outcome);
     assert!(outcome.found(HANDED_OFF));
 }
@@ -70,7 +71,7 @@ fn the_queue_order_keeps_every_property_with_three_clients() {
         clients: 3,
         max_faulty: 0,
         place_cap: 2,
-        ..Setup::queued(3)
+        ..Setup::reserving(3)
     });
     assert_safe(&outcome);
     assert!(outcome.found(HANDED_OFF));

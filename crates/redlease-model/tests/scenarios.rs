@@ -8,7 +8,7 @@
 use redlease_model::model::{Action, Redlease};
 use redlease_model::setup::Restart;
 use redlease_model::state::{Phase, State, Waiter};
-use redlease_model::{Setup, client, trace};
+use redlease_model::{Setup, holding, trace};
 use stateright::Model;
 
 fn play(model: &Redlease, steps: &[Action]) -> State {
@@ -41,7 +41,7 @@ fn c0_takes_everything() -> Vec<Action> {
 
 fn valid_holders(state: &State) -> usize {
     (0..state.clients.len())
-        .filter(|&c| client::holds_valid(state, c))
+        .filter(|&c| holding::holds_valid(state, c))
         .count()
 }
 
@@ -50,14 +50,14 @@ fn a_lease_is_granted_with_token_one_and_expires() {
     let model = Redlease::new(Setup::ideal(3));
     let mut steps = c0_takes_everything();
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, 0));
+    assert!(holding::holds_valid(&state, 0));
     assert_eq!(state.last_token, 1);
     assert!(state.nodes.iter().all(|n| n.fence == 1));
     // Validity is ttl - drift = 3 s - 1.002 s: valid for one more tick, not two.
     steps.push(Action::Tick);
-    assert!(client::holds_valid(&play(&model, &steps), 0));
+    assert!(holding::holds_valid(&play(&model, &steps), 0));
     steps.push(Action::Tick);
-    assert!(!client::holds_valid(&play(&model, &steps), 0));
+    assert!(!holding::holds_valid(&play(&model, &steps), 0));
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn a_second_client_is_refused_then_gets_a_higher_token() {
     steps.extend((0..3).map(|i| run(1, i)));
     steps.extend((0..3).map(|i| run(1, i)));
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, 1));
+    assert!(holding::holds_valid(&state, 1));
     assert_eq!(state.last_token, 2);
 }
 
@@ -103,7 +103,7 @@ fn a_wiped_node_is_held_back_until_its_marker_is_old() {
     steps.extend((0..3).map(|i| run(1, i)));
     steps.extend((0..3).map(|i| run(1, i)));
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, 1));
+    assert!(holding::holds_valid(&state, 1));
     assert_eq!(state.last_token, 2);
 }
 
@@ -160,7 +160,7 @@ fn c1_is_refused_and_queued() -> Vec<Action> {
 /// next attempt (a new owner, the same waiter id) takes the reservations and wins.
 #[test]
 fn a_release_hands_the_lock_to_the_queued_waiter() {
-    let model = Redlease::new(Setup::queued(3));
+    let model = Redlease::new(Setup::reserving(3));
     let mut steps = c1_is_refused_and_queued();
     let state = play(&model, &steps);
     assert_eq!(state.clients[1].phase, Phase::Backoff);
@@ -184,7 +184,7 @@ fn a_release_hands_the_lock_to_the_queued_waiter() {
     steps.extend((0..3).map(|i| run(1, i)));
     steps.extend((0..3).map(|i| run(1, i)));
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, 1));
+    assert!(holding::holds_valid(&state, 1));
     assert!(state.handoff_won);
     assert_eq!(state.last_token, 2);
     // The winner is still queued (a grant does not know the vote was won) until its
@@ -203,7 +203,7 @@ fn a_release_hands_the_lock_to_the_queued_waiter() {
 /// simply frees the lock, reserving nothing for a caller that is gone.
 #[test]
 fn a_waiter_that_gives_up_leaves_every_queue() {
-    let model = Redlease::new(Setup::queued(3));
+    let model = Redlease::new(Setup::reserving(3));
     let mut steps = c1_is_refused_and_queued();
     // The second and last attempt: refused everywhere (heard out); the call gives up and
     // the leave goes to every node.
@@ -274,7 +274,7 @@ fn a_round_of_refusals_does_not_make_a_wiped_node_trusted() {
         run(c, 2),
     ];
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, a));
+    assert!(holding::holds_valid(&state, a));
     assert_eq!(
         state.clients[b].trusted[1], None,
         "node 1's young marker must not be trusted"
@@ -289,7 +289,7 @@ fn a_round_of_refusals_does_not_make_a_wiped_node_trusted() {
     );
     assert!(state.held_back_seen);
     assert_eq!(valid_holders(&state), 1);
-    assert!(client::holds_valid(&state, a));
+    assert!(holding::holds_valid(&state, a));
 }
 
 /// Tokens minted on demand: client 0's acquisition is unfenced (it stops at a quorum of
@@ -301,12 +301,12 @@ fn a_token_minted_on_demand_is_above_the_previous_one() {
     let model = Redlease::new(Setup::on_demand(3));
     let mut steps = vec![Action::Begin(0), run(0, 0), run(0, 1)];
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, 0));
+    assert!(holding::holds_valid(&state, 0));
     assert_eq!(state.last_token, 0, "no token at acquisition");
     steps.extend([run(0, 2), Action::Mint(0), run(0, 0), run(0, 1)]);
     let state = play(&model, &steps);
     assert!(matches!(state.clients[0].phase, Phase::Minting(_)));
-    assert!(client::holds_valid(&state, 0), "held while minting");
+    assert!(holding::holds_valid(&state, 0), "held while minting");
     // Node 2's reading completes the round; two confirmations mint the token.
     steps.extend([run(0, 2), run(0, 0), run(0, 1)]);
     let state = play(&model, &steps);
@@ -327,7 +327,7 @@ fn a_token_minted_on_demand_is_above_the_previous_one() {
     steps.extend([Action::Mint(1), run(1, 0), run(1, 1), run(1, 2)]);
     steps.extend([run(1, 0), run(1, 1)]);
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, 1));
+    assert!(holding::holds_valid(&state, 1));
     assert_eq!(state.last_token, 2);
     assert!(state.tokens_increase && state.tokens_follow_real_time);
 }
@@ -362,7 +362,7 @@ fn a_mint_confirmed_after_the_deadline_loses_the_lease() {
     ];
     let model = Redlease::new(Setup::on_demand(3));
     let before = play(&model, &steps[..steps.len() - 1]);
-    assert!(!client::holds_valid(&before, 0), "the deadline has passed");
+    assert!(!holding::holds_valid(&before, 0), "the deadline has passed");
     assert!(matches!(before.clients[0].phase, Phase::Minting(_)));
     let state = play(&model, &steps);
     assert_eq!(state.clients[0].phase, Phase::Idle);
@@ -404,7 +404,7 @@ fn a_token_minted_in_the_acquisition_is_above_one_minted_on_demand() {
     );
     steps.extend([run(1, 0), run(1, 1)]);
     let state = play(&model, &steps);
-    assert!(client::holds_valid(&state, 1));
+    assert!(holding::holds_valid(&state, 1));
     assert_eq!(state.last_token, 2);
     assert_eq!(
         state.mixed_orders & 1,
