@@ -133,15 +133,7 @@ impl Redlease {
     /// `i` never misbehaved (a crash may lose the release that leaves; the entry then
     /// stays until it counts as gone, which `docs/protocol.md` accepts).
     fn departed(&self, state: &State, i: usize, waiter: crate::state::Waiter) -> bool {
-        let c = usize::from(waiter.client);
-        let client = &state.clients[c];
-        let over = waiter.seq < client.calls || client.phase == Phase::Idle;
-        let in_flight = state
-            .flights
-            .channel(c, i)
-            .iter()
-            .any(|&(_, r)| r.owner().seq == waiter.seq);
-        over && !in_flight && state.faulty & bit(i) == 0
+        over_on(state, i, waiter) && state.faulty & bit(i) == 0
     }
 
     /// Whether the call of `waiter` is over and its last request on node `i` has run (a
@@ -149,18 +141,11 @@ impl Redlease {
     /// attempt of that call: a lock handed to a waiter that left. Whatever node `i` did
     /// before (the release ran there, so nothing was lost).
     fn left_granted(&self, state: &State, i: usize, waiter: crate::state::Waiter) -> bool {
-        let c = usize::from(waiter.client);
-        let client = &state.clients[c];
-        let over = waiter.seq < client.calls || client.phase == Phase::Idle;
-        let in_flight = state
-            .flights
-            .channel(c, i)
-            .iter()
-            .any(|&(_, r)| r.owner().seq == waiter.seq);
+        let over = over_on(state, i, waiter);
         let granted = state.nodes[i]
             .lock
             .is_some_and(|lock| lock.granted && lock.owner.waiter() == waiter);
-        over && !in_flight && granted
+        over && granted
     }
 
     /// Deliver an answer (or a failed vote) from node `i` to client `c`'s current round.
@@ -358,4 +343,18 @@ pub fn next_clock(setup: &Setup, state: &State) -> u64 {
         .now
         .saturating_add(tick)
         .min(state.now.max(held.saturating_add(tick)))
+}
+
+/// Whether the call of `waiter` is over and none of its requests to node `i` is still on
+/// its way: what node `i` holds for it now is all it will ever hold.
+fn over_on(state: &State, i: usize, waiter: crate::state::Waiter) -> bool {
+    let c = usize::from(waiter.client);
+    let client = &state.clients[c];
+    let over = waiter.seq < client.calls || client.phase == Phase::Idle;
+    let in_flight = state
+        .flights
+        .channel(c, i)
+        .iter()
+        .any(|&(_, r)| r.owner().seq == waiter.seq);
+    over && !in_flight
 }

@@ -18,11 +18,10 @@ use redlease_model::run::{self, Outcome};
 use redlease_model::setup::Mint;
 use redlease_model::state::{Phase, State};
 use redlease_model::{Setup, holding, model, trace};
-use stateright::Model;
 
 mod common;
 
-use common::{assert_safe, assert_safe_but, show};
+use common::{assert_safe, assert_safe_but, play, show};
 
 fn check(setup: Setup) -> Outcome {
     run::check(setup, run::threads())
@@ -40,22 +39,6 @@ fn counterexample(outcome: &Outcome, property: &str) {
         .discovery(property)
         .unwrap_or_else(|| panic!("{property}: no counterexample"));
     println!("{property}:\n{}", trace::describe(path));
-}
-
-fn play(model: &Redlease, steps: &[Action]) -> State {
-    let mut state = model.init_states().remove(0);
-    for &step in steps {
-        let mut offered = Vec::new();
-        model.actions(&state, &mut offered);
-        assert!(
-            offered.contains(&step),
-            "{step:?} not offered in {}",
-            trace::summary(&state)
-        );
-        state = model.next_state(&state, step).expect("a step");
-        println!("{:<40} {}", format!("{step:?}"), trace::summary(&state));
-    }
-    state
 }
 
 fn run(client: usize, node: usize) -> Action {

@@ -8,24 +8,12 @@
 use redlease_model::model::{Action, Redlease};
 use redlease_model::setup::Restart;
 use redlease_model::state::{Phase, State, Waiter};
-use redlease_model::{Setup, holding, trace};
+use redlease_model::{Setup, holding};
 use stateright::Model;
 
-fn play(model: &Redlease, steps: &[Action]) -> State {
-    let mut state = model.init_states().remove(0);
-    for &step in steps {
-        let mut offered = Vec::new();
-        model.actions(&state, &mut offered);
-        assert!(
-            offered.contains(&step),
-            "{step:?} not offered in {}",
-            trace::summary(&state)
-        );
-        state = model.next_state(&state, step).expect("a step");
-        println!("{step:<40?} {}", trace::summary(&state));
-    }
-    state
-}
+mod common;
+
+use common::play;
 
 fn run(client: usize, node: usize) -> Action {
     Action::Run { client, node }

@@ -1,10 +1,13 @@
-//! What the model test files share: printing a run's size, and asserting that every
-//! `always` property held and every example was reached.
+//! What the model test files share: printing a run's size, asserting that every
+//! `always` property held and every example was reached, and playing a scripted run.
 
 #![allow(dead_code)]
 
+use redlease_model::model::{Action, Redlease};
 use redlease_model::run::Outcome;
+use redlease_model::state::State;
 use redlease_model::{suite, trace};
+use stateright::Model;
 
 /// One line per run: the setup and how many states it took.
 pub fn show(outcome: &Outcome) {
@@ -47,4 +50,22 @@ pub fn assert_safe_but(outcome: &Outcome, property: &str) {
             panic!("{name} violated:\n{}", trace::describe(path));
         }
     }
+}
+
+/// Play `steps` from the initial state, each one checked to be offered there, printing
+/// every state reached.
+pub fn play(model: &Redlease, steps: &[Action]) -> State {
+    let mut state = model.init_states().remove(0);
+    for &step in steps {
+        let mut offered = Vec::new();
+        model.actions(&state, &mut offered);
+        assert!(
+            offered.contains(&step),
+            "{step:?} not offered in {}",
+            trace::summary(&state)
+        );
+        state = model.next_state(&state, step).expect("a step");
+        println!("{step:<40?} {}", trace::summary(&state));
+    }
+    state
 }
