@@ -4,7 +4,7 @@
 //! as the `redis::Value` the script returns, parsed by `redlease::ops::acquire::parse`,
 //! and fed to the library's own [`Attempt`] state machine, which says when to stop
 //! listening and, in its [`Outcome`], whether the vote was won, which grants count,
-//! where to release, which markers to trust. Then, as `acquire.rs` does: validity by
+//! where to release, which markers to trust. Then, as `acquire/` does: validity by
 //! [`protocol::validity`] with [`protocol::drift`], the token by
 //! [`protocol::fencing_token`], the fencing round counted by
 //! [`protocol::attempt::fence_tally`] and
@@ -66,7 +66,7 @@ fn ticks_of(age: Duration) -> u8 {
     u8::try_from(age.as_nanos() / crate::setup::TICK.as_nanos()).unwrap_or(u8::MAX)
 }
 
-/// What `acquire.rs` knows of a reply's marker ([`Known`]): `MarkerTrust::check`, then
+/// What `acquire/` knows of a reply's marker ([`Known`]): `MarkerTrust::check`, then
 /// `MarkerTrust::replaced`, for every reply with a marker younger than `max_ttl`,
 /// granted or refused. The library knows a marker by its birth on the node's clock (the
 /// reply's time minus its age) and requires equal births; here the ages relative to now
@@ -111,7 +111,7 @@ fn mask(list: &[usize]) -> u8 {
     list.iter().fold(0, |m, &i| m | bit(i))
 }
 
-/// The rules `acquire.rs` gives each attempt, fenced or not.
+/// The rules `acquire/` gives each attempt, fenced or not.
 fn rules(setup: &Setup, fenced: bool) -> AttemptRules {
     AttemptRules {
         nodes: setup.nodes,
@@ -211,7 +211,7 @@ pub fn on_acquire_answer(setup: &Setup, state: &mut State, c: usize, i: usize, a
 }
 
 /// After the acquire loop: `Attempt::finish`, the markers it trusts, then as
-/// `acquire.rs`: validity, then the fencing round (or the lease, without fencing).
+/// `acquire/`: validity, then the fencing round (or the lease, without fencing).
 fn finish_vote(setup: &Setup, state: &mut State, c: usize, everyone_answered: bool) {
     let Phase::Voting(round) = std::mem::replace(&mut state.clients[c].phase, Phase::Backoff)
     else {
@@ -301,7 +301,7 @@ fn validity(setup: &Setup, elapsed: u8) -> Option<Duration> {
 /// The attempt failed: release on the outcome's `release_on` (keeping the caller's queue
 /// place if `Role::keeps_place_after_failure`), then `wait` for grants by hand-off (a
 /// refused, registered attempt), or back off for the next attempt, or give up the call,
-/// leaving every queue if `Role::leaves_on_give_up` (as `acquire.rs`).
+/// leaving every queue if `Role::leaves_on_give_up` (as `acquire/`).
 fn fail(setup: &Setup, state: &mut State, c: usize, release_on: u8, wait: Option<Phase>) {
     let n = state.nodes.len();
     let owner = owner(state, c);

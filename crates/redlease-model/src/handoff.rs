@@ -1,5 +1,5 @@
 //! The grant in one round, the waiter's side: the library's `handoff.rs` and the waiting
-//! branch of `acquire.rs`, with [`redlease::protocol::handoff`] deciding.
+//! branch of `acquire/`, with [`redlease::protocol::handoff`] deciding.
 //!
 //! A call that waits registers, with each refusal, the owner of its *next* attempt
 //! ([`crate::node::acquire`], `ARGV[10]`; the library draws that owner before it sends

@@ -19,10 +19,10 @@
 //! - **Clients**, each making `acquire` calls with a fresh owner per attempt (the library's
 //!   fix of issue 10 item 3; owners are numbered by attempt, so the owner a call draws
 //!   ahead for its next attempt is the next number) and one waiter id per call. One
-//!   attempt is the library's `Acquirer::attempt` (`acquire.rs`), driven
+//!   attempt is the library's `Acquirer::attempt` (`acquire/`), driven
 //!   through the library's own state machine (see the table below): every answer goes to
 //!   [`Attempt::answer`](redlease::protocol::Attempt::answer) with the same `trusted`
-//!   input `acquire.rs` computes, the round stops when it says
+//!   input `acquire/` computes, the round stops when it says
 //!   [`Step::Stop`](redlease::protocol::Step) (or when every node answered), and the
 //!   [`Outcome`](redlease::protocol::Outcome) of
 //!   [`Attempt::finish`](redlease::protocol::Attempt::finish) decides everything after:

@@ -218,7 +218,7 @@ impl Setup {
     }
 
     /// Whether a refused attempt whose token comes from `fencing` registers for a grant by
-    /// hand-off (`ARGV[10]` not "", `acquire.rs`'s `grants`): grants are on, the call
+    /// hand-off (`ARGV[10]` not "", `acquire/`'s `grants`): grants are on, the call
     /// waits in the queue, and the token is not minted from every node's counter in the
     /// acquisition (`Fencing::Client`: such a call keeps the reservation).
     pub fn registers(&self, fencing: Fencing) -> bool {

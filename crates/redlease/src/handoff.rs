@@ -71,7 +71,7 @@ impl Acquirer<'_> {
 
     /// The lease of a won hand-off, its validity measured from the attempt's start. On
     /// several nodes it has no token yet: it is minted on demand (an attempt whose token
-    /// is minted in the acquisition does not register, see `acquire.rs`).
+    /// is minted in the acquisition does not register, see `acquire/`).
     fn lease(&self, waited: &Waited<'_>, token: u64) -> Option<Lease> {
         let cluster = self.cluster;
         let ttl = waited.ttl;

@@ -150,7 +150,7 @@ impl Acquire {
 
 /// Parse the reply of `acquire.lua`: `{ granted, fence, pttl, handoff, age, now }`, or for
 /// a grant `{ 1, fence, age, now }` with fencing and `{ 1, age }` without (no counter, no
-/// clock: the attempt refuses that form where it asked for a token, see `acquire.rs`).
+/// clock: the attempt refuses that form where it asked for a token, see `acquire/`).
 ///
 /// ```
 /// use redis::Value;

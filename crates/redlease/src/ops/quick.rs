@@ -24,7 +24,7 @@
 //! for element; a key that already held our owner (a request re-sent after a broken
 //! connection) is ours as well. A refusal is the script's refusal without the holder's
 //! ttl, and the caller is not queued yet: a refused first attempt subscribes to wake-ups
-//! and tries again at once (`acquire.rs`), by the script, which queues it with the place
+//! and tries again at once (`acquire/`), by the script, which queues it with the place
 //! it would have had (places come from how long the caller has waited). Only a grant
 //! that needs completing (no marker yet, or one that is not a number; a token to floor,
 //! below) has a follow-up: `acquire.lua` in its "confirm" mode, sent next on the same

@@ -4,7 +4,7 @@
 //! timers: the quorum size, the drift allowance, the validity left after a vote, the
 //! fencing token chosen from the nodes' counters, and the state machines that one
 //! acquisition attempt ([`attempt`]), one extend ([`extend`]) and renewal ([`renewal`])
-//! follow. The I/O code (`acquire.rs`, `lease.rs`, `renewal.rs` of the crate) only feeds
+//! follow. The I/O code (`acquire/`, `lease.rs`, `renewal.rs` of the crate) only feeds
 //! them what the nodes answered and acts on what they decide, and the model crate
 //! (`redlease-model`) drives the **same** functions under every interleaving it explores:
 //! a decision written here is checked where it runs.

@@ -6,7 +6,7 @@
 //! the client sends decides whether a waiter is ever in it, and whether it stays there
 //! after it is gone: a waiter that never leaves keeps the lock reserved for nobody at
 //! every release (issue 10 item 4). These rules are pure so that the model checker drives
-//! the same ones as `acquire.rs`.
+//! the same ones as `acquire/`.
 
 use std::time::Duration;
 

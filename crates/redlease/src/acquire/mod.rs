@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
 use crate::config;
-use crate::error::{Error, NodeError, NodeFailure, Repr};
+use crate::error::{Error, NodeError, Repr};
 use crate::handoff::Waited;
 use crate::lease::{self, Lease, LeaseCore};
 use crate::ops::acquire::{Acquire, Fencing, Role};
@@ -25,6 +25,8 @@ use crate::release;
 use crate::renewal::Renewals;
 use crate::round;
 use crate::wakeup::{self, Subscription};
+
+mod vote_error;
 
 /// What an acquisition needs besides the resource.
 pub(crate) struct Acquirer<'a> {
@@ -407,51 +409,5 @@ impl Acquirer<'_> {
             ttl,
             start + ttl - drift,
         )))
-    }
-
-    /// The error of a vote that was not won.
-    fn vote_error(
-        &self,
-        target: &Target,
-        outcome: &Outcome,
-        mut errors: Vec<(usize, NodeError)>,
-    ) -> Error {
-        let cluster = self.cluster;
-        // In node order, whatever order they failed in.
-        errors.sort_by_key(|&(i, _)| i);
-        let mut failures: Vec<NodeFailure> = errors
-            .into_iter()
-            .map(|(i, e)| cluster.failure(i, e))
-            .collect();
-        failures.extend(outcome.held_back.iter().map(|&(i, age)| {
-            cluster.failure(
-                i,
-                NodeError::HeldBack {
-                    age,
-                    max_ttl: cluster.config.max_ttl,
-                },
-            )
-        }));
-        let total = cluster.nodes.len();
-        match outcome.verdict {
-            Verdict::Unavailable => Repr::Unavailable {
-                resource: target.resource().to_owned(),
-                quorum: cluster.quorum(),
-                total,
-                failures,
-            },
-            _ => Repr::Busy {
-                resource: target.resource().to_owned(),
-                busy: outcome
-                    .busy
-                    .iter()
-                    .filter_map(|&i| cluster.nodes.get(i).map(|n| n.name().clone()))
-                    .collect(),
-                total,
-                failures,
-                holder_ttl: outcome.holder_ttl,
-            },
-        }
-        .into()
     }
 }
