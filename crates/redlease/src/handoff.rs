@@ -38,7 +38,9 @@ pub(crate) struct Waited<'a> {
 impl Acquirer<'_> {
     /// The lease `waited`'s attempt holds by hand-off, after a wake-up that named this
     /// waiter: `None` if its grants do not make a quorum within a node timeout (the
-    /// releases of one holder go to every node at once), or leave no validity.
+    /// releases of one holder go to every node at once), or leave no validity. Grants
+    /// that cannot count are waited for too, up to a quorum (`Handoffs::try_now`), so that
+    /// the next attempt finds the keys they set its own instead of racing the releases.
     pub(crate) async fn handed_off(
         &self,
         subscription: &mut Subscription,
@@ -51,14 +53,15 @@ impl Acquirer<'_> {
         let until = Instant::now() + c.node_timeout;
         loop {
             for granted in subscription.grants_for(waited.next) {
-                if counts(&granted.grant(), c.max_ttl, needs_token)
-                    && grants.grant(granted.node, granted.token) == Decision::Won
-                {
+                if !counts(&granted.grant(), c.max_ttl, needs_token) {
+                    grants.uncounted(granted.node);
+                } else if grants.grant(granted.node, granted.token) == Decision::Won {
                     return self.lease(waited, grants.token());
                 }
             }
-            if grants.granted().is_empty() {
-                // A reservation for us, or grants that cannot count: the next attempt.
+            if grants.try_now() {
+                // A reservation for us, or a quorum of keys handed to the next attempt's
+                // owner that cannot count here: the next attempt takes them over.
                 return None;
             }
             let left = until.saturating_duration_since(Instant::now());

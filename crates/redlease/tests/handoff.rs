@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::{builder, start};
 use redlease::{Error, Lease, LockManager};
-use redlease_testkit::{Cluster, Reply};
+use redlease_testkit::{Cluster, Direction, ProxiedCluster, Reply};
 use tokio::task::JoinHandle;
 
 const NEVER: Duration = Duration::from_secs(60);
@@ -203,6 +203,47 @@ async fn grants_from_young_markers_are_left_to_an_attempt() {
     assert!(
         released_at.elapsed() < Duration::from_secs(10),
         "neither the ttl nor the fallback"
+    );
+    lease.release().await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_whose_grants_cannot_count_waits_for_a_quorum_of_them_before_trying() {
+    // Young markers: no grant counts on its own. The holder's release reaches node 0 at
+    // once and the two others 300 ms later (the holder talks through slow proxies, the
+    // waiter directly). A waiter that tried again at the first grant would be refused by
+    // the holder's keys on the two others and register a new owner there; one that waits
+    // for a quorum of its grants (within its node timeout) finds them its own.
+    let proxied = ProxiedCluster::start(3).expect("redis-server and proxies");
+    let holders = LockManager::builder()
+        .servers(proxied.urls())
+        .node_timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .expect("config");
+    let m = builder(proxied.cluster())
+        .node_timeout(Duration::from_secs(2))
+        .wake_up_fallback(NEVER)
+        .build()
+        .await
+        .expect("config");
+    let holder = holders
+        .acquire_for("late", TTL, Duration::ZERO)
+        .await
+        .expect("acquire");
+    let waiter = waiting(&m, "late");
+    let owner = registered_everywhere(proxied.cluster(), "late").await;
+    for i in [1, 2] {
+        proxied
+            .proxy(i)
+            .set_latency(Direction::ToServer, Duration::from_millis(300));
+    }
+    holder.release().await.expect("release");
+    let lease = waiter.await.expect("waiter").expect("acquired");
+    assert_eq!(
+        lease.owner(),
+        owner,
+        "the attempt after the grants has the registered owner"
     );
     lease.release().await.expect("release");
 }

@@ -139,8 +139,11 @@ pub fn counts(grant: &Grant<'_>, max_ttl: Duration, needs_token: bool) -> bool {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Handoffs {
+    nodes: usize,
     tally: Tally,
     granted: Vec<usize>,
+    /// Nodes whose grant arrived but could not count (see [`counts`]).
+    uncounted: Vec<usize>,
     token: u64,
 }
 
@@ -148,15 +151,17 @@ impl Handoffs {
     /// No grant yet, over `nodes` nodes.
     pub fn new(nodes: usize) -> Self {
         Handoffs {
+            nodes,
             tally: Tally::new(nodes),
             granted: Vec::new(),
+            uncounted: Vec::new(),
             token: 0,
         }
     }
 
     /// Count node `node`'s grant (with the token it minted, or 0); a node counts once.
     pub fn grant(&mut self, node: usize, token: u64) -> Decision {
-        if !self.granted.contains(&node) {
+        if !self.granted.contains(&node) && !self.uncounted.contains(&node) {
             self.granted.push(node);
             self.tally.record(Vote::Yes);
             self.token = self.token.max(token);
@@ -164,9 +169,41 @@ impl Handoffs {
         self.tally.decision()
     }
 
+    /// Note node `node`'s grant that could not count (a young marker, no token): the
+    /// node set the key to the owner all the same, so the next attempt finds it its own.
+    pub fn uncounted(&mut self, node: usize) {
+        if !self.granted.contains(&node) && !self.uncounted.contains(&node) {
+            self.uncounted.push(node);
+            self.tally.record(Vote::No);
+        }
+    }
+
     /// The nodes counted so far.
     pub fn granted(&self) -> &[usize] {
         &self.granted
+    }
+
+    /// Whether the waiter should make its next attempt now rather than wait (within a
+    /// node timeout) for more grants: nothing was granted to it at all (the wake-up was a
+    /// reservation or a plain release), or its grants can no longer reach a quorum that
+    /// counts and a quorum of nodes already set the key to the next attempt's owner. An
+    /// attempt made before that (at the first grant that cannot count) races the
+    /// holder's releases still on their way, is refused where they have not yet landed,
+    /// and registers a new owner there: the keys handed over are wasted.
+    ///
+    /// ```
+    /// use redlease::protocol::handoff::Handoffs;
+    /// let mut grants = Handoffs::new(3);
+    /// assert!(grants.try_now(), "nothing granted: a reservation");
+    /// grants.uncounted(0);
+    /// assert!(!grants.try_now(), "one grant that cannot count: wait for the others");
+    /// grants.uncounted(2);
+    /// assert!(grants.try_now(), "a quorum granted, none counts: the next attempt");
+    /// ```
+    pub fn try_now(&self) -> bool {
+        let arrived = self.tally.answered();
+        arrived == 0
+            || (self.tally.decision() == Decision::Lost && arrived >= super::quorum(self.nodes))
     }
 
     /// The token minted with the grants (one node, fenced), or 0.
@@ -249,6 +286,37 @@ mod tests {
                 let won = seen.len() >= crate::protocol::quorum(nodes);
                 prop_assert_eq!(decision == Decision::Won, won);
                 prop_assert_ne!(decision, Decision::Lost);
+            }
+        }
+
+        /// A waiter tries again at once exactly when nothing was granted to it, or when
+        /// its grants cannot count to a quorum any more and a quorum of nodes granted
+        /// (the next attempt then finds a quorum of keys its own); never after a quorum
+        /// that counts, which is a lease.
+        #[test]
+        fn tries_now_only_when_waiting_cannot_help(
+            nodes in 1usize..8,
+            order in proptest::collection::vec((0usize..8, any::<bool>()), 0..24),
+        ) {
+            let mut grants = Handoffs::new(nodes);
+            let (mut counted, mut not) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+            let q = crate::protocol::quorum(nodes);
+            for (node, ok) in order.into_iter().filter(|&(i, _)| i < nodes) {
+                let known = counted.contains(&node) || not.contains(&node);
+                let decision = if ok { grants.grant(node, 0) } else { grants.uncounted(node); Decision::Pending };
+                if !known {
+                    if ok { counted.insert(node); } else { not.insert(node); }
+                }
+                let arrived = counted.len() + not.len();
+                let hopeless = nodes - not.len() < q;
+                prop_assert_eq!(grants.try_now(), hopeless && arrived >= q);
+                if counted.len() >= q {
+                    prop_assert_eq!(decision == Decision::Won || !ok, true);
+                    prop_assert!(!grants.try_now());
+                }
+            }
+            if grants.granted().is_empty() && not.is_empty() {
+                prop_assert!(grants.try_now());
             }
         }
 
