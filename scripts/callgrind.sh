@@ -10,6 +10,7 @@
 #
 #   scripts/callgrind.sh            # 1 node
 #   NODES=5 scripts/callgrind.sh    # 5 nodes
+#   SCENARIO=distinct scripts/callgrind.sh   # 32 workers on distinct keys (1,000 vs 5,000 pairs)
 #
 # Prints one line per implementation: name, instructions per pair, ratio to the floor.
 # rslock 0.10, the Rust Redlock crate, is counted too (the bench is built with its feature).
@@ -17,8 +18,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NODES=${NODES:-1}
-SMALL=${SMALL:-200}
-LARGE=${LARGE:-1200}
+SCENARIO=${SCENARIO:-uncontended}
+if [ "$SCENARIO" = distinct ]; then
+  SMALL=${SMALL:-1000}
+  LARGE=${LARGE:-5000}
+else
+  SMALL=${SMALL:-200}
+  LARGE=${LARGE:-1200}
+fi
 cargo build --quiet --release -p redlease-bench --bin redlease-bench --features rslock
 bin=target/release/redlease-bench
 work=$(mktemp -d)
@@ -31,7 +38,7 @@ instructions() {
   # Generous node timeout: under valgrind the client runs ~50x slower, and a timed-out
   # call would add retries that are not part of a normal pair.
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    "$bin" --scenario uncontended --nodes "$NODES" --rounds 1 --warmup 20 \
+    "$bin" --scenario "$SCENARIO" --nodes "$NODES" --rounds 1 --warmup 20 \
     --ops "$pairs" --no-progress --node-timeout 5s "$@" >"$work/stdout" 2>"$work/stderr" || {
     echo "callgrind.sh: run failed ($*):" >&2
     tail -5 "$work/stderr" >&2
@@ -57,7 +64,7 @@ if [ "$NODES" -gt 1 ]; then
 fi
 rows+=("redlease-nofence $(per_pair --no-floor --fencing off)")
 rows+=("rslock $(per_pair --no-floor --no-redlease --rslock)")
-echo "client instructions per acquire+release, uncontended, $NODES node(s) ($SMALL vs $LARGE pairs):"
+echo "client instructions per acquire+release, $SCENARIO, $NODES node(s) ($SMALL vs $LARGE pairs):"
 for row in "${rows[@]}"; do
   set -- $row
   awk -v name="$1" -v n="$2" -v f="$floor" 'BEGIN { printf "%-20s %10d  %.2fx the floor\n", name, n, n / f }'
