@@ -97,3 +97,72 @@ async fn one_node_wiped_gives_tokens_above_the_lost_ones() {
     );
     lease.release().await.expect("release");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_round_short_of_a_quorum_names_every_node_that_could_not_take_part() {
+    // Three nodes: node 0 is fine, node 1 lets the lock user read the fence counter but
+    // not write it (the vote reads it, the token's round writes it), node 2 is down. The
+    // vote wins on nodes 0 and 1; the round that records the token reaches node 0 only.
+    // The caller is told the lock is unavailable, and by which nodes: node 1 and node 2.
+    // (The error used to name node 1 alone, the round's own failure: "1 of 3 nodes could
+    // not take part and no quorum of 2 was reached", which reads as if two nodes answered
+    // and refused, i.e. busy. The chaos suite's kill-minority row caught it.)
+    let cluster = start(2);
+    let resource = "unrecorded";
+    cluster
+        .node(1)
+        .acl_setuser(
+            "locker",
+            &[
+                "on",
+                ">lock-secret",
+                "resetkeys",
+                "~redlease:marker:*",
+                "~redlease:{unrecorded}:lock",
+                "~redlease:{unrecorded}:queue",
+                "~redlease:{unrecorded}:seen",
+                "~redlease:{unrecorded}:holder",
+                "%R~redlease:{unrecorded}:fence",
+                "resetchannels",
+                "&redlease:*",
+                "+@all",
+            ],
+        )
+        .expect("acl setuser");
+    let port = |i: usize| cluster.node(i).port().expect("tcp");
+    let servers = vec![
+        format!("redis://127.0.0.1:{}", port(0)),
+        format!("redis://locker:lock-secret@127.0.0.1:{}", port(1)),
+        common::closed_port_url(),
+    ];
+    let m = LockManager::builder()
+        .servers(servers)
+        .node_timeout(Duration::from_millis(500))
+        .token_at_acquire(true)
+        .build()
+        .await
+        .expect("config");
+    // Markers in place (a deployment in use): the first attempt is the quick one, whose
+    // plain commands only read the counter, and needs no script to complete its grants.
+    m.mark_nodes_ready().await;
+    let error = m
+        .acquire_for(resource, Duration::from_secs(5), Duration::from_millis(1))
+        .await
+        .expect_err("no quorum records the token");
+    assert!(error.is_unavailable(), "{error}");
+    let named: Vec<usize> = error.node_failures().iter().map(|f| f.index).collect();
+    assert_eq!(named, [1, 2], "{error}");
+    // Nothing is left behind on the node that granted.
+    let lock = format!("redlease:{{{resource}}}:lock");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !matches!(
+        cluster.node(0).query(&["EXISTS", lock.as_str()]),
+        Ok(redlease_testkit::Reply::Integer(0))
+    ) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the grant on node 0 was left behind"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

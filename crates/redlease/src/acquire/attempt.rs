@@ -142,7 +142,12 @@ impl Acquirer<'_> {
             )
             .await;
             if recorded.tally.decision() != Decision::Won {
-                let failures = recorded.failures;
+                // Every node that could not take part: the round's failures and the
+                // vote's (a node that failed the vote was not in the round). Naming
+                // only the round's reads as if the others had answered and refused.
+                let mut failures = self.vote_failures(&outcome, errors);
+                failures.extend(recorded.failures);
+                failures.sort_by_key(|f| f.index);
                 let error = Repr::Unavailable {
                     resource: target.resource().to_owned(),
                     quorum: cluster.quorum(),

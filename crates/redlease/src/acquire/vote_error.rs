@@ -11,16 +11,14 @@ use crate::protocol::{Outcome, Verdict};
 use super::Acquirer;
 
 impl Acquirer<'_> {
-    /// The error of a vote that was not won.
-    pub(super) fn vote_error(
+    /// Every node that could not take part in a vote: the ones that failed (`errors`)
+    /// and the ones held back by delayed restart, in node order.
+    pub(super) fn vote_failures(
         &self,
-        target: &Target,
         outcome: &Outcome,
-        mut errors: Vec<(usize, NodeError)>,
-    ) -> Error {
+        errors: Vec<(usize, NodeError)>,
+    ) -> Vec<NodeFailure> {
         let cluster = self.cluster;
-        // In node order, whatever order they failed in.
-        errors.sort_by_key(|&(i, _)| i);
         let mut failures: Vec<NodeFailure> = errors
             .into_iter()
             .map(|(i, e)| cluster.failure(i, e))
@@ -34,6 +32,20 @@ impl Acquirer<'_> {
                 },
             )
         }));
+        // In node order, whatever order they failed in.
+        failures.sort_by_key(|f| f.index);
+        failures
+    }
+
+    /// The error of a vote that was not won.
+    pub(super) fn vote_error(
+        &self,
+        target: &Target,
+        outcome: &Outcome,
+        errors: Vec<(usize, NodeError)>,
+    ) -> Error {
+        let cluster = self.cluster;
+        let failures = self.vote_failures(outcome, errors);
         let total = cluster.nodes.len();
         match outcome.verdict {
             Verdict::Unavailable => Repr::Unavailable {
