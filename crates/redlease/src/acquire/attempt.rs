@@ -143,8 +143,8 @@ impl Acquirer<'_> {
             .await;
             if recorded.tally.decision() != Decision::Won {
                 // Every node that could not take part: the round's failures and the
-                // vote's (a node that failed the vote was not in the round). Naming
-                // only the round's reads as if the others had answered and refused.
+                // vote's (a node that failed the vote was not in the round). The round's
+                // failures alone would read as if the others had answered and refused.
                 let mut failures = self.vote_failures(&outcome, errors);
                 failures.extend(recorded.failures);
                 failures.sort_by_key(|f| f.index);
