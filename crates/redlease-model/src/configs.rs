@@ -257,4 +257,53 @@ impl Setup {
             ..Setup::ideal(nodes)
         }
     }
+
+    // Broken on purpose: each one leaves out one rule of the library, for the model to
+    // find the counterexample (the main run's list and the tests use the same setups).
+
+    /// [`Setup::queued`], no faults, tokens on demand, with a hand-off's validity measured
+    /// from the arrival of the last grant instead of the refused attempt's start.
+    pub fn grants_validity_from_arrival(nodes: usize) -> Self {
+        Setup {
+            name: "grants, validity from the arrival (broken on purpose)",
+            max_faulty: 0,
+            mint: Mint::OnDemand,
+            grant_validity_from_arrival: true,
+            ..Setup::queued(nodes)
+        }
+    }
+
+    /// [`Setup::queued`], no faults, unfenced, with a give-up's leave that does not free a
+    /// key granted to the owner its entry registered.
+    pub fn grants_leave_keeps_registered(nodes: usize) -> Self {
+        Setup {
+            name: "grants, no faults, the leave keeps the registered key (broken on purpose)",
+            max_faulty: 0,
+            mint: Mint::Off,
+            grant_leave_keeps_registered: true,
+            ..Setup::queued(nodes)
+        }
+    }
+
+    /// [`Setup::on_demand`] with a mint that counts confirmations arriving after the
+    /// lease's deadline.
+    pub fn mint_ignoring_deadline(nodes: usize) -> Self {
+        Setup {
+            name: "tokens minted on demand, deadline ignored (broken on purpose)",
+            mint_ignores_deadline: true,
+            ..Setup::on_demand(nodes)
+        }
+    }
+
+    /// [`Setup::on_demand`], two faulty nodes, one attempt per call, with a mint that takes
+    /// any readings (no quorum of them).
+    pub fn mint_reading_any(nodes: usize) -> Self {
+        Setup {
+            name: "tokens minted on demand, read quorum ignored (broken on purpose)",
+            max_faulty: 2,
+            attempts: 1,
+            mint_reads_any: true,
+            ..Setup::on_demand(nodes)
+        }
+    }
 }

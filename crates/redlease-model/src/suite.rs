@@ -131,25 +131,9 @@ pub fn default_cases() -> Vec<Case> {
             &[],
             true,
         ),
+        case(Setup::grants_validity_from_arrival(3), &[VALIDITY], false),
         case(
-            Setup {
-                name: "grants, validity from the arrival (broken on purpose)",
-                max_faulty: 0,
-                mint: Mint::OnDemand,
-                grant_validity_from_arrival: true,
-                ..Setup::queued(3)
-            },
-            &[VALIDITY],
-            false,
-        ),
-        case(
-            Setup {
-                name: "grants, no faults, the leave keeps the registered key (broken on purpose)",
-                max_faulty: 0,
-                mint: Mint::Off,
-                grant_leave_keeps_registered: true,
-                ..Setup::queued(3)
-            },
+            Setup::grants_leave_keeps_registered(3),
             &[NO_DEPARTED],
             false,
         ),
@@ -211,26 +195,8 @@ pub fn default_cases() -> Vec<Case> {
             &[],
             true,
         ),
-        case(
-            Setup {
-                name: "tokens minted on demand, deadline ignored (broken on purpose)",
-                mint_ignores_deadline: true,
-                ..Setup::on_demand(3)
-            },
-            &[TOKENS_INCREASE],
-            false,
-        ),
-        case(
-            Setup {
-                name: "tokens minted on demand, read quorum ignored (broken on purpose)",
-                max_faulty: 2,
-                attempts: 1,
-                mint_reads_any: true,
-                ..Setup::on_demand(3)
-            },
-            &[TOKENS_INCREASE],
-            false,
-        ),
+        case(Setup::mint_ignoring_deadline(3), &[TOKENS_INCREASE], false),
+        case(Setup::mint_reading_any(3), &[TOKENS_INCREASE], false),
     ]
 }
 

@@ -293,16 +293,7 @@ fn an_attempt_minting_in_the_acquisition_keeps_the_reservation() {
 /// delivered ticks after the release that set the key outlives the key.
 #[test]
 fn validity_from_the_grants_arrival_lies() {
-    let outcome = until(
-        Setup {
-            name: "grants, validity from the arrival (broken on purpose)",
-            max_faulty: 0,
-            mint: Mint::OnDemand,
-            grant_validity_from_arrival: true,
-            ..Setup::queued(3)
-        },
-        VALIDITY,
-    );
+    let outcome = until(Setup::grants_validity_from_arrival(3), VALIDITY);
     counterexample(&outcome, VALIDITY);
 }
 
@@ -313,23 +304,13 @@ fn validity_from_the_grants_arrival_lies() {
 /// `grants_keep_every_property_with_tokens_minted_either_way`, unfenced here).
 #[test]
 fn a_leave_must_free_the_registered_owners_key() {
-    let setup = Setup {
-        name: "grants, no faults, the leave keeps the registered key (broken on purpose)",
-        max_faulty: 0,
-        mint: Mint::Off,
-        ..Setup::queued(3)
-    };
+    let broken = Setup::grants_leave_keeps_registered(3);
     assert_safe(&check(Setup {
         name: "grants, no faults, unfenced",
-        ..setup.clone()
+        grant_leave_keeps_registered: false,
+        ..broken.clone()
     }));
-    let outcome = until(
-        Setup {
-            grant_leave_keeps_registered: true,
-            ..setup
-        },
-        NO_DEPARTED,
-    );
+    let outcome = until(broken, NO_DEPARTED);
     counterexample(&outcome, NO_DEPARTED);
 }
 

@@ -159,13 +159,7 @@ fn tokens_minted_on_demand_keep_every_property_with_two_slow_nodes() {
 /// answer): the same knob changes nothing there.
 #[test]
 fn a_mint_without_a_read_quorum_repeats_a_token() {
-    let setup = Setup {
-        name: "tokens minted on demand, read quorum ignored (broken on purpose)",
-        max_faulty: 2,
-        attempts: 1,
-        mint_reads_any: true,
-        ..Setup::on_demand(3)
-    };
+    let setup = Setup::mint_reading_any(3);
     let outcome = run::until(setup, TOKENS_INCREASE, run::threads());
     show(&outcome);
     let path = outcome
@@ -180,11 +174,7 @@ fn a_mint_without_a_read_quorum_repeats_a_token() {
 /// a later lease minted meanwhile. The properties catch it.
 #[test]
 fn a_mint_that_ignores_the_deadline_sends_tokens_back() {
-    let setup = Setup {
-        name: "tokens minted on demand, deadline ignored (broken on purpose)",
-        mint_ignores_deadline: true,
-        ..Setup::on_demand(3)
-    };
+    let setup = Setup::mint_ignoring_deadline(3);
     let outcome = run::until(setup, TOKENS_INCREASE, run::threads());
     show(&outcome);
     let path = outcome
